@@ -1,0 +1,199 @@
+"""Decide each column's kind and drop what cannot help: IDs, constants, rows without a target."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.loading import Dataset
+from tuning.errors import DataError
+
+KINDS = ("numeric", "boolean", "categorical")
+
+# A text column with a distinct value in at least this share of its rows is an ID or free text.
+_ID_DISTINCT_SHARE = 0.95
+# ID detection needs enough rows to mean anything.
+_ID_MIN_ROWS = 20
+# A text column whose values parse as numbers in at least this share is numeric with junk
+# placeholders ("?", "n/a") that are read as missing.
+_NUMERIC_SHARE = 0.95
+_ID_NAME = re.compile(r"^(id|index|idx|row|row_?id|row_?num(ber)?|unnamed: ?0)$|(_|\b)id$", re.I)
+_TRUE = {"true", "t", "yes", "y"}
+_FALSE = {"false", "f", "no", "n"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A feature column the model will use.
+
+    Attributes:
+        name: the column's name in the data.
+        kind: "numeric", "boolean" (read as 1/0) or "categorical" (text).
+    """
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class CleanData:
+    """Features and target ready to split.
+
+    Attributes:
+        features: the kept feature columns, converted by `convert_column`.
+        target: the target, rows with a missing target removed.
+        columns: the kept feature columns with their kinds, in data order.
+        dropped: column name -> why it was left out.
+        notes: warnings for the console and the report.
+    """
+
+    features: pd.DataFrame
+    target: pd.Series
+    columns: tuple[Column, ...]
+    dropped: dict[str, str]
+    notes: tuple[str, ...]
+
+
+def _is_text(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+def _text_values(series: pd.Series) -> pd.Series:
+    return series.dropna().astype(str).str.strip()
+
+
+def _is_boolean(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if not _is_text(series):
+        return False
+    values = set(_text_values(series).str.lower().unique())
+    return len(values) == 2 and values <= (_TRUE | _FALSE) and bool(values & _TRUE)
+
+
+def _numeric_share(series: pd.Series) -> float:
+    text = _text_values(series)
+    text = text[text != ""]
+    if text.empty:
+        return 0.0
+    return float(pd.to_numeric(text, errors="coerce").notna().mean())
+
+
+def infer_kind(series: pd.Series) -> str:
+    """The kind of one feature column: "boolean", "numeric" or "categorical"."""
+    if _is_boolean(series):
+        return "boolean"
+    if not _is_text(series) or _numeric_share(series) >= _NUMERIC_SHARE:
+        return "numeric"
+    return "categorical"
+
+
+def convert_column(series: pd.Series, kind: str) -> pd.Series:
+    """Convert raw values to the column's kind; used for training and prediction alike.
+
+    Numeric and boolean columns become float64 with NaN for missing (infinite values and
+    unparsable text count as missing); categorical columns become stripped strings with NaN
+    for missing.
+    """
+    if kind == "categorical":
+        text = series.astype(object).where(series.notna(), None)
+        text = pd.Series(
+            [None if v is None else str(v).strip() for v in text], index=series.index, dtype=object
+        )
+        return text.where(text != "", np.nan)
+    if kind == "boolean":
+        if pd.api.types.is_bool_dtype(series):
+            return series.astype(np.float64)
+        lowered = series.astype(object).map(lambda v: str(v).strip().lower() if pd.notna(v) else v)
+        return lowered.map(lambda v: 1.0 if v in _TRUE or v in ("1", "1.0") else
+                           (0.0 if v in _FALSE or v in ("0", "0.0") else np.nan)).astype(np.float64)
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.astype(np.float64)
+    else:
+        values = pd.to_numeric(series.astype(object).map(
+            lambda v: str(v).strip() if pd.notna(v) else v), errors="coerce").astype(np.float64)
+    return values.where(np.isfinite(values), np.nan)
+
+
+def _id_reason(name: str, series: pd.Series, kind: str) -> str | None:
+    values = series.dropna()
+    n = len(values)
+    if n < _ID_MIN_ROWS:
+        return None
+    distinct = values.nunique()
+    if kind == "categorical" and distinct >= _ID_DISTINCT_SHARE * n:
+        return f"ID-like: {distinct} distinct values in {n} rows"
+    if kind == "numeric" and distinct == n:
+        numbers = pd.to_numeric(values, errors="coerce")
+        integral = bool(np.all(numbers == np.round(numbers)))
+        dense = integral and (numbers.max() - numbers.min() + 1) <= 1.1 * n
+        if integral and (dense or _ID_NAME.search(name)):
+            return f"ID-like: a distinct integer in every one of its {n} rows"
+    return None
+
+
+def _drop_missing_target(frame: pd.DataFrame, target: str, notes: list[str]) -> pd.DataFrame:
+    y = frame[target]
+    missing = y.isna()
+    if _is_text(y):
+        missing |= y.astype(str).str.strip().eq("")
+    if missing.all():
+        raise DataError(
+            f"Target column '{target}' has no values: every row is missing it. "
+            "Pass --target with a column that holds the values to predict."
+        )
+    if missing.any():
+        notes.append(f"dropped {int(missing.sum())} of {len(y)} rows whose target '{target}' is missing")
+        frame = frame.loc[~missing]
+    if _is_text(y):
+        frame = frame.assign(**{target: frame[target].astype(str).str.strip()})
+    return frame
+
+
+def clean(dataset: Dataset) -> CleanData:
+    """Choose feature kinds and drop unusable columns and rows, with a note for each.
+
+    Raises:
+        DataError: if the target is all missing or no usable feature column is left.
+    """
+    notes: list[str] = []
+    frame = _drop_missing_target(dataset.frame, dataset.target, notes)
+    dropped: dict[str, str] = {}
+    columns: list[Column] = []
+    converted: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        if name == dataset.target:
+            continue
+        raw = frame[name]
+        kind = infer_kind(raw)
+        values = convert_column(raw, kind)
+        if kind == "numeric" and _is_text(raw):
+            bad = int((values.isna() & raw.notna()).sum())
+            if bad:
+                notes.append(f"column '{name}': {bad} non-numeric values read as missing")
+        elif kind == "numeric":
+            infinite = int(np.isinf(raw.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+            if infinite:
+                notes.append(f"column '{name}': {infinite} infinite values read as missing")
+        reason = None
+        if values.nunique(dropna=True) <= 1:
+            reason = "constant: a single value" if values.notna().any() else "empty: no values"
+        else:
+            reason = _id_reason(name, values, kind)
+        if reason:
+            dropped[name] = reason
+            notes.append(f"dropped column '{name}' ({reason})")
+            continue
+        columns.append(Column(name, kind))
+        converted[name] = values
+    if not columns:
+        detail = "; ".join(f"'{k}': {v}" for k, v in dropped.items()) or "the target is the only column"
+        raise DataError(
+            f"No usable feature column is left ({detail}). The model needs at least one column "
+            "that varies; check --drop and the file's contents."
+        )
+    features = pd.DataFrame(converted, index=frame.index)
+    return CleanData(features, frame[dataset.target], tuple(columns), dropped, tuple(notes))

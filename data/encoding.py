@@ -1,0 +1,76 @@
+"""Encode the splits once per run: feature matrices for training, targets in training form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from data.cleaning import Column
+from data.preprocessing import Preprocessing, encode, fit_preprocessing
+from data.splits import SPLIT_NAMES, Splits
+from data.task import Task
+
+if TYPE_CHECKING:
+    import keras
+
+
+@dataclass(frozen=True)
+class EncodedSplits:
+    """The splits as the network sees them; preprocessing learned on train, applied to all.
+
+    Attributes:
+        preprocessing: the learned statistics.
+        preprocessing_model: the Keras model that applies them to raw rows.
+        x: split name -> float32 feature matrix.
+        y: split name -> training targets: float32 (n, 1) of 0/1 (binary), int64 class
+            indices (multiclass) or the target standardized with training μ and σ (regression).
+        target_mean: regression: training μ of the target (0 otherwise).
+        target_std: regression: training σ of the target (1 otherwise).
+    """
+
+    preprocessing: Preprocessing
+    preprocessing_model: keras.Model
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x["train"].shape[1])
+
+    def fit_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[name], self.y[name]
+
+    def predict(self, model: keras.Model, name: str) -> np.ndarray:
+        """The network's output on one split, regression values back in original units."""
+        output = np.asarray(model.predict(self.x[name], batch_size=4096, verbose=0), np.float64)
+        return output * self.target_std + self.target_mean
+
+
+def _training_target(y: np.ndarray, task: Task, mean: float, std: float) -> np.ndarray:
+    if task.kind == "binary":
+        return y.astype(np.float32).reshape(-1, 1)
+    if task.kind == "multiclass":
+        return y.astype(np.int64)
+    return ((y - mean) / std).astype(np.float32).reshape(-1, 1)
+
+
+def encode_splits(columns: tuple[Column, ...], splits: Splits, task: Task) -> EncodedSplits:
+    """Learn preprocessing on the training split and encode all three splits with it."""
+    preprocessing = fit_preprocessing(splits.x["train"], columns)
+    model = preprocessing.build()
+    x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
+    mean, std = 0.0, 1.0
+    if task.kind == "regression":
+        train_y = splits.y["train"]
+        mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
+    y = {name: _training_target(splits.y[name], task, mean, std) for name in SPLIT_NAMES}
+    return EncodedSplits(preprocessing, model, x, y, mean, std)
+
+
+def describe(encoded: EncodedSplits) -> dict[str, Any]:
+    return {"features": encoded.preprocessing.to_dict(), "target_mean": encoded.target_mean,
+            "target_std": encoded.target_std}

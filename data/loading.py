@@ -1,0 +1,175 @@
+"""Load a CSV file or one of scikit-learn's bundled datasets into one validated frame."""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tuning.errors import DataError
+
+BUNDLED = ("breast_cancer", "digits", "wine", "iris", "diabetes")
+DEFAULT_DATASET = "breast_cancer"
+
+# Bytes read to sniff the separator and to tell text from binary.
+_SNIFF_BYTES = 64 * 1024
+_SEPARATORS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Raw rows with a named target, before any cleaning.
+
+    Attributes:
+        frame: every column, the target included, as read.
+        target: the target column's name.
+        source: where the rows came from: a file name or "sklearn:<name>".
+        name: a short name for run folders ("breast_cancer", "churn").
+    """
+
+    frame: pd.DataFrame
+    target: str
+    source: str
+    name: str
+
+
+def load_bundled(name: str) -> Dataset:
+    """Load one of scikit-learn's bundled datasets (no network needed).
+
+    Class targets get their names from the dataset where it has them (e.g. "malignant").
+
+    Raises:
+        DataError: if `name` is not one of `BUNDLED`.
+    """
+    from sklearn import datasets
+
+    if name not in BUNDLED:
+        raise DataError(
+            f"Unknown --dataset '{name}'. Choose one of: {', '.join(BUNDLED)}; "
+            "or pass --data FILE --target COLUMN."
+        )
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.copy()
+    if name in ("breast_cancer", "iris", "wine"):
+        names = np.asarray(bunch.target_names)
+        frame["target"] = names[bunch.target.to_numpy()]
+    return Dataset(frame, "target", f"sklearn:{name}", name)
+
+
+def _sniff_separator(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise DataError(f"Data file '{path}' does not exist. Check the path given to --data.")
+    if path.is_dir():
+        raise DataError(f"--data '{path}' is a folder; pass a CSV file.")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"Cannot read data file '{path}': {exc.strerror}.") from None
+    if not raw.strip():
+        raise DataError(f"Data file '{path}' is empty. Pass a CSV with a header row and data rows.")
+    if b"\x00" in raw[:_SNIFF_BYTES]:
+        raise DataError(
+            f"Data file '{path}' is not a text file (it holds binary data). Pass a CSV file; "
+            "export spreadsheets as CSV first."
+        )
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"Data file '{path}' is not readable text. Save it as UTF-8 CSV.")
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    seen: set[str] = set()
+    dupes = sorted({h for h in header if h in seen or seen.add(h)})
+    if dupes:
+        raise DataError(
+            f"Data file '{path}' has duplicate column names: {', '.join(dupes)}. "
+            "Rename them so every column name is unique."
+        )
+    if any(not h.strip() for h in header):
+        raise DataError(
+            f"Data file '{path}' has a column with an empty name. Give every column a header."
+        )
+
+
+def load_csv(path: str | Path, target: str) -> Dataset:
+    """Read a CSV file with a header row; the separator is detected.
+
+    Args:
+        path: the CSV file.
+        target: the target column.
+
+    Raises:
+        DataError: if the file is missing, not text, empty, has no data rows, has duplicate
+            or empty column names, or lacks the target.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    sep = _sniff_separator(text[:_SNIFF_BYTES])
+    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    _check_header(header, path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"Data file '{path}' is not a readable CSV ({reason}). Check that every row has "
+            "the same number of separated fields as the header."
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise DataError(f"Data file '{path}' has a header but no data rows. Add rows to it.")
+    if len(frame.columns) < 2:
+        raise DataError(
+            f"Data file '{path}' has a single column ('{frame.columns[0]}'): there are no "
+            "features besides a target. Check the separator (comma, semicolon, tab or |)."
+        )
+    columns = list(frame.columns)
+    if target not in frame.columns:
+        raise DataError(
+            f"Target column '{target}' not found. Columns are: {_listing(columns)}. "
+            "Pass --target with one of them."
+        )
+    return Dataset(frame, target, path.name, path.stem)
+
+
+def drop_columns(dataset: Dataset, drop: tuple[str, ...]) -> Dataset:
+    """Leave out the columns named by --drop.
+
+    Raises:
+        DataError: if a name is not a column, or is the target.
+    """
+    columns = list(dataset.frame.columns)
+    unknown = [c for c in drop if c not in columns]
+    if unknown:
+        raise DataError(
+            f"--drop names columns that are not in the data: {', '.join(unknown)}. "
+            f"Columns are: {_listing(columns)}."
+        )
+    if dataset.target in drop:
+        raise DataError(
+            f"--drop names the target '{dataset.target}' itself. Leave it out of --drop."
+        )
+    frame = dataset.frame.drop(columns=list(drop))
+    return Dataset(frame, dataset.target, dataset.source, dataset.name)
+
+
+def _listing(columns: list[str], limit: int = 30) -> str:
+    shown = ", ".join(columns[:limit])
+    return shown + (f" … ({len(columns) - limit} more)" if len(columns) > limit else "")

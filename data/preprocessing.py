@@ -1,0 +1,187 @@
+"""Preprocessing learned on the training split only, as Keras layers that also serve raw rows.
+
+Numeric and boolean columns: missing values are filled with the training mean (plus a 0/1
+"was missing" feature when training had gaps), then normalized as (x - μ) / σ with the
+training split's μ and σ. Categorical columns: one-hot over the training split's most frequent
+values, with one extra slot for values never seen in training. The statistics are computed once
+per run and written into fixed-weight Keras layers (`Normalization`, `StringLookup`), so the
+exported model applies exactly the transform the network was trained on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from data.cleaning import Column, convert_column
+
+if TYPE_CHECKING:
+    import keras
+
+# Categories kept per column (most frequent first); rarer values share the unseen slot.
+_MAX_CATEGORIES = 100
+# What a missing categorical value is called inside the model.
+MISSING_CATEGORY = ""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How one raw column becomes model features; learned on the training split.
+
+    Attributes:
+        name: the column's name in the data.
+        kind: "numeric", "boolean" or "categorical".
+        input_name: the Keras input's name (column names sanitized for SavedModel signatures).
+        fill: numeric/boolean: the training mean that replaces missing values.
+        mean: numeric/boolean: μ of the filled training values.
+        std: numeric/boolean: σ of the filled training values (1 where σ is 0).
+        indicator: numeric/boolean: add a 0/1 feature saying the value was missing.
+        vocabulary: categorical: the training values that get their own one-hot slot.
+    """
+
+    name: str
+    kind: str
+    input_name: str
+    fill: float = 0.0
+    mean: float = 0.0
+    std: float = 1.0
+    indicator: bool = False
+    vocabulary: tuple[str, ...] = ()
+
+    @property
+    def width(self) -> int:
+        """How many model features this column becomes."""
+        if self.kind == "categorical":
+            return len(self.vocabulary) + 1
+        return 2 if self.indicator else 1
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Learned preprocessing for every feature column, in data order."""
+
+    features: tuple[FeatureSpec, ...]
+
+    @property
+    def width(self) -> int:
+        """Number of model features after encoding."""
+        return sum(f.width for f in self.features)
+
+    def inputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Raw rows to the model's named inputs: float32 (NaN = missing) or strings, shape (n, 1).
+
+        `frame` holds raw or converted columns; columns not used by the model are ignored.
+        """
+        result: dict[str, np.ndarray] = {}
+        for spec in self.features:
+            values = convert_column(frame[spec.name], spec.kind)
+            if spec.kind == "categorical":
+                array = values.fillna(MISSING_CATEGORY).astype(str).to_numpy(dtype=object)
+            else:
+                array = values.to_numpy(dtype=np.float32)
+            result[spec.input_name] = array.reshape(-1, 1)
+        return result
+
+    def build(self) -> keras.Model:
+        """A Keras model from the named raw inputs to the encoded feature matrix."""
+        import keras
+        from keras import layers, ops
+
+        inputs: dict[str, Any] = {}
+        encoded = []
+        for spec in self.features:
+            if spec.kind == "categorical":
+                x = keras.Input(shape=(1,), name=spec.input_name, dtype="string")
+                encoded.append(
+                    layers.StringLookup(
+                        vocabulary=list(spec.vocabulary),
+                        output_mode="one_hot",
+                        name=f"{spec.input_name}_onehot",
+                    )(x)
+                )
+            else:
+                x = keras.Input(shape=(1,), name=spec.input_name, dtype="float32")
+                missing = ops.isnan(x)
+                filled = ops.where(missing, spec.fill, x)
+                encoded.append(
+                    layers.Normalization(
+                        mean=spec.mean, variance=spec.std**2, name=f"{spec.input_name}_norm"
+                    )(filled)
+                )
+                if spec.indicator:
+                    encoded.append(ops.cast(missing, "float32"))
+            inputs[spec.input_name] = x
+        features = layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
+        return keras.Model(inputs, features, name="preprocessing")
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [asdict(f) | {"vocabulary": list(f.vocabulary)} for f in self.features]
+
+    @classmethod
+    def from_dict(cls, items: list[dict[str, Any]]) -> Preprocessing:
+        return cls(tuple(FeatureSpec(**item | {"vocabulary": tuple(item["vocabulary"])})
+                         for item in items))
+
+
+def _input_names(names: list[str]) -> list[str]:
+    result: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:48].strip("_.-") or "column"
+        if not base[0].isalpha():
+            base = f"c_{base}"
+        candidate, k = base, 2
+        while candidate.lower() in seen:
+            candidate, k = f"{base}_{k}", k + 1
+        seen.add(candidate.lower())
+        result.append(candidate)
+    return result
+
+
+def fit_preprocessing(train: pd.DataFrame, columns: tuple[Column, ...]) -> Preprocessing:
+    """Learn every column's statistics from the training split.
+
+    Args:
+        train: the training split's converted feature columns.
+        columns: the feature columns and their kinds.
+
+    Returns:
+        The learned preprocessing; nothing from validation or test rows enters it.
+    """
+    specs = []
+    for column, input_name in zip(columns, _input_names([c.name for c in columns])):
+        values = train[column.name]
+        if column.kind == "categorical":
+            counts = values.fillna(MISSING_CATEGORY).astype(str).value_counts(sort=True)
+            vocab = tuple(sorted(counts.index[:_MAX_CATEGORIES], key=lambda v: (-counts[v], v)))
+            specs.append(FeatureSpec(column.name, column.kind, input_name, vocabulary=vocab))
+            continue
+        numbers = values.to_numpy(dtype=np.float64)
+        missing = np.isnan(numbers)
+        fill = float(np.nanmean(numbers)) if (~missing).any() else 0.0
+        filled = np.where(missing, fill, numbers)
+        std = float(filled.std())
+        specs.append(
+            FeatureSpec(
+                column.name,
+                column.kind,
+                input_name,
+                fill=fill,
+                mean=float(filled.mean()),
+                std=std if std > 1e-12 else 1.0,
+                indicator=bool(missing.any()),
+            )
+        )
+    return Preprocessing(tuple(specs))
+
+
+def encode(preprocessing: Preprocessing, model: keras.Model, frame: pd.DataFrame) -> np.ndarray:
+    """Run raw rows through the preprocessing model once: the float32 feature matrix."""
+    import tensorflow as tf
+
+    inputs = {k: tf.constant(v) for k, v in preprocessing.inputs(frame).items()}
+    return np.asarray(model(inputs, training=False), dtype=np.float32)

@@ -1,0 +1,102 @@
+"""Split rows into train, validation and test sets: stratified for classes, repeatable by seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from data.task import Task
+from tuning.errors import DataError
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Raw feature rows and targets of the three splits.
+
+    Attributes:
+        x: split name -> feature frame (converted columns, not yet preprocessed).
+        y: split name -> target as class indices into `Task.classes` (int64) or values (float64).
+    """
+
+    x: dict[str, pd.DataFrame]
+    y: dict[str, np.ndarray]
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(self.x[name]) for name in SPLIT_NAMES}
+
+
+def encode_target(y: pd.Series, task: Task) -> np.ndarray:
+    """Class indices in `task.classes` order, or float values for regression."""
+    if task.kind == "regression":
+        return y.to_numpy(dtype=np.float64)
+    index = {label: i for i, label in enumerate(task.classes)}
+    return np.array([index[v] for v in y.tolist()], dtype=np.int64)
+
+
+def _check_class_counts(y: np.ndarray, task: Task) -> None:
+    counts = np.bincount(y, minlength=task.n_classes)
+    smallest = int(counts.min())
+    if smallest < 3:
+        label = task.classes[int(counts.argmin())]
+        raise DataError(
+            f"Class {label!r} of the target has only {smallest} row(s); a stratified "
+            "train/validation/test split needs at least 3 per class. Remove that class's rows "
+            "or collect more."
+        )
+
+
+def split(
+    features: pd.DataFrame,
+    y: np.ndarray,
+    task: Task,
+    val_size: float = 0.15,
+    test_size: float = 0.15,
+    seed: int = 0,
+) -> Splits:
+    """Split into train/validation/test.
+
+    Args:
+        features: converted feature columns.
+        y: encoded target (see `encode_target`).
+        task: the task; classification splits are stratified by class.
+        val_size: share of all rows for validation. Defaults to 0.15.
+        test_size: share of all rows for test. Defaults to 0.15.
+        seed: makes the split repeatable. Defaults to 0.
+
+    Raises:
+        DataError: if there are too few rows, or a class too small to stratify.
+    """
+    n = len(features)
+    n_test = int(np.ceil(test_size * n))
+    n_val = int(np.ceil(val_size * n))
+    if n - n_test - n_val < 2 or n_val < 1 or n_test < 1:
+        raise DataError(
+            f"Only {n} usable rows: too few for train, validation ({val_size:g}) and test "
+            f"({test_size:g}) splits. Use a larger file (dozens of rows at the very least)."
+        )
+    stratify = task.is_classification
+    if stratify:
+        _check_class_counts(y, task)
+    index = np.arange(n)
+    try:
+        rest, test = train_test_split(
+            index, test_size=n_test, random_state=seed, stratify=y if stratify else None
+        )
+        train, val = train_test_split(
+            rest, test_size=n_val, random_state=seed, stratify=y[rest] if stratify else None
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"Cannot make a stratified split of {n} rows into {task.n_classes} classes "
+            f"({exc}). Use larger --val-size/--test-size or more rows per class."
+        ) from None
+    parts = {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
+    return Splits(
+        x={k: features.iloc[v].reset_index(drop=True) for k, v in parts.items()},
+        y={k: y[v] for k, v in parts.items()},
+    )

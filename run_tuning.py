@@ -1,0 +1,126 @@
+"""Command line: tune an MLP on a CSV or a bundled dataset, or predict with an exported model.
+
+    python run_tuning.py [TUNE OPTIONS]
+    python run_tuning.py predict --model DIR --data CSV --out CSV
+
+Only argument parsing lives here; TensorFlow is imported after the options are checked, so
+`--help` and bad options answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up noise
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+_EPILOG = """\
+commands:
+  python run_tuning.py [options]                       tune (default data: breast_cancer)
+  python run_tuning.py predict --model DIR --data CSV --out CSV
+                                                       predict with an exported model
+
+exit status: 0 success, 2 bad input or configuration, 1 unexpected error.
+See README.md for the search space and the run folder's files."""
+
+
+def _csv_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _tune_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_tuning.py",
+        description="Find the best multilayer perceptron for a table of data with Keras Tuner, "
+        "and diagnose whether it over- or underfits.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--data", metavar="PATH", help="a CSV file with a header row")
+    data.add_argument("--target", metavar="NAME", help="the target column (required with --data)")
+    data.add_argument("--drop", metavar="A,B", type=_csv_list, default=(),
+                      help="feature columns to leave out (leaks, IDs)")
+    data.add_argument("--dataset", metavar="NAME",
+                      help="a bundled scikit-learn dataset: breast_cancer, digits, wine, iris, "
+                      "diabetes (default: breast_cancer when no --data)")
+    data.add_argument("--task", default="auto",
+                      help="auto, binary, multiclass or regression (default: auto)")
+    data.add_argument("--val-size", type=float, default=0.15, metavar="F",
+                      help="share of rows for validation (default: 0.15)")
+    data.add_argument("--test-size", type=float, default=0.15, metavar="F",
+                      help="share of rows for test (default: 0.15)")
+    search = p.add_argument_group("search")
+    search.add_argument("--tuner", default="bayesian",
+                        help="random, grid, bayesian or hyperband (default: bayesian)")
+    search.add_argument("--max-trials", type=int, default=20, metavar="N",
+                        help="trials to run; hyperband stops after at most N (default: 20)")
+    search.add_argument("--epochs", type=int, default=100, metavar="N",
+                        help="most epochs per trial (default: 100)")
+    search.add_argument("--patience", type=int, default=10, metavar="N",
+                        help="early-stopping patience on validation loss; 0 turns it off "
+                        "(default: 10)")
+    search.add_argument("--space", metavar="FILE", help="search-space TOML file (see README)")
+    search.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="makes splits, initial weights and the search repeatable (default: 0)")
+    search.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="trials run at once on this machine (default: 1)")
+    search.add_argument("--refit", action="store_true",
+                        help="retrain the best configuration on train+validation before export")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", default="runs", metavar="DIR",
+                     help="where run folders go (default: runs)")
+    out.add_argument("--name", metavar="NAME",
+                     help="the run folder's name (default: from the data and the time)")
+    out.add_argument("--resume", action="store_true",
+                     help="continue the run --out/--name after an interruption")
+    return p
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad options as one `error:` line with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message}. Run with --help for the options.\n")
+        sys.exit(2)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return 2
+
+
+def _tune(argv: list[str]) -> int:
+    parser = _tune_parser()
+    parser.__class__ = _Parser
+    args = parser.parse_args(argv)
+    from tuning.config import RunConfig
+    from tuning.errors import TunerError
+
+    try:
+        config = RunConfig(**vars(args))
+        from tuning.pipeline import run
+
+        run(config, report=_report)
+    except TunerError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _report(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "predict":
+        from tuning.predict_cli import main as predict_main
+
+        return predict_main(argv[1:])
+    return _tune(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The run's configuration: one frozen object, validated once when it is made."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from data.loading import BUNDLED
+from data.task import TASKS
+from tuning.errors import ConfigError
+
+TUNERS = ("random", "grid", "bayesian", "hyperband")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one tuning run needs to know; the CLI's options map one to one onto it."""
+
+    data: str | None = None  # CSV file; None uses `dataset`
+    target: str | None = None  # target column, required with `data`
+    drop: tuple[str, ...] = ()  # feature columns to leave out
+    dataset: str | None = None  # bundled scikit-learn dataset; breast_cancer when no `data`
+    task: str = "auto"  # auto, binary, multiclass or regression
+    tuner: str = "bayesian"  # random, grid, bayesian or hyperband
+    max_trials: int = 20  # trials to run (hyperband: at most this many)
+    epochs: int = 100  # most epochs per trial
+    patience: int = 10  # early-stopping patience on val_loss; 0 = off
+    space: str | None = None  # search-space TOML file; None = built-in space
+    val_size: float = 0.15  # share of rows for validation
+    test_size: float = 0.15  # share of rows for test
+    seed: int = 0  # makes splits, initial weights and the search repeatable
+    out: str = "runs"  # where run folders go
+    name: str | None = None  # run folder name; None = derived from data and time
+    resume: bool = False  # continue the run out/name after an interruption
+    workers: int = 1  # trials run at once on this machine
+    refit: bool = False  # retrain the best configuration on train+validation before export
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.data is not None and self.dataset is not None:
+            raise ConfigError("Pass either --data or --dataset, not both.")
+        if self.data is not None and not self.target:
+            raise ConfigError(
+                "--data needs --target: name the column to predict, e.g. --target price."
+            )
+        if self.data is None and self.target is not None and self.dataset is None:
+            raise ConfigError("--target needs --data FILE (the bundled datasets name their own target).")
+        if self.dataset is not None and self.dataset not in BUNDLED:
+            raise ConfigError(
+                f"Unknown --dataset '{self.dataset}'. Choose one of: {', '.join(BUNDLED)}."
+            )
+        _choice("--task", self.task, ("auto", *TASKS))
+        _choice("--tuner", self.tuner, TUNERS)
+        _at_least("--max-trials", self.max_trials, 1)
+        _at_least("--epochs", self.epochs, 1)
+        _at_least("--patience", self.patience, 0)
+        _at_least("--workers", self.workers, 1)
+        for flag, value in (("--val-size", self.val_size), ("--test-size", self.test_size)):
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"{flag} must be a fraction between 0 and 1, got {value:g}.")
+        if self.val_size + self.test_size >= 0.9:
+            raise ConfigError(
+                f"--val-size + --test-size = {self.val_size + self.test_size:g} leaves too little "
+                "for training; keep their sum below 0.9 (e.g. 0.15 each)."
+            )
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be 0 or more, got {self.seed}.")
+        if self.name is not None and not _PLAIN_NAME.match(self.name):
+            raise ConfigError(
+                f"--name '{self.name}' is not a plain folder name: use letters, digits, '.', '_' "
+                "and '-', starting with a letter or digit (no slashes, no '..')."
+            )
+        if self.name is not None and set(self.name) == {"."}:
+            raise ConfigError(f"--name '{self.name}' is not a plain folder name.")
+        if self.resume and self.name is None:
+            raise ConfigError("--resume needs --name: the run folder to continue (under --out).")
+
+    @property
+    def dataset_name(self) -> str:
+        """The bundled dataset used when no CSV is given."""
+        return self.dataset or "breast_cancer"
+
+    def run_dir(self, name: str) -> Path:
+        return Path(self.out) / name
+
+    def settings(self) -> dict[str, Any]:
+        """The options that define a search; a resume must repeat them exactly."""
+        keep = ("data", "target", "drop", "dataset", "task", "tuner", "max_trials", "epochs",
+                "patience", "space", "val_size", "test_size", "seed", "refit")
+        values = asdict(self)
+        return {k: (list(values[k]) if k == "drop" else values[k]) for k in keep}
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{flag} '{value}' is not one of: {', '.join(allowed)}.")
+
+
+def _at_least(flag: str, value: int, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{flag} must be a whole number ≥ {low}, got {value!r}.")

@@ -1,0 +1,206 @@
+"""The whole run: CSV → splits → preprocessing → hypermodel → search → best model → outputs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.cleaning import CleanData, clean
+from data.loading import Dataset, drop_columns, load_bundled, load_csv
+from data.splits import Splits, encode_target, split
+from data.task import Task, infer_task
+from tuning.config import RunConfig
+from tuning.errors import ConfigError, SearchFailedError
+from tuning.files import write_json, write_text
+from tuning.space import SearchSpace, load_space
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything checked before the run folder is made: bad input never leaves a folder."""
+
+    dataset: Dataset
+    data: CleanData
+    task: Task
+    splits: Splits
+    space: SearchSpace
+    run_dir: Path
+
+
+def _run_name(config: RunConfig, dataset: Dataset) -> str:
+    if config.name:
+        return config.name
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset.name)[:40] or "run"
+    return f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def _check_run_dir(config: RunConfig, run_dir: Path) -> None:
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out '{out}' is a file, not a folder. Pass a folder for run outputs.")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    import os
+
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"Cannot write to output folder '{out}'. Pass --out with a writable folder.")
+    if config.resume:
+        if not (run_dir / "settings.json").exists():
+            raise ConfigError(
+                f"Nothing to resume at '{run_dir}': it is not a run folder of this tool. "
+                "Check --out and --name."
+            )
+    elif run_dir.exists():
+        raise ConfigError(
+            f"Run folder '{run_dir}' already exists. Pass --resume to continue it, or another --name."
+        )
+
+
+def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepared:
+    """Load, clean and split the data and read the search space; check the run folder.
+
+    Raises:
+        ConfigError, DataError: on any bad input, before anything is written.
+    """
+    space = load_space(config.space)
+    if config.data is not None:
+        dataset = load_csv(config.data, config.target)
+    else:
+        dataset = load_bundled(config.dataset_name)
+    dataset = drop_columns(dataset, config.drop)
+    data = clean(dataset)
+    task = infer_task(data.target, config.task)
+    splits = split(
+        data.features, encode_target(data.target, task), task,
+        config.val_size, config.test_size, config.seed,
+    )
+    run_dir = config.run_dir(_run_name(config, dataset))
+    _check_run_dir(config, run_dir)
+    for note in data.notes:
+        report(f"warning: {note}")
+    kinds = {k: sum(c.kind == k for c in data.columns) for k in ("numeric", "boolean", "categorical")}
+    report(
+        f"data: {dataset.source}: {len(data.target)} rows, {len(data.columns)} features "
+        f"({', '.join(f'{v} {k}' for k, v in kinds.items() if v)}), target '{dataset.target}'"
+    )
+    report(f"task: {task.kind}, because {task.reason}")
+    sizes = splits.sizes()
+    report(f"splits: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']}"
+           f" (seed {config.seed})")
+    return Prepared(dataset, data, task, splits, space, run_dir)
+
+
+def _check_resume(config: RunConfig, run_dir: Path) -> None:
+    import json
+
+    saved = json.loads((run_dir / "settings.json").read_text())
+    now = config.settings()
+    differ = [k for k in now if saved.get(k) != now[k]]
+    if differ:
+        detail = ", ".join(f"{k}: was {saved.get(k)!r}, now {now[k]!r}" for k in differ)
+        raise ConfigError(
+            f"--resume with different settings ({detail}). Repeat the original options, or start "
+            "a new run with another --name."
+        )
+
+
+def _configure_tensorflow(config: RunConfig) -> None:
+    """Seed everything; give TensorFlow's thread pools the machine's cores deliberately."""
+    import os
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    cores = os.cpu_count() or 1
+    per_worker = max(1, cores // config.workers)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(per_worker)
+        tf.config.threading.set_inter_op_parallelism_threads(1 if per_worker == 1 else 2)
+    except RuntimeError:  # already initialized in this process (tests run many pipelines)
+        pass
+
+
+def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
+    """Tune, evaluate and write the run folder.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        ConfigError, DataError: bad input; nothing is written.
+        SearchFailedError: every trial failed; trials.csv is still written.
+    """
+    started = time.perf_counter()
+    prepared = prepare(config, report)
+    run_dir = prepared.run_dir
+    if config.resume:
+        _check_resume(config, run_dir)
+    else:
+        run_dir.mkdir(parents=True)
+        write_json(run_dir / "settings.json", config.settings())
+
+    # TensorFlow is imported only now, so bad input is reported instantly.
+    from models.heads import head_for
+    from models.hypermodel import MLPHyperModel
+    from reports.evaluation import evaluate, predictions_from_output
+    from data.encoding import encode_splits
+    from tuning.search import run_search, trials_csv
+    from tuning.tuners import make_tuner
+
+    _configure_tensorflow(config)
+    task, splits = prepared.task, prepared.splits
+    encoded = encode_splits(prepared.data.columns, splits, task)
+    hypermodel = MLPHyperModel(
+        encoded.n_features, head_for(task), prepared.space, config.epochs, config.patience
+    )
+    tuner = make_tuner(config, hypermodel, run_dir, report)
+    report(f"search: {config.tuner}, {config.max_trials} trials, up to {config.epochs} epochs each, "
+           f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}")
+    result = run_search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"), report)
+    write_text(run_dir / "trials.csv", trials_csv(result))
+    if result.best is None:
+        raise SearchFailedError(
+            f"All {len(result.trials)} trials failed, so there is no model (see {run_dir}/trials.csv;"
+            f" first reason: {result.trials[0].message if result.trials else 'none ran'}). "
+            "Narrow the search space with --space, e.g. lower learning rates."
+        )
+
+    best = result.best
+    model = tuner.load_model(tuner.oracle.trials[best.trial_id])
+    outputs = {name: encoded.predict(model, name) for name in ("train", "validation", "test")}
+    evaluation = evaluate(
+        task, {name: predictions_from_output(task, splits.y[name], out) for name, out in outputs.items()}
+    )
+    metrics: dict[str, Any] = {
+        "task": task.kind,
+        "task_reason": task.reason,
+        "target": prepared.dataset.target,
+        "source": prepared.dataset.source,
+        "classes": list(task.classes),
+        "objective": "val_loss",
+        "tuner": config.tuner,
+        "n_rows": splits.sizes(),
+        "features": [{"name": c.name, "kind": c.kind} for c in prepared.data.columns],
+        "dropped_columns": prepared.data.dropped,
+        "best_trial": best.trial_id,
+        "best_hyperparameters": best.hyperparameters,
+        "metrics": evaluation.metrics,
+        "trials": {"completed": result.n_completed, "failed": result.n_failed,
+                   "requested": config.max_trials, "interrupted": result.interrupted},
+        "seconds": {"search": round(result.seconds, 3),
+                    "total": round(time.perf_counter() - started, 3)},
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    test = evaluation.metrics["test"]
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if v is not None)
+    report(f"best trial {best.trial_id}: test {shown}")
+    report(f"run folder: {run_dir}")
+    return run_dir
