@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,7 +175,10 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         )
 
     best = result.best
-    model = tuner.load_model(tuner.oracle.trials[best.trial_id])
+    with warnings.catch_warnings():
+        # Only weights are checkpointed; the optimizer's state is not needed to predict.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = tuner.load_model(tuner.oracle.trials[best.trial_id])
     outputs = {name: encoded.predict(model, name) for name in ("train", "validation", "test")}
     evaluation = evaluate(
         task, {name: predictions_from_output(task, splits.y[name], out) for name, out in outputs.items()}

@@ -1,0 +1,19 @@
+"""Shared fixtures: the seed, and a quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def seed() -> int:
+    """Seed Python, NumPy and TensorFlow (as keras-tuner's own tests do)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return 0

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.cleaning import clean, convert_column, infer_kind
+from data.loading import Dataset
+from tuning.errors import DataError
+
+
+def _dataset(frame: pd.DataFrame, target: str = "y") -> Dataset:
+    return Dataset(frame, target, "test.csv", "test")
+
+
+def test_real_world_columns():
+    n = 60
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "row": np.arange(1, n + 1),  # row numbers: ID-like
+        "name": [f"person {i}" for i in range(n)],  # a distinct text in every row: ID-like
+        "const": 7,  # constant
+        "age": rng.normal(40, 10, n).round(1),  # continuous: all distinct, but not an ID
+        "city": rng.choice(["Lima", "Cusco", None], n),
+        "member": rng.choice([True, False], n),
+        "y": rng.choice(["churn", "stay"], n),
+    })
+    frame.loc[[3, 5], "y"] = None
+    data = clean(_dataset(frame))
+    assert [c.name for c in data.columns] == ["age", "city", "member"]
+    assert {c.name: c.kind for c in data.columns} == {
+        "age": "numeric", "city": "categorical", "member": "boolean"}
+    assert set(data.dropped) == {"row", "name", "const"}
+    assert "ID-like" in data.dropped["row"] and "ID-like" in data.dropped["name"]
+    assert len(data.target) == n - 2
+    assert any("dropped 2 of 60 rows whose target 'y' is missing" in note for note in data.notes)
+
+
+def test_numeric_text_with_placeholders_and_infinities():
+    frame = pd.DataFrame({
+        "x": ["1.5", "2", "?", "4", "5"] * 5,  # "?" marks a missing value (UCI style)
+        "z": [1.0, np.inf, 3.0, 4.0, 5.0] * 5,
+        "y": [0, 1] * 12 + [0],
+    })
+    data = clean(_dataset(frame))
+    assert {c.name: c.kind for c in data.columns} == {"x": "numeric", "z": "numeric"}
+    assert data.features["x"].isna().sum() == 5
+    assert data.features["z"].isna().sum() == 5
+    assert any("non-numeric values read as missing" in n for n in data.notes)
+    assert any("infinite values read as missing" in n for n in data.notes)
+
+
+def test_all_missing_target():
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": [None, None, None]})
+    with pytest.raises(DataError, match="every row is missing it"):
+        clean(_dataset(frame))
+
+
+def test_every_feature_dropped():
+    frame = pd.DataFrame({"c": [1] * 30, "y": [0, 1] * 15})
+    with pytest.raises(DataError, match="No usable feature column"):
+        clean(_dataset(frame))
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [([1.0, 2.5, None], "numeric"), (["yes", "no", "yes"], "boolean"),
+     (["red", "blue", None], "categorical"), ([True, False, True], "boolean")],
+    ids=["numeric", "yes-no", "text", "bool"],
+)
+def test_infer_kind(values, kind):
+    assert infer_kind(pd.Series(values)) == kind
+
+
+def test_convert_boolean_text():
+    out = convert_column(pd.Series(["Yes", "no", None, " YES "]), "boolean")
+    assert out.tolist()[:2] == [1.0, 0.0] and np.isnan(out[2]) and out[3] == 1.0

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.cleaning import Column
+from data.preprocessing import encode, fit_preprocessing
+
+COLUMNS = (Column("num", "numeric"), Column("color", "categorical"), Column("flag", "boolean"))
+
+
+def _train() -> pd.DataFrame:
+    return pd.DataFrame({
+        "num": [1.0, 2.0, 3.0, np.nan, 4.0],
+        "color": ["red", "blue", "red", np.nan, "red"],
+        "flag": [1.0, 0.0, 1.0, 1.0, 0.0],
+    })
+
+
+def test_statistics_come_from_training_rows_only():
+    train = _train()
+    pre = fit_preprocessing(train, COLUMNS)
+    num = pre.features[0]
+    assert num.fill == pytest.approx(2.5)  # mean of the observed training values
+    filled = np.array([1.0, 2.0, 3.0, 2.5, 4.0])
+    assert num.mean == pytest.approx(filled.mean())
+    assert num.std == pytest.approx(filled.std())  # σ, not σ²
+    assert num.indicator
+    assert pre.features[1].vocabulary[0] == "red"  # most frequent first
+    # Other rows are transformed with the training statistics, never re-fitted.
+    other = pd.DataFrame({"num": [100.0], "color": ["green"], "flag": [0.0]})
+    x = encode(pre, pre.build(), other)
+    assert x[0, 0] == pytest.approx((100.0 - num.mean) / num.std, rel=1e-5)
+
+
+def test_encoded_layout_and_unseen_values(seed):
+    pre = fit_preprocessing(_train(), COLUMNS)
+    x = encode(pre, pre.build(), pd.DataFrame({
+        "num": [np.nan], "color": ["purple"], "flag": [np.nan], "unused": ["ignored"]}))
+    assert x.shape == (1, pre.width)
+    num, color, flag = pre.features
+    assert x[0, 0] == pytest.approx((num.fill - num.mean) / num.std, abs=1e-6)
+    assert x[0, 1] == 1.0  # "was missing" indicator
+    onehot = x[0, 2:2 + color.width]
+    assert onehot[0] == 1.0 and onehot.sum() == 1.0  # unseen category → the OOV slot
+
+
+def test_normalized_training_features_have_zero_mean_unit_std(seed):
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"num": rng.normal(50, 7, 200)})
+    pre = fit_preprocessing(train, (Column("num", "numeric"),))
+    x = encode(pre, pre.build(), train)
+    assert x.mean() == pytest.approx(0.0, abs=1e-5)
+    assert x.std() == pytest.approx(1.0, abs=1e-4)

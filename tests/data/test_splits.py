@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.splits import split
+from data.task import Task
+from tuning.errors import DataError
+
+
+def _frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.arange(n, dtype=float)})
+
+
+def test_sizes_and_disjoint():
+    y = np.array([0] * 70 + [1] * 30)
+    s = split(_frame(100), y, Task("binary", ("a", "b")), 0.15, 0.15, seed=0)
+    assert s.sizes() == {"train": 70, "validation": 15, "test": 15}
+    seen = [set(s.x[k]["x"]) for k in ("train", "validation", "test")]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+    assert len(seen[0] | seen[1] | seen[2]) == 100
+
+
+def test_stratified():
+    y = np.array([0] * 160 + [1] * 40)
+    s = split(_frame(200), y, Task("binary", ("a", "b")), 0.2, 0.2, seed=1)
+    for name in ("train", "validation", "test"):
+        assert s.y[name].mean() == pytest.approx(0.2, abs=0.02)
+
+
+def test_repeatable_by_seed():
+    y = np.random.default_rng(0).normal(size=50)
+    task = Task("regression")
+    a, b = split(_frame(50), y, task, seed=3), split(_frame(50), y, task, seed=3)
+    c = split(_frame(50), y, task, seed=4)
+    assert np.array_equal(a.y["test"], b.y["test"])
+    assert not np.array_equal(a.y["test"], c.y["test"])
+
+
+def test_too_few_rows():
+    with pytest.raises(DataError, match="too few for train"):
+        split(_frame(3), np.array([0.0, 1.0, 2.0]), Task("regression"))
+
+
+def test_class_too_small_to_stratify():
+    y = np.array([0] * 30 + [1] * 2)
+    with pytest.raises(DataError, match="Class 'b' of the target has only 2 row"):
+        split(_frame(32), y, Task("binary", ("a", "b")))
