@@ -129,6 +129,46 @@ def _configure_tensorflow(config: RunConfig) -> None:
         pass
 
 
+def _export(config: RunConfig, prepared: Prepared, encoded: Any, tuner: Any, best: Any,
+            model: Any, report: Callable[[str], None]) -> dict[str, Any]:
+    """Write `<run>/model/` and return metrics.json's "exported_model" (issue 4).
+
+    Exports the best trial's network or, with --refit, its configuration retrained on
+    train+validation; the test metrics come from the exported model itself on the raw test rows.
+    """
+    import keras_tuner as kt
+
+    from models.export import ExportedModel, compose, export_model
+    from models.predictor import predict_rows
+    from models.refit import refit, trained_epochs
+    from reports.evaluation import evaluate, predictions_from_output
+
+    task, splits = prepared.task, prepared.splits
+    hp = tuner.oracle.trials[best.trial_id].hyperparameters
+    epochs = trained_epochs(best.best_epoch or best.epochs, hp.values)
+    kind, trained_on, note, network = "best_trial", ("train",), "", model
+    if config.refit:
+        report(f"refit: trial {best.trial_id}'s configuration on train+validation, {epochs} epochs")
+        x = np.concatenate([encoded.x["train"], encoded.x["validation"]])
+        y = np.concatenate([encoded.y["train"], encoded.y["validation"]])
+        seed = config.seed * 1000 + int(best.trial_id)  # the seed the trial itself ran with
+        try:
+            network = refit(tuner.hypermodel, hp, x, y, epochs, seed)
+            kind, trained_on = "refit", ("train", "validation")
+        except kt.errors.FailedTrialError as exc:
+            note = f"refit failed ({exc}); the best trial's model was exported instead"
+            report(f"warning: {note}")
+    exported_model = compose(encoded, network, task)
+    output = predict_rows(exported_model, encoded.preprocessing, splits.x["test"])
+    test = evaluate(task, {"test": predictions_from_output(task, splits.y["test"], output)})
+    exported = ExportedModel(kind, best.trial_id, epochs, trained_on, test.metrics["test"], note)
+    export_model(prepared.run_dir / "model", exported_model, encoded, task,
+                 target=prepared.dataset.target, hyperparameters=best.hyperparameters,
+                 exported=exported, raw=prepared.dataset.frame, source=prepared.dataset.source)
+    report(f"model: {kind} exported to {prepared.run_dir / 'model'}")
+    return exported.to_dict()
+
+
 def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     """Tune, evaluate and write the run folder.
 
@@ -202,6 +242,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         "seconds": {"search": round(result.seconds, 3),
                     "total": round(time.perf_counter() - started, 3)},
     }
+    metrics["exported_model"] = _export(config, prepared, encoded, tuner, best, model, report)
     write_json(run_dir / "metrics.json", metrics)
     test = evaluation.metrics["test"]
     shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if v is not None)

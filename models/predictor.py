@@ -1,0 +1,254 @@
+"""Use an exported model folder: check it is this tool's, check new rows against it, predict.
+
+Everything but `load_model` and `predict_rows` works without TensorFlow, so bad input is
+reported before the slow import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+# Cleaning's placeholder texts for a missing value ("?", "n.a."), so both sides agree.
+from data.cleaning import _MISSING_MARKERS, convert_column
+# Training's CSV reading (encodings, separator, header checks), reused so both read alike.
+from data.loading import _SNIFF_BYTES, _check_header, _read_text, _sniff_separator
+from data.preprocessing import Preprocessing
+from models.export import FORMAT, METADATA_FILE, MODEL_FILE, sha256
+from tuning.errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    import keras
+
+# Rows per call of the model: bounds memory on large files.
+_BATCH = 8192
+# Bad values quoted per column in an error message.
+_EXAMPLES = 3
+_REQUIRED = ("format", "task", "target", "classes", "inputs", "preprocessing", "files")
+
+
+def read_metadata(folder: str | Path) -> dict[str, Any]:
+    """Read and verify a model folder's metadata.json.
+
+    The folder must be this tool's: metadata.json with the format marker, and every file it
+    lists present with the same SHA-256. This stops a stray or swapped model.keras from being
+    loaded by mistake; it is not a defence against someone who can write the folder.
+
+    Raises:
+        ModelError: if the folder is missing, not this tool's, or its files do not match.
+    """
+    folder = Path(folder)
+    fix = "Pass --model with a <run>/model folder written by this tool."
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        raise ModelError(f"Model folder '{folder}' {what}. {fix}")
+    path = folder / METADATA_FILE
+    if not path.is_file():
+        raise ModelError(f"'{folder}' has no {METADATA_FILE}, so it is not a model folder of this "
+                         f"tool; models from elsewhere are never loaded. {fix}")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"'{path}' is not readable JSON ({exc}). {fix}") from None
+    marker = metadata.get("format") if isinstance(metadata, dict) else None
+    if marker != FORMAT:
+        raise ModelError(f"'{path}' has format {marker!r}, not {FORMAT!r}: not a model folder of "
+                         f"this tool (or of another version of it). {fix}")
+    absent = [key for key in _REQUIRED if key not in metadata]
+    if absent:
+        raise ModelError(f"'{path}' lacks {', '.join(absent)}; the folder is damaged. {fix}")
+    files = metadata["files"]
+    if MODEL_FILE not in files:
+        raise ModelError(f"'{path}' does not list {MODEL_FILE}; the folder is damaged. {fix}")
+    for name, digest in files.items():
+        file = folder / name
+        if not file.is_file():
+            raise ModelError(f"'{file}' is missing from the model folder. {fix}")
+        if sha256(file) != digest:
+            raise ModelError(
+                f"'{file}' is not the file this tool wrote (its SHA-256 differs from "
+                f"{METADATA_FILE}'s). Re-export the model, or restore the original file."
+            )
+    return metadata
+
+
+def read_rows(path: str | Path, metadata: dict[str, Any]) -> pd.DataFrame:
+    """Read a CSV of rows to predict, like training read its data.
+
+    Categorical columns are read as text, so "007" stays "007" as it was in training.
+
+    Raises:
+        DataError: if the file is unreadable, not a CSV or has no data rows.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    sep = _sniff_separator(text[:_SNIFF_BYTES])
+    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    _check_header(header, path)
+    categorical = {i["column"] for i in metadata["inputs"] if i["kind"] == "categorical"}
+    dtypes = {name: str for name in header if name.strip() in categorical}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, dtype=dtypes)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"Data file '{path}' is not a readable CSV ({reason}). Check that every row has "
+            "the same number of separated fields as the header."
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise DataError(f"Data file '{path}' has a header but no data rows. Add rows to it.")
+    return frame
+
+
+def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
+    """Check that `frame` has every feature column, each holding values of its kind.
+
+    Numeric columns take numbers; boolean columns take true/false, yes/no, 1/0 (any case).
+    An empty cell, a common missing-value text ("NA", "?", "n/a") or a placeholder seen in
+    training means missing. Categorical columns take any text; values never seen in training
+    share the "unseen" slot. Other columns, the target included, are ignored.
+
+    Raises:
+        DataError: naming every missing column, or every column with values of the wrong
+            kind together with examples of them.
+    """
+    inputs = metadata["inputs"]
+    missing = [i["column"] for i in inputs if i["column"] not in frame.columns]
+    if missing:
+        lower = {str(c).lower(): c for c in frame.columns}
+        hints = [f"'{lower[m.lower()]}' for '{m}'" for m in missing if m.lower() in lower]
+        hint = f" (names are case-sensitive: the file has {', '.join(hints)})" if hints else ""
+        raise DataError(
+            f"The data lacks {len(missing)} feature column(s) the model needs: "
+            f"{', '.join(repr(m) for m in missing)}{hint}. The model's columns are: "
+            f"{', '.join(i['column'] for i in inputs)}. Add them with the same names; leave "
+            "cells empty where a value is unknown."
+        )
+    problems = []
+    for item in inputs:
+        if item["kind"] == "categorical":
+            continue
+        raw = frame[item["column"]]
+        bad = _wrong_kind(raw, item)
+        if bad.any():
+            examples = list(dict.fromkeys(str(v).strip() for v in raw[bad]))[:_EXAMPLES]
+            first = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            expected = "numbers" if item["kind"] == "numeric" else "true/false, yes/no or 1/0"
+            problems.append(
+                f"'{item['column']}' should hold {expected} but has {int(bad.sum())} other "
+                f"value(s) such as {', '.join(repr(e) for e in examples)} (first in data row "
+                f"{first})"
+            )
+    if problems:
+        raise DataError(
+            f"Values of the wrong kind: {'; '.join(problems)}. Correct them, or leave the cells "
+            "empty where a value is unknown."
+        )
+
+
+def _wrong_kind(raw: pd.Series, item: dict[str, Any]) -> pd.Series:
+    """True where a present value cannot be read as the column's kind and is no missing marker."""
+    converted = convert_column(raw, item["kind"])
+    unread = raw.notna() & converted.isna()
+    if not unread.any():
+        return unread
+    text = raw.astype(object).map(lambda v: str(v).strip().lower())
+    markers = _MISSING_MARKERS | {m.strip().lower() for m in item.get("missing_markers", [])}
+    allowed = text.eq("") | text.isin(markers)
+    if item["kind"] == "numeric" and not pd.api.types.is_bool_dtype(raw):
+        # Training read infinities as missing too.
+        numbers = pd.to_numeric(text.where(unread, ""), errors="coerce")
+        allowed |= np.isinf(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    return unread & ~allowed
+
+
+def load_model(folder: str | Path, metadata: dict[str, Any]) -> keras.Model:
+    """Load model.keras with Keras' safe mode on and check its inputs against the metadata.
+
+    Call `read_metadata` first: only files this tool wrote are loaded.
+
+    Raises:
+        ModelError: if Keras cannot load the file or its inputs differ from the metadata's.
+    """
+    import keras
+
+    path = Path(folder) / MODEL_FILE
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - any load failure is reported the same way
+        made = metadata.get("versions", {}).get("keras", "unknown")
+        raise ModelError(
+            f"Keras {keras.__version__} cannot load '{path}' (made with Keras {made}): "
+            f"{type(exc).__name__}: {exc}. Use the versions in metadata.json or re-export."
+        ) from None
+    names = set(model.input) if isinstance(model.input, dict) else set()
+    expected = {i["input_name"] for i in metadata["inputs"]}
+    if names != expected:
+        raise ModelError(
+            f"'{path}' takes inputs {sorted(names)}, but metadata.json describes "
+            f"{sorted(expected)}; the folder is damaged. Re-export the model."
+        )
+    return model
+
+
+def predict_rows(model: keras.Model, preprocessing: Preprocessing, frame: pd.DataFrame) -> np.ndarray:
+    """The model's output for raw rows, in batches.
+
+    Args:
+        model: a composed model (see `models.export.compose`).
+        preprocessing: its preprocessing, which names and converts the inputs.
+        frame: rows with every feature column; other columns are ignored.
+
+    Returns:
+        float64 output of shape (n, 1) or (n, n_classes).
+    """
+    import tensorflow as tf
+
+    outputs = []
+    for start in range(0, len(frame), _BATCH):
+        chunk = frame.iloc[start:start + _BATCH]
+        inputs = {k: tf.constant(v) for k, v in preprocessing.inputs(chunk).items()}
+        outputs.append(np.asarray(model(inputs, training=False), dtype=np.float64))
+    return np.concatenate(outputs)
+
+
+def preprocessing_of(metadata: dict[str, Any]) -> Preprocessing:
+    """The preprocessing recorded in metadata.json (names and converts the model's inputs)."""
+    return Preprocessing.from_dict(metadata["preprocessing"]["features"])
+
+
+def prediction_table(metadata: dict[str, Any], output: np.ndarray) -> pd.DataFrame:
+    """One row per input row: `prediction`, and `probability_<label>` per class.
+
+    Labels are written as spelled in the training data; binary models predict classes[1]
+    when its probability is above 0.5, as the evaluation does.
+    """
+    output = np.asarray(output, dtype=np.float64)
+    if metadata["task"] == "regression":
+        return pd.DataFrame({"prediction": output.reshape(-1)})
+    classes = [_label_text(c) for c in metadata["classes"]]
+    if metadata["task"] == "binary":
+        p = np.clip(output.reshape(-1), 0.0, 1.0)
+        proba = np.column_stack([1.0 - p, p])
+    else:
+        proba = output
+    table = {"prediction": np.asarray(classes, dtype=object)[proba.argmax(axis=1)]}
+    for i, label in enumerate(classes):
+        table[f"probability_{label}"] = proba[:, i]
+    return pd.DataFrame(table)
+
+
+def _label_text(label: Any) -> str:
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))  # a numeric target with gaps is read as 1.0; the file said 1
+    return str(label)
