@@ -69,6 +69,25 @@ def _tune_parser() -> argparse.ArgumentParser:
                         help="trials run at once on this machine (default: 1)")
     search.add_argument("--refit", action="store_true",
                         help="retrain the best configuration on train+validation before export")
+    dist = p.add_argument_group(
+        "parallel and distributed tuning (Keras Tuner's chief/worker mode; see README)")
+    dist.add_argument("--chief", action="store_true",
+                      help="serve the search on --bind:--port for --worker processes on other "
+                      "machines, run --workers N local workers (0: serve only), then write the "
+                      "results; needs --name and a run folder shared with the workers")
+    dist.add_argument("--port", type=int, metavar="P", help="the chief's port (with --chief)")
+    dist.add_argument("--bind", default="0.0.0.0", metavar="ADDR",
+                      help="the address the chief listens on (default: 0.0.0.0, every interface)")
+    dist.add_argument("--worker", action="store_true",
+                      help="run trials for the chief at --oracle; repeat the chief's options, "
+                      "--out and --name included")
+    dist.add_argument("--oracle", metavar="HOST:PORT", help="where the chief listens (with --worker)")
+    dist.add_argument("--worker-id", metavar="NAME",
+                      help="this worker's name (default: worker-<host>-<pid>)")
+    dist.add_argument("--threads", type=int, metavar="N",
+                      help="TensorFlow threads per process (default: cores // --workers)")
+    dist.add_argument("--connect-timeout", type=float, default=600.0, metavar="S",
+                      help="seconds a worker keeps retrying to reach the chief (default: 600)")
     out = p.add_argument_group("output")
     out.add_argument("--out", default="runs", metavar="DIR",
                      help="where run folders go (default: runs)")

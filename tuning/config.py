@@ -37,6 +37,15 @@ class RunConfig:
     resume: bool = False  # continue the run out/name after an interruption
     workers: int = 1  # trials run at once on this machine
     refit: bool = False  # retrain the best configuration on train+validation before export
+    # Parallel and distributed tuning (Keras Tuner's chief/worker mode; tuning/distributed.py).
+    chief: bool = False  # serve the search's oracle on bind:port for workers on other machines
+    port: int | None = None  # the chief's port, required with `chief`
+    bind: str = "0.0.0.0"  # the address the chief listens on; 0.0.0.0 = every interface
+    worker: bool = False  # run trials for the chief at `oracle` instead of searching alone
+    oracle: str | None = None  # HOST:PORT of the chief, required with `worker`
+    worker_id: str | None = None  # this worker's Keras Tuner id; None = worker-<host>-<pid>
+    threads: int | None = None  # TensorFlow intra-op threads; None = cores // workers
+    connect_timeout: float = 600.0  # seconds a worker keeps retrying to reach the chief
 
     def __post_init__(self) -> None:
         self._validate()
@@ -59,7 +68,7 @@ class RunConfig:
         _at_least("--max-trials", self.max_trials, 1)
         _at_least("--epochs", self.epochs, 1)
         _at_least("--patience", self.patience, 0)
-        _at_least("--workers", self.workers, 1)
+        _at_least("--workers", self.workers, 0 if self.chief else 1)
         for flag, value in (("--val-size", self.val_size), ("--test-size", self.test_size)):
             if not 0.0 < value < 1.0:
                 raise ConfigError(f"{flag} must be a fraction between 0 and 1, got {value:g}.")
@@ -79,6 +88,53 @@ class RunConfig:
             raise ConfigError(f"--name '{self.name}' is not a plain folder name.")
         if self.resume and self.name is None:
             raise ConfigError("--resume needs --name: the run folder to continue (under --out).")
+        self._validate_distributed()
+
+    def _validate_distributed(self) -> None:
+        if self.chief and self.worker:
+            raise ConfigError("Pass either --chief or --worker, not both: a process is one or the "
+                              "other (the chief also starts --workers N local workers).")
+        if (self.chief or self.worker) and self.name is None:
+            raise ConfigError(f"--{'chief' if self.chief else 'worker'} needs --name: the chief "
+                              "and its workers must share one run folder, --out/--name.")
+        if self.chief:
+            if self.port is None:
+                raise ConfigError("--chief needs --port P: the port workers connect to, e.g. "
+                                  "--port 8470.")
+            _port("--port", self.port)
+            if not self.bind or any(c.isspace() for c in self.bind):
+                raise ConfigError(f"--bind must be an address such as 0.0.0.0 or 10.0.0.5, got "
+                                  f"{self.bind!r}.")
+        elif self.port is not None:
+            raise ConfigError("--port is the chief's: pass it with --chief (workers use "
+                              "--oracle HOST:PORT).")
+        if self.worker:
+            if self.oracle is None:
+                raise ConfigError("--worker needs --oracle HOST:PORT: where the chief listens, "
+                                  "e.g. --oracle 10.0.0.5:8470.")
+            split_address(self.oracle)
+            if self.workers != 1:
+                raise ConfigError("--worker runs one trial at a time, so --workers must stay 1; "
+                                  "start one --worker process per trial slot (with --threads).")
+            if self.resume:
+                raise ConfigError("--resume is the chief's option: a worker joins whatever "
+                                  "search the chief serves.")
+        else:
+            if self.oracle is not None:
+                raise ConfigError("--oracle is a worker's option: pass it with --worker.")
+            if self.worker_id is not None:
+                raise ConfigError("--worker-id is a worker's option: pass it with --worker.")
+        if self.worker_id is not None and (
+            not _PLAIN_NAME.match(self.worker_id) or "chief" in self.worker_id
+        ):
+            raise ConfigError(f"--worker-id '{self.worker_id}' must be a plain name (letters, "
+                              "digits, '.', '_', '-') without the word 'chief', which Keras "
+                              "Tuner reserves for the chief.")
+        if self.threads is not None:
+            _at_least("--threads", self.threads, 1)
+        if not self.connect_timeout > 0:
+            raise ConfigError(f"--connect-timeout must be a number of seconds > 0, got "
+                              f"{self.connect_timeout!r}.")
 
     @property
     def dataset_name(self) -> str:
@@ -94,6 +150,25 @@ class RunConfig:
                 "patience", "space", "val_size", "test_size", "seed", "refit")
         values = asdict(self)
         return {k: (list(values[k]) if k == "drop" else values[k]) for k in keep}
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """HOST:PORT (or [IPv6]:PORT) as (host, port).
+
+    Raises:
+        ConfigError: if `address` is not HOST:PORT with a port in 1..65535.
+    """
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--oracle must be HOST:PORT, e.g. 10.0.0.5:8470, got {address!r}.")
+    _port("--oracle's port", int(port))
+    return host, int(port)
+
+
+def _port(flag: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"{flag} must be a port number from 1 to 65535, got {value!r}.")
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -16,6 +16,7 @@ from data.cleaning import CleanData, clean
 from data.loading import Dataset, drop_columns, load_bundled, load_csv
 from data.splits import Splits, encode_target, split
 from data.task import Task, infer_task
+from tuning import distributed
 from tuning.config import RunConfig
 from tuning.errors import ConfigError, SearchFailedError
 from tuning.files import write_json, write_text
@@ -83,7 +84,8 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
         config.val_size, config.test_size, config.seed,
     )
     run_dir = config.run_dir(_run_name(config, dataset))
-    _check_run_dir(config, run_dir)
+    if not config.worker:  # a worker joins the chief's run folder: distributed.join checks it
+        _check_run_dir(config, run_dir)
     for note in data.notes:
         report(f"warning: {note}")
     kinds = {k: sum(c.kind == k for c in data.columns) for k in ("numeric", "boolean", "categorical")}
@@ -121,7 +123,7 @@ def _configure_tensorflow(config: RunConfig) -> None:
 
     keras.utils.set_random_seed(config.seed)
     cores = os.cpu_count() or 1
-    per_worker = max(1, cores // config.workers)
+    per_worker = config.threads or max(1, cores // config.workers)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(per_worker)
         tf.config.threading.set_inter_op_parallelism_threads(1 if per_worker == 1 else 2)
@@ -182,11 +184,15 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     started = time.perf_counter()
     prepared = prepare(config, report)
     run_dir = prepared.run_dir
-    if config.resume:
+    if config.worker:
+        distributed.join(config, run_dir, report)
+    elif config.resume:
         _check_resume(config, run_dir)
     else:
         run_dir.mkdir(parents=True)
         write_json(run_dir / "settings.json", config.settings())
+    # Parallel trials: workers start now, loading TensorFlow and the data alongside this process.
+    chief = distributed.Chief(config, run_dir, report) if distributed.is_chief(config) else None
 
     # TensorFlow is imported only now, so bad input is reported instantly.
     from models.heads import head_for
@@ -205,7 +211,15 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     tuner = make_tuner(config, hypermodel, run_dir, report)
     report(f"search: {config.tuner}, {config.max_trials} trials, up to {config.epochs} epochs each, "
            f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}")
-    result = run_search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"), report)
+    if config.worker:
+        distributed.work(tuner, encoded.fit_data("train"), encoded.fit_data("validation"), config,
+                         report)
+        return run_dir
+    if chief is not None:
+        result = chief.search(tuner)
+    else:
+        result = run_search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"),
+                            report)
     write_text(run_dir / "trials.csv", trials_csv(result))
     if result.best is None:
         raise SearchFailedError(

@@ -99,7 +99,10 @@ class _TrialBookkeeping:
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
-        self._report(self._trial_line(trial))
+        if self._is_worker():  # the oracle is the chief's, over gRPC: the chief reports progress
+            self._report(f"trial {trial.trial_id} {trial.status.lower()}")
+        else:
+            self._report(self._trial_line(trial))
 
     def _trial_line(self, trial: kt.engine.trial.Trial) -> str:
         oracle = self.oracle
@@ -148,7 +151,8 @@ def make_tuner(
         seed=config.seed,
         directory=str(run_dir),
         project_name="keras_tuner",
-        overwrite=not config.resume,
+        # A worker shares the chief's project folder: never wipe it.
+        overwrite=not (config.resume or config.worker),
         # Never abort on a run of failed trials: each is recorded, and the search goes on.
         max_consecutive_failed_trials=config.max_trials + 1,
     )

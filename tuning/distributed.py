@@ -1,0 +1,415 @@
+"""Parallel and distributed trials on Keras Tuner's chief/worker engine.
+
+The chief is this tool's own process. It builds the tuner exactly as a single-process run does,
+serves that tuner's oracle over gRPC with Keras Tuner's `OracleServicer`, and once every trial
+has ended it evaluates the best one and writes the run folder through the normal pipeline.
+A worker is the same command line plus `--worker --oracle HOST:PORT`: Keras Tuner's
+`OracleClient` (selected by KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)
+asks the chief for trials and writes checkpoints and histories into the shared run folder.
+`--workers N` is a chief on a free loopback port with N local worker processes.
+
+What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
+  * the chief watches its local workers: when one dies, the trial it was running is ended as
+    FAILED and a replacement is started (at most N times), so a lost worker never stalls the
+    search (keras-team/keras-tuner#915);
+  * the chief stops as soon as every trial has ended and every worker was told to stop,
+    instead of re-checking every 20 s;
+  * workers wait for the chief's run folder and retry reaching the chief with backoff for
+    --connect-timeout seconds (#990); once connected, a chief that stays silent for 5 minutes
+    ends the worker instead of Keras Tuner's hour-long RPC timeout;
+  * local workers exit when the chief's process disappears.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tuning.config import RunConfig, split_address
+from tuning.errors import ConfigError
+
+LOOPBACK = "127.0.0.1"
+_POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
+_RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
+_IDLE_PAUSE = 0.5  # a worker told to wait (Hyperband between brackets) asks again after this
+_ROOT = Path(__file__).resolve().parents[1]
+_PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
+# RunConfig fields a chief does not pass on to its local workers as they are.
+_NOT_FORWARDED = {"chief", "port", "bind", "worker", "oracle", "worker_id", "threads", "workers",
+                  "resume", "name", "connect_timeout"}
+
+
+def is_chief(config: RunConfig) -> bool:
+    """True when this process serves the search to worker processes instead of running it."""
+    return config.chief or (config.workers > 1 and not config.worker)
+
+
+def threads_per_worker(workers: int) -> int:
+    """TensorFlow intra-op threads for each of `workers` processes sharing this machine."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass
+class _LocalWorker:
+    worker_id: str
+    process: subprocess.Popen
+    log: Path
+
+
+class Chief:
+    """Reserves the chief's port and starts the local workers; `search` then serves the oracle.
+
+    Made before TensorFlow is imported, so the workers' start-up (importing TensorFlow, loading
+    and encoding the data) overlaps the chief's own.
+    """
+
+    def __init__(self, config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> None:
+        self._config = config
+        self._run_dir = run_dir
+        self._report = report
+        host = config.bind if config.chief else LOOPBACK
+        self._reserved = _reserve_port(host, config.port or 0)
+        self.port: int = self._reserved.getsockname()[1]
+        self._listen = _host_port(host, self.port)
+        self.address = _host_port(LOOPBACK if host in ("0.0.0.0", "::") else host, self.port)
+        self._threads = config.threads or threads_per_worker(config.workers)
+        self._workers: list[_LocalWorker] = []
+        self._started = 0
+        self._restarts_left = config.workers
+        self._servicer: Any = None
+        atexit.register(self.close)
+        for _ in range(config.workers):
+            self._start_worker()
+        where = f"{self._listen} for workers on other machines" if config.chief else self._listen
+        report(f"parallel: chief serving the search on {where}; {config.workers} local "
+               f"worker{'s' if config.workers != 1 else ''}, {self._threads} TensorFlow "
+               f"thread{'s' if self._threads != 1 else ''} each, logs in {run_dir / 'workers'}")
+
+    def _start_worker(self) -> None:
+        self._started += 1
+        worker_id = f"local-{self._started}"
+        log = self._run_dir / "workers" / f"{worker_id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+        env.update(TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+                   PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(self._threads),
+                   **{_PARENT_ENV: str(os.getpid())})
+        argv = [*_forwarded_options(self._config), "--name", self._run_dir.name,
+                "--worker", "--oracle", self.address, "--worker-id", worker_id,
+                "--threads", str(self._threads)]
+        with open(log, "ab") as handle:
+            process = subprocess.Popen(
+                [sys.executable, str(_ROOT / "run_tuning.py"), *argv],
+                stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env,
+            )
+        self._workers.append(_LocalWorker(worker_id, process, log))
+
+    def search(self, tuner: Any) -> Any:
+        """Serve `tuner`'s oracle until every trial has ended; then collect them.
+
+        Returns:
+            The `SearchResult` of `tuning.search.collect`, as a single-process search gives.
+        """
+        from concurrent import futures
+
+        import grpc
+        from keras_tuner.src import protos
+        from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+        from tuning.search import collect
+
+        oracle = tuner.oracle
+        oracle.verbose = 0  # progress lines come from here, one per ended trial
+        tuner.save()
+        self._servicer = OracleServicer(oracle)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, server)
+        try:
+            bound = server.add_insecure_port(self._listen)
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            self.close()
+            raise ConfigError(f"Cannot listen on {self._listen}: the address is in use or not "
+                              "this machine's. Pass another --port, or --bind with a local address.")
+        server.start()
+        self._reserved.close()
+        start = time.perf_counter()
+        interrupted, reported = False, 0
+        try:
+            while not (self._servicer.stop_triggered and _all_ended(oracle)):
+                self._watch_workers(oracle)
+                reported = self._report_ended(tuner, reported)
+                if self._abandoned(oracle):
+                    self._report("warning: every worker stopped before the search ended; "
+                                 "writing the results of the trials that ended")
+                    interrupted = True
+                    break
+                time.sleep(_POLL_SECONDS)
+            self._report_ended(tuner, reported)
+        except KeyboardInterrupt:
+            interrupted = True
+            self._report("interrupted: stopping the workers and writing the results so far")
+        finally:
+            server.stop(grace=1.0)
+            self.close()
+        return collect(tuner, time.perf_counter() - start, interrupted)
+
+    def _watch_workers(self, oracle: Any) -> None:
+        """End the trial of any worker that died, and start a replacement while any are left."""
+        for worker in [w for w in self._workers if w.process.poll() is not None]:
+            self._workers.remove(worker)
+            code = worker.process.returncode
+            reason = (f"worker {worker.worker_id} stopped with exit code {code} during this "
+                      f"trial (log: {worker.log})")
+            trial_id = _release_worker(oracle, worker.worker_id, reason)
+            if code == 0 and trial_id is None:
+                continue  # told to stop by the oracle: its share of the search is done
+            what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
+            self._report(f"warning: worker {worker.worker_id} exited with code {code}; {what}"
+                         f"{_last_line(worker.log)}")
+            # Exit status 2 is a bad option or a settings mismatch: a replacement would fail too.
+            if code != 2 and self._restarts_left > 0 and not self._servicer.stop_triggered:
+                self._restarts_left -= 1
+                self._start_worker()
+                self._report(f"parallel: started worker {self._workers[-1].worker_id} in its "
+                             "place")
+
+    def _abandoned(self, oracle: Any) -> bool:
+        """No local worker left, none may be restarted, no remote worker known, trials left."""
+        return (self._config.workers > 0 and not self._workers
+                and not self._servicer.stop_triggered and not _has_clients(oracle))
+
+    def _report_ended(self, tuner: Any, reported: int) -> int:
+        ended = tuner.oracle.end_order
+        while reported < len(ended):
+            self._report(tuner._trial_line(tuner.oracle.trials[ended[reported]]))
+            reported += 1
+        return reported
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the local workers: those done exit by themselves; the rest are terminated."""
+        self._reserved.close()
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            try:
+                worker.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.terminate()
+        for worker in self._workers:
+            try:
+                worker.process.wait(5)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+        self._workers.clear()
+
+
+def _reserve_port(host: str, port: int) -> socket.socket:
+    """Bind (without listening) so the port stays ours until gRPC binds it too (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"Cannot listen on {_host_port(host, port)}: {exc.strerror}. Pass "
+                          "another --port, or --bind with one of this machine's addresses.") from exc
+    return sock
+
+
+def _forwarded_options(config: RunConfig) -> list[str]:
+    """The chief's search options as command-line flags (RunConfig fields map one to one)."""
+    argv: list[str] = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name in _NOT_FORWARDED or value is None or value is False or value == ():
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, tuple):
+            argv += [flag, ",".join(value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1].strip()[:300]}" if lines else ""
+
+
+def _synchronized(func: Callable[..., Any]) -> Callable[..., Any]:
+    from keras_tuner import synchronized  # the oracle's own lock, as its gRPC handlers take it
+
+    return synchronized(func)
+
+
+def _all_ended(oracle: Any) -> bool:
+    return _synchronized(_all_ended_locked)(oracle)
+
+
+def _all_ended_locked(oracle: Any) -> bool:
+    return not oracle.ongoing_trials and not oracle.tuner_ids
+
+
+def _has_clients(oracle: Any) -> bool:
+    return _synchronized(_has_clients_locked)(oracle)
+
+
+def _has_clients_locked(oracle: Any) -> bool:
+    return bool(oracle.tuner_ids or oracle.ongoing_trials)
+
+
+def _release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:
+    """End `worker_id`'s running trial as FAILED and forget the worker; returns that trial's id."""
+    return _synchronized(_release_worker_locked)(oracle, worker_id, reason)
+
+
+def _release_worker_locked(oracle: Any, worker_id: str, reason: str) -> str | None:
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    trial = oracle.ongoing_trials.get(worker_id)
+    if trial is not None:
+        trial.status = TrialStatus.FAILED
+        trial.message = reason
+        oracle.end_trial(trial)  # re-entrant: this thread already holds the oracle's lock
+    oracle.tuner_ids.discard(worker_id)
+    return None if trial is None else trial.trial_id
+
+
+# --- worker side -------------------------------------------------------------------------------
+
+
+def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> None:
+    """Before TensorFlow loads: wait for the chief's run folder, check it holds this search, and
+    point Keras Tuner at the chief.
+
+    Raises:
+        ConfigError: no run folder appeared in --connect-timeout seconds, or its settings differ.
+    """
+    settings = run_dir / "settings.json"
+    deadline = time.monotonic() + config.connect_timeout
+    while not settings.exists():
+        if time.monotonic() > deadline:
+            raise ConfigError(
+                f"No run folder at '{run_dir}' after {config.connect_timeout:g} s. Start the chief "
+                f"first (run_tuning.py --chief --name {run_dir.name} ...) and give the workers the "
+                "same --out and --name, on a filesystem they share."
+            )
+        time.sleep(1.0)
+    saved = json.loads(settings.read_text())
+    now = config.settings()
+    differ = [k for k in now if saved.get(k) != now[k]]
+    if differ:
+        detail = ", ".join(f"{k}: chief {saved.get(k)!r}, worker {now[k]!r}" for k in differ)
+        raise ConfigError(f"This worker's search options differ from the chief's ({detail}). "
+                          "Start the worker with the chief's options.")
+    host, port = split_address(config.oracle or "")
+    worker_id = config.worker_id or _default_worker_id()
+    os.environ.update(KERASTUNER_TUNER_ID=worker_id,
+                      KERASTUNER_ORACLE_IP=f"[{host}]" if ":" in host else host,
+                      KERASTUNER_ORACLE_PORT=str(port))
+    _exit_with_parent()
+    report(f"worker {worker_id}: chief at {config.oracle}, run folder {run_dir}")
+
+
+def _default_worker_id() -> str:
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
+    # Keras Tuner treats any id containing "chief" as the chief.
+    return f"worker-{host.replace('chief', 'chf')[:40]}-{os.getpid()}"
+
+
+def _exit_with_parent() -> None:
+    """A local worker ends itself when the chief that started it is gone (even if killed)."""
+    parent = os.environ.get(_PARENT_ENV)
+    if not parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(1.0)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="chief-watch", daemon=True).start()
+
+
+def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
+         config: RunConfig, report: Callable[[str], None]) -> None:
+    """Run trials for the chief until its oracle says the search is over.
+
+    Raises:
+        ConfigError: the chief did not answer within --connect-timeout seconds.
+        RuntimeError: the chief stopped answering in the middle of the search.
+    """
+    import grpc
+    from keras_tuner.src.distribute import oracle_client
+
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    _wait_for_chief(address, config.connect_timeout, report)
+    oracle_client.TIMEOUT = _RPC_TIMEOUT
+    _pause_when_idle(tuner.oracle)
+    try:
+        tuner.search(*train, validation_data=validation, verbose=0)
+    except grpc.RpcError as exc:
+        raise RuntimeError(f"Lost the chief at {address} ({exc.code().name}: {exc.details()}). "
+                           "Check that the chief is still running.") from exc
+    report("worker: the chief has no more trials for this worker; done")
+
+
+def _wait_for_chief(address: str, timeout: float, report: Callable[[str], None]) -> None:
+    """Retry with backoff until the chief answers: it may still be loading TensorFlow or data."""
+    import grpc
+
+    deadline = time.monotonic() + timeout
+    delay, told = 0.25, False
+    with grpc.insecure_channel(address) as channel:
+        while True:
+            try:
+                grpc.channel_ready_future(channel).result(timeout=delay)
+                return
+            except grpc.FutureTimeoutError:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"The chief at {address} did not answer within {timeout:g} s. Start it "
+                        "with run_tuning.py --chief --port P, check --oracle and the firewall, "
+                        "or raise --connect-timeout."
+                    ) from None
+                if not told and delay >= 2.0:
+                    report(f"worker: waiting for the chief at {address}")
+                    told = True
+                delay = min(delay * 2, 10.0)
+
+
+def _pause_when_idle(client: Any) -> None:
+    """Keras Tuner asks again at once after an IDLE answer; wait a little instead of spinning."""
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    create_trial = client.create_trial
+
+    def patient_create_trial(tuner_id: str) -> Any:
+        trial = create_trial(tuner_id)
+        if trial.status == TrialStatus.IDLE:
+            time.sleep(_IDLE_PAUSE)
+        return trial
+
+    client.create_trial = patient_create_trial
