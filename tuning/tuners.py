@@ -1,29 +1,68 @@
-"""Keras Tuner's four tuners, each with the bookkeeping this tool adds to every trial.
+"""Keras Tuner's four tuners, each with the bookkeeping and crash safety this tool adds.
 
 What `_TrialBookkeeping` changes in Keras Tuner's `Tuner.run_trial`:
   * the kept weights are saved once, after training ends (the restored best epoch with early
-    stopping on, the last epoch with it off), instead of at every improving epoch;
+    stopping on, the last epoch with it off), instead of at every improving epoch; they are
+    written to a temporary file and renamed, and a stale checkpoint of an earlier attempt of the
+    same trial is deleted first, so a trial that fails never leaves weights behind;
   * every epoch's training and validation metrics are written to `histories/<trial>.json`
     (Keras Tuner keeps only the best epoch's), with the trial's wall time and epochs run;
   * each trial gets its own seed, so a trial repeats exactly, even after `--resume`;
   * one console line per finished trial.
+
+What `_ResumableOracle` changes in Keras Tuner 1.4.8's oracles, so that `--resume` continues a
+run killed at any moment (even by SIGKILL):
+  * every state file (`oracle.json`, `trial_<id>/trial.json`, the tuner's `tuner0.json`) is
+    written to a temporary file and renamed (Keras Tuner's `utils.save_json` writes in place, so
+    a kill can leave a torn file that no longer loads);
+  * on reload, the trial files and `oracle.json` are reconciled: they are two files written one
+    after the other, so a kill can fall between them (see `_ResumableOracle._reconcile`);
+  * a trial that was running when the process died is run again from scratch (Keras Tuner
+    already queues it for a retry, but keeps the metrics the dead attempt reported, which would
+    be averaged into the new score);
+  * GridSearch's walk through the grid (`_ordered_ids`, `_populate_next`) is saved, which Keras
+    Tuner forgets (keras-team/keras-tuner#1055: a resumed grid search dies with a KeyError);
+  * BayesianOptimization's random-number generator is saved, so a resumed search proposes what
+    the uninterrupted one would have.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
+import io
 import json
 import math
+import os
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src import utils as kt_utils
+import numpy as np
+from keras_tuner.src import config as kt_config
+from keras_tuner.src.engine import metrics_tracking
+from keras_tuner.src.tuners import gridsearch
 
 from tuning.config import RunConfig
-from tuning.files import write_json
+from tuning.errors import ConfigError
+from tuning.files import write_json, write_text
+
+# Keras Tuner 1.4.8 prints the traceback of every failed trial to stderr by default. A diverging
+# trial is expected, and its reason goes to trials.csv; unexpected errors keep their traceback
+# in histories/trial_<id>.json.
+kt_config.DEBUG = False
+
+_DONE = ("COMPLETED", "FAILED")
+
+
+def _write_state(path: str | os.PathLike[str], state: Any) -> None:
+    """Keras Tuner's `utils.save_json`, but atomic: the old file or the whole new one."""
+    write_text(path, json.dumps(state))
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -49,42 +88,232 @@ def kept_epoch(history: dict[str, list[float]], early_stopping: bool) -> int | N
     return min(finite)[1] + 1 if finite else None
 
 
+# --------------------------------------------------------------------------------------------
+# Oracles
+
+
+class _ResumableOracle:
+    """Mixed into a Keras Tuner oracle class; see the module docstring."""
+
+    def save(self) -> None:
+        _write_state(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial: kt.engine.trial.Trial) -> None:
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        _write_state(path, trial.get_state())
+
+    def reload(self) -> None:
+        try:
+            super().reload()
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ConfigError(
+                f"Cannot resume: the search state in '{self._project_dir}' cannot be read "
+                f"({type(exc).__name__}: {exc}). Start a new run with another --name."
+            ) from None
+        self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Make the trial files and oracle.json agree after a kill at any moment.
+
+        `create_trial` writes the new trial's trial.json, then oracle.json; `end_trial` writes
+        the ended trial's trial.json, then oracle.json. So on disk:
+          * a trial.json that oracle.json never heard of is a trial that never started: it is
+            forgotten, and its id and values are drawn again (the oracle's random state is
+            the one saved before the draw, so they come out the same);
+          * a trial that oracle.json calls running but whose trial.json says it ended did end:
+            it is counted as ended, not run twice;
+          * any other trial that started but did not end is run again, from scratch.
+        """
+        started = set(self.start_order)
+        for trial_id in [t for t in self.trials if t not in started]:
+            del self.trials[trial_id]
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(self._project_dir, f"trial_{trial_id}", "trial.json"))
+        missing = [t for t in self.start_order if t not in self.trials]
+        if missing:
+            raise ConfigError(
+                f"Cannot resume: the search state in '{self._project_dir}' lists trial(s) "
+                f"{', '.join(missing)} but their trial.json files are gone. Start a new run "
+                "with another --name."
+            )
+        ended = set(self.end_order)
+        rerun: list[str] = []
+        for trial_id in self.start_order:
+            if trial_id in ended:
+                continue
+            trial = self.trials[trial_id]
+            if trial.status in _DONE:
+                self.end_order.append(trial_id)
+                self._run_times[trial_id] = max(1, self._run_times[trial_id])
+                self._on_recovered_end(trial_id)
+            else:
+                trial.status = "RUNNING"
+                trial.metrics = metrics_tracking.MetricsTracker()
+                trial.score, trial.best_step, trial.message = None, 0, None
+                rerun.append(trial_id)
+        self._retry_queue = [t for t in self._retry_queue if t in rerun]
+        self._retry_queue += [t for t in rerun if t not in self._retry_queue]
+        self.ongoing_trials = {}
+
+    def _on_recovered_end(self, trial_id: str) -> None:
+        """What the oracle's `end_trial` does after saving, for a trial recovered as ended."""
+
+    def resume_summary(self) -> str:
+        """One line on what a reloaded oracle found."""
+        statuses = collections.Counter(self.trials[t].status for t in self.end_order)
+        rerun = len(self._retry_queue)
+        return (
+            f"resume: {len(self.end_order)} trial(s) already done ({statuses['COMPLETED']} "
+            f"completed, {statuses['FAILED']} failed)"
+            + (f"; {rerun} interrupted trial(s) will run again" if rerun else "")
+        )
+
+
+class RandomOracle(_ResumableOracle, kt.oracles.RandomSearchOracle):
+    """Random search; its random state (`_seed_state`) is already part of oracle.json."""
+
+
+class HyperbandOracle(_ResumableOracle, kt.oracles.HyperbandOracle):
+    """Hyperband; its brackets are already part of oracle.json."""
+
+
+class BayesianOracle(_ResumableOracle, kt.oracles.BayesianOptimizationOracle):
+    """Bayesian optimization that also saves the NumPy generator behind its proposals."""
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        name, keys, pos, has_gauss, cached = self._random_state.get_state()
+        state["random_state"] = [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        if "random_state" in state:
+            name, keys, pos, has_gauss, cached = state["random_state"]
+            self._random_state.set_state(
+                (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+            )
+
+
+class GridOracle(_ResumableOracle, kt.oracles.GridSearchOracle):
+    """Grid search that saves where it is in the grid (keras-team/keras-tuner#1055)."""
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        ids = self._ordered_ids
+        state["grid"] = {
+            "memory": list(ids._memory),
+            # Keys are list indices, or None for the list's head: kept as pairs, not a JSON object.
+            "next": [[k, v] for k, v in ids._next_index.items()],
+            "last": ids._last_index,
+            "populate_next": list(self._populate_next),
+        }
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        grid = state.get("grid")
+        if grid is None:  # oracle.json written by plain Keras Tuner: rebuild the walk
+            self._rebuild_grid_walk()
+            return
+        ids = gridsearch.LinkedList()
+        ids._memory = list(grid["memory"])
+        ids._data_to_index = {data: i for i, data in enumerate(ids._memory)}
+        ids._next_index = collections.defaultdict(lambda: None)
+        ids._next_index.update({k: v for k, v in grid["next"]})
+        ids._last_index = grid["last"]
+        self._ordered_ids = ids
+        self._populate_next = list(grid["populate_next"])
+
+    def _rebuild_grid_walk(self) -> None:
+        def compare(a: str, b: str) -> int:
+            return self._compare(self.trials[a].hyperparameters.values,
+                                 self.trials[b].hyperparameters.values)
+
+        ids = gridsearch.LinkedList()
+        for trial_id in sorted(self.start_order, key=functools.cmp_to_key(compare)):
+            ids.insert(trial_id)
+        self._ordered_ids = ids
+        self._populate_next = list(self.end_order)
+
+    def _on_recovered_end(self, trial_id: str) -> None:
+        self._populate_next.append(trial_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Tuners
+
+
 class _TrialBookkeeping:
     """Mixed into a Keras Tuner tuner class; see the module docstring."""
 
-    def _setup_bookkeeping(
-        self, config: RunConfig, history_dir: Path, report: Callable[[str], None]
+    def __init__(
+        self,
+        oracle: kt.Oracle,
+        hypermodel: kt.HyperModel,
+        config: RunConfig,
+        run_dir: Path,
+        report: Callable[[str], None],
     ) -> None:
         self._config = config
-        self._history_dir = history_dir
+        self._history_dir = run_dir / "histories"
         self._report = report
         self._started = time.perf_counter()
-        history_dir.mkdir(parents=True, exist_ok=True)
+        self._history_dir.mkdir(parents=True, exist_ok=True)
+        project = run_dir / "keras_tuner"
+        tuner_file = project / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
+        if config.resume and (project / "oracle.json").exists() and not tuner_file.exists():
+            # Keras Tuner reloads only when the tuner's file exists, which is first written
+            # after oracle.json at the end of the first trial; a kill in between would
+            # otherwise start the search over. The tuner's own state is empty.
+            _write_state(tuner_file, {})
+        # The tuner classes' own __init__ only builds an oracle; ours is built by make_tuner.
+        # Keras Tuner prints "Reloading Tuner from ..." itself; our own line says more.
+        with contextlib.redirect_stdout(io.StringIO()):
+            kt.Tuner.__init__(
+                self,
+                oracle=oracle,
+                hypermodel=hypermodel,
+                directory=str(run_dir),
+                project_name="keras_tuner",
+                # A worker shares the chief's project folder: never wipe it.
+                overwrite=not (config.resume or config.worker),
+            )
+
+    def save(self) -> None:
+        if not self._is_worker():
+            self.oracle.save()
+        _write_state(self._get_tuner_fname(), self.get_state())
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> dict[str, float]:
         hp = trial.hyperparameters
         if "tuner/epochs" in hp.values:  # Hyperband's bracket schedule, as kt.Hyperband does
             kwargs["epochs"] = hp.values["tuner/epochs"]
             kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
+        checkpoint = Path(self._get_checkpoint_fname(trial.trial_id))
+        checkpoint.unlink(missing_ok=True)  # an earlier, killed attempt's weights
         keras.utils.set_random_seed(self._config.seed * 1000 + int(trial.trial_id))
         log = EpochLog()
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), log]
         start = time.perf_counter()
-        message = ""
+        message, details = "", ""
         try:
             model = self._try_build(hp)
             self.hypermodel.fit(hp, model, *args, **kwargs)
             best = kept_epoch(log.history, self._config.patience > 0)
             if best is None:
                 raise kt.errors.FailedTrialError("no finite validation loss was recorded")
-            model.save_weights(self._get_checkpoint_fname(trial.trial_id))
-            kt_utils.save_json(
-                self._get_build_config_fname(trial.trial_id), model.get_build_config()
-            )
+            _save_weights(model, checkpoint)
+            write_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
             return {"val_loss": log.history["val_loss"][best - 1]}
+        except kt.errors.FailedTrialError as exc:
+            message = str(exc)
+            raise
         except Exception as exc:
-            message = f"{exc}" if isinstance(exc, kt.errors.FailedTrialError) else (
-                f"{type(exc).__name__}: {exc}")
+            message, details = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            raise
+        except BaseException:  # Ctrl-C: the trial did not finish; --resume runs it again
+            message = "interrupted before it finished; --resume runs it again"
             raise
         finally:
             record = {
@@ -95,6 +324,8 @@ class _TrialBookkeeping:
                 "message": message,
                 "history": log.history,
             }
+            if details:
+                record["traceback"] = details
             write_json(self._history_dir / f"trial_{trial.trial_id}.json", record)
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
@@ -110,7 +341,8 @@ class _TrialBookkeeping:
         total = self._config.max_trials
         path = self._history_dir / f"trial_{trial.trial_id}.json"
         seconds = json.loads(path.read_text())["seconds"] if path.exists() else float("nan")
-        best = oracle.get_best_trials(1)
+        # get_best_trials falls back to failed trials when none completed: filter them out.
+        best = [t for t in oracle.get_best_trials(1) if t.status == "COMPLETED"]
         best_text = f"best {best[0].score:.4f}" if best else "best -"
         status = oracle.trials[trial.trial_id].status
         if status == "COMPLETED":
@@ -121,15 +353,26 @@ class _TrialBookkeeping:
         return f"trial {done}/{total}  {head:<18} {best_text:<14} {seconds:6.1f} s"
 
 
+def _save_weights(model: keras.Model, path: Path) -> None:
+    """`model.save_weights`, atomically (Keras wants the name to end in .weights.h5)."""
+    tmp = path.with_name(f".{os.getpid()}.tmp.weights.h5")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _bookkept(base: type) -> type:
     return type(f"Bookkept{base.__name__}", (_TrialBookkeeping, base), {})
 
 
 _CLASSES = {
-    "random": _bookkept(kt.RandomSearch),
-    "grid": _bookkept(kt.GridSearch),
-    "bayesian": _bookkept(kt.BayesianOptimization),
-    "hyperband": _bookkept(kt.Hyperband),
+    "random": (_bookkept(kt.RandomSearch), RandomOracle),
+    "grid": (_bookkept(kt.GridSearch), GridOracle),
+    "bayesian": (_bookkept(kt.BayesianOptimization), BayesianOracle),
+    "hyperband": (_bookkept(kt.Hyperband), HyperbandOracle),
 }
 
 
@@ -144,24 +387,26 @@ def make_tuner(
     Every tuner minimizes validation loss. Hyperband runs its bracket schedule with
     `max_epochs = --epochs` and factor 3, and stops after `--max-trials` trials at most.
     A trial that fails (for instance a diverging loss) is recorded and the search goes on:
-    it stops early only if every trial fails.
+    it stops early only if every trial fails. With `config.resume` the search state in
+    `run_dir` is reloaded (see the module docstring).
+
+    Raises:
+        ConfigError: when resuming and the saved search state cannot be read.
     """
     common: dict[str, Any] = dict(
         objective="val_loss",
-        seed=config.seed,
-        directory=str(run_dir),
-        project_name="keras_tuner",
-        # A worker shares the chief's project folder: never wipe it.
-        overwrite=not (config.resume or config.worker),
+        # Keras Tuner reads seed 0 as "no seed" and draws one: shift it to keep it explicit.
+        seed=config.seed + 1,
         # Never abort on a run of failed trials: each is recorded, and the search goes on.
         max_consecutive_failed_trials=config.max_trials + 1,
     )
-    cls = _CLASSES[config.tuner]
+    tuner_class, oracle_class = _CLASSES[config.tuner]
     if config.tuner == "hyperband":
-        tuner = cls(hypermodel, max_epochs=max(config.epochs, 2), factor=3, **common)
-        tuner.oracle.max_trials = config.max_trials
+        oracle = oracle_class(max_epochs=max(config.epochs, 2), factor=3, **common)
+        oracle.max_trials = config.max_trials
     else:
-        tuner = cls(hypermodel, max_trials=config.max_trials, **common)
-    tuner._setup_bookkeeping(config, run_dir / "histories", report)
+        oracle = oracle_class(max_trials=config.max_trials, **common)
+    tuner = tuner_class(oracle, hypermodel, config, run_dir, report)
+    if config.resume and tuner.oracle.start_order:
+        report(tuner.oracle.resume_summary())
     return tuner
-
