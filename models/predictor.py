@@ -27,6 +27,10 @@ from tuning.errors import DataError, ModelError
 if TYPE_CHECKING:
     import keras
 
+# pandas' default NA spellings (lower-cased): `read_rows` already reads them as missing, but a
+# frame from elsewhere may still hold them as text.
+_NA_TEXT = {"#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan",
+            "<na>", "n/a", "na", "nan", "null", "none"}
 # Rows per call of the model: bounds memory on large files.
 _BATCH = 8192
 # Bad values quoted per column in an error message.
@@ -163,7 +167,8 @@ def _wrong_kind(raw: pd.Series, item: dict[str, Any]) -> pd.Series:
     if not unread.any():
         return unread
     text = raw.astype(object).map(lambda v: str(v).strip().lower())
-    markers = _MISSING_MARKERS | {m.strip().lower() for m in item.get("missing_markers", [])}
+    seen = {m.strip().lower() for m in item.get("missing_markers", [])}
+    markers = _NA_TEXT | _MISSING_MARKERS | seen
     allowed = text.eq("") | text.isin(markers)
     if item["kind"] == "numeric" and not pd.api.types.is_bool_dtype(raw):
         # Training read infinities as missing too.

@@ -1,0 +1,393 @@
+"""The exported model folder: round trips through plain Keras, the SavedModel and `predict`.
+
+One tiny network per task is trained once per module (2 epochs on 48 rows) and exported; the
+reference predictions come from the training path (preprocessing model → network → target
+scaling). The fresh-interpreter and `predict` subprocesses run concurrently to keep the file fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.encoding import EncodedSplits, encode_splits
+from data.preprocessing import encode
+from data.task import Task
+from models.export import FORMAT, ExportedModel, compose, export_model
+from models.predictor import check_rows, predict_rows, preprocessing_of, read_metadata
+from models.refit import trained_epochs
+from tuning.config import RunConfig
+from tuning.errors import DataError, ModelError
+from tuning.pipeline import prepare, run
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ["binary", "multiclass", "regression"]
+ATOL = 1e-5
+_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+
+# Runs in a fresh interpreter outside the repository: only Keras and NumPy, no project code.
+_PLAIN_KERAS = """
+import json, sys
+import numpy as np
+import keras
+jobs = json.load(open(sys.argv[1]))
+result = {}
+for name, job in jobs.items():
+    model = keras.models.load_model(job["model"], safe_mode=True)
+    inputs = {
+        key: keras.ops.convert_to_tensor(
+            np.array(value) if isinstance(value[0][0], str) else np.array(value, np.float32))
+        for key, value in job["inputs"].items()
+    }
+    result[name] = np.asarray(model(inputs)).tolist()
+assert not {"models", "tuning", "data"} & set(sys.modules), "project code was imported"
+json.dump(result, open(sys.argv[2], "w"))
+"""
+
+
+def _training_frame(task: str, n: int = 48) -> pd.DataFrame:
+    """Numbers with gaps and a '?' placeholder, a text category with gaps, a yes/no column."""
+    rng = np.random.default_rng({"binary": 1, "multiclass": 2, "regression": 3}[task])
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n).round(3).astype(object)
+    color = rng.choice(["red", "green", "blue"], n).astype(object)
+    flag = rng.choice(["yes", "no"], n).astype(object)
+    x2[[1, 5, 9]] = np.nan
+    x2[[11, 20]] = "?"
+    color[[2, 7]] = np.nan
+    flag[3] = np.nan
+    frame = pd.DataFrame({"x1": x1, "x 2": x2, "color": color, "flag": flag})
+    if task == "binary":  # text labels
+        frame["label"] = np.where(x1 + 0.8 * (color == "red") > 0.2, "yes", "no")
+    elif task == "multiclass":  # integer labels
+        frame["label"] = np.select([x1 < -0.4, x1 < 0.4], [0, 1], 2)
+    else:  # far from 0 and 1, so a missing rescaling would show
+        frame["label"] = 100.0 + 10.0 * x1 + 5.0 * (flag == "yes") + rng.normal(0, 0.5, n)
+    return frame
+
+
+# Raw rows as users send them: other column order, extra and target columns, spaces, an unseen
+# category, every kind of missing value, mixed spellings of booleans.
+_NEW_ROWS = pd.DataFrame({
+    "note": ["a", "b", "c", "d", "e", "f"],
+    "flag": ["yes", "", "No", "TRUE", "n", "1"],
+    "color": ["red", "purple", "", " green ", "blue", "red"],
+    "label": ["", "", "", "", "", ""],
+    "x 2": ["1.5", "", "?", "NA", "-0.25", "3"],
+    "x1": ["0.3", "-1", "0.1", "2", "", "1e-1"],
+})
+
+
+@dataclass
+class Export:
+    """One task's exported folder and what the predictions must be."""
+
+    task: Task
+    encoded: EncodedSplits
+    composed: Any  # keras.Model
+    folder: Path
+    new_csv: Path
+    reference: np.ndarray  # the training path's output on new_csv's rows
+
+
+def _export(task_name: str, root: Path) -> Export:
+    import keras
+    import keras_tuner as kt
+
+    from models.heads import head_for
+    from models.hypermodel import MLPHyperModel
+
+    root.mkdir()
+    raw = _training_frame(task_name)
+    data = root / "train.csv"
+    raw.to_csv(data, index=False)
+    config = RunConfig(data=str(data), target="label", out=str(root / "runs"), name="r")
+    prepared = prepare(config, report=lambda line: None)
+    assert prepared.task.kind == task_name
+    encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task)
+    keras.utils.set_random_seed(0)
+    hypermodel = MLPHyperModel(encoded.n_features, head_for(prepared.task), prepared.space, 2, 0)
+    hp = kt.HyperParameters()
+    network = hypermodel.build(hp)
+    hypermodel.fit(hp, network, *encoded.fit_data("train"), epochs=2)
+    composed = compose(encoded, network, prepared.task)
+    export_model(
+        root / "model", composed, encoded, prepared.task, target="label",
+        hyperparameters=hp.values, raw=prepared.dataset.frame, source=data.name,
+        exported=ExportedModel("best_trial", "0", 2, ("train",), {"loss": 0.5}),
+    )
+    new_rows = pd.concat([_NEW_ROWS, raw.head(14).astype(str).replace("nan", "")])
+    new_csv = root / "new.csv"
+    new_rows.to_csv(new_csv, index=False)
+    # The training path, independent of the exported model and of the predict command.
+    features = encode(encoded.preprocessing, encoded.preprocessing_model, pd.read_csv(new_csv))
+    output = np.asarray(network.predict(features, verbose=0), dtype=np.float64)
+    reference = output * encoded.target_std + encoded.target_mean
+    return Export(prepared.task, encoded, composed, root / "model", new_csv, reference)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, Export]:
+    root = tmp_path_factory.mktemp("export")
+    return {task: _export(task, root / task) for task in TASKS}
+
+
+@pytest.fixture(scope="module")
+def outside(exports, tmp_path_factory) -> dict[str, Any]:
+    """Plain Keras in a fresh interpreter, and `predict` once per task, all at once."""
+    work = tmp_path_factory.mktemp("outside")
+    jobs = {
+        task: {"model": str(e.folder / "model.keras"),
+               "inputs": {k: v.tolist() for k, v in e.encoded.preprocessing.inputs(
+                   pd.read_csv(e.new_csv)).items()}}
+        for task, e in exports.items()
+    }
+    (work / "jobs.json").write_text(json.dumps(jobs))
+    (work / "plain.py").write_text(_PLAIN_KERAS)
+    procs = {"keras": subprocess.Popen(
+        [sys.executable, "-I", str(work / "plain.py"), str(work / "jobs.json"),
+         str(work / "keras.json")], cwd=work, env=_ENV, stderr=subprocess.PIPE, text=True)}
+    for task, e in exports.items():
+        procs[task] = subprocess.Popen(
+            [sys.executable, "run_tuning.py", "predict", "--model", str(e.folder),
+             "--data", str(e.new_csv), "--out", str(work / f"{task}.csv")],
+            cwd=REPO, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for name, proc in procs.items():
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"{name}: {err}"
+    result: dict[str, Any] = {"keras": json.loads((work / "keras.json").read_text())}
+    for task in exports:
+        labels_as_text = {"prediction": str} if exports[task].task.is_classification else None
+        result[task] = pd.read_csv(work / f"{task}.csv", dtype=labels_as_text)
+    return result
+
+
+def _as_probabilities(task: Task, output: np.ndarray) -> np.ndarray:
+    if task.kind == "binary":
+        return np.column_stack([1.0 - output[:, 0], output[:, 0]])
+    return output
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_round_trip_predictions_match(exports, outside, task):
+    import tensorflow as tf
+
+    e = exports[task]
+    inputs = e.encoded.preprocessing.inputs(pd.read_csv(e.new_csv))
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}
+    in_process = np.asarray(e.composed(tensors, training=False), dtype=np.float64)
+    assert in_process.shape == (20, 3 if task == "multiclass" else 1)
+    np.testing.assert_allclose(in_process, e.reference, rtol=1e-6, atol=ATOL)
+
+    plain_keras = np.asarray(outside["keras"][task])
+    np.testing.assert_allclose(plain_keras, in_process, rtol=0, atol=ATOL)
+
+    served = tf.saved_model.load(str(e.folder / "saved_model")).signatures["serving_default"]
+    serving = np.asarray(served(**tensors)["output_0"], dtype=np.float64)
+    np.testing.assert_allclose(serving, in_process, rtol=0, atol=ATOL)
+
+    table = outside[task]
+    assert len(table) == 20
+    if task == "regression":
+        assert list(table.columns) == ["prediction"]
+        np.testing.assert_allclose(table["prediction"], in_process[:, 0], rtol=0, atol=ATOL)
+        return
+    labels = [str(c) for c in e.task.classes]
+    assert list(table.columns) == ["prediction", *(f"probability_{c}" for c in labels)]
+    proba = _as_probabilities(e.task, in_process)
+    np.testing.assert_allclose(table.iloc[:, 1:].to_numpy(float), proba, rtol=0, atol=ATOL)
+    assert list(table["prediction"]) == [labels[i] for i in proba.argmax(axis=1)]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_metadata_is_complete(exports, task):
+    e = exports[task]
+    metadata = read_metadata(e.folder)  # also checks every file's SHA-256
+    assert metadata["format"] == FORMAT
+    assert metadata["task"] == task and metadata["target"] == "label"
+    assert metadata["classes"] == {"binary": ["no", "yes"], "multiclass": [0, 1, 2],
+                                   "regression": []}[task]
+    inputs = {i["column"]: i for i in metadata["inputs"]}
+    assert {c: i["kind"] for c, i in inputs.items()} == {
+        "x1": "numeric", "x 2": "numeric", "color": "categorical", "flag": "boolean"}
+    assert inputs["x 2"]["input_name"] == "x_2"
+    assert {c: (i["dtype"], i["missing"]) for c, i in inputs.items()} == {
+        "x1": ("float32", "NaN"), "x 2": ("float32", "NaN"), "color": ("string", ""),
+        "flag": ("float32", "NaN")}
+    assert inputs["x 2"]["missing_markers"] == ["?"]
+    assert metadata["output"]["shape"] == [None, 3 if task == "multiclass" else 1]
+    assert metadata["output"]["meaning"]
+    assert metadata["exported_model"]["kind"] == "best_trial"
+    assert set(metadata["hyperparameters"]) >= {"layers", "units_0", "optimizer", "batch_size"}
+    assert set(metadata["versions"]) >= {"tensorflow", "keras", "keras_tuner", "numpy", "pandas",
+                                         "sklearn"}
+    assert metadata["created"]
+    stats = metadata["preprocessing"]
+    assert stats["fitted_on"] == "train"
+    assert [f["name"] for f in stats["features"]] == ["x1", "x 2", "color", "flag"]
+    assert stats["target_std"] == pytest.approx(e.encoded.target_std)
+    assert set(metadata["files"]) >= {"model.keras", "saved_model/saved_model.pb"}
+    assert sorted(p.name for p in e.folder.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_model_file_needs_no_custom_code(exports):
+    with zipfile.ZipFile(exports["regression"].folder / "model.keras") as archive:
+        config = archive.read("config.json").decode()
+    assert "Lambda" not in config
+    modules = {m for m in _values(json.loads(config), "module") if m}
+    assert modules and all(m.startswith("keras") for m in modules), modules
+
+
+def _values(node: Any, key: str) -> list[Any]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == key] + [
+            x for v in node.values() for x in _values(v, key)]
+    if isinstance(node, list):
+        return [x for v in node for x in _values(v, key)]
+    return []
+
+
+def _predict(*argv: str) -> int:
+    from tuning.predict_cli import main
+
+    return main(list(argv))
+
+
+def test_missing_column_is_named(exports, tmp_path, capsys):
+    frame = pd.read_csv(exports["binary"].new_csv).drop(columns=["flag", "x 2"])
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    status = _predict("--model", str(exports["binary"].folder), "--data",
+                      str(tmp_path / "new.csv"), "--out", str(tmp_path / "out.csv"))
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "'x 2', 'flag'" in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_wrong_kind_values_are_named_with_examples(exports):
+    metadata = read_metadata(exports["binary"].folder)
+    frame = pd.DataFrame({"x1": ["1", "abc", "2", "abc"], "x 2": ["?", "", "n/a", "inf"],
+                          "color": ["1", "2", "x", ""], "flag": ["yes", "maybe", "0", ""]})
+    with pytest.raises(DataError, match=r"'x1' should hold numbers but has 2 other value\(s\) "
+                                        r"such as 'abc' \(first in data row 2\)") as info:
+        check_rows(metadata, frame)
+    assert "'flag' should hold true/false" in str(info.value) and "'maybe'" in str(info.value)
+    assert "'x 2'" not in str(info.value)  # placeholders and infinity read as missing
+    assert "color" not in str(info.value)  # any text is a category
+    check_rows(metadata, frame.assign(x1=["1", "", "NA", "3.5"], flag=["TRUE", "n", "", "1"]))
+
+
+def test_wrong_kind_is_exit_2_before_tensorflow(exports, tmp_path):
+    pd.DataFrame({"x1": ["abc"], "x 2": [1], "color": ["red"], "flag": ["yes"]}).to_csv(
+        tmp_path / "new.csv", index=False)
+    code = ("import sys, run_tuning; status = run_tuning.main(sys.argv[1:]); "
+            "assert 'tensorflow' not in sys.modules; sys.exit(status)")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "predict", "--model", str(exports["binary"].folder),
+         "--data", str(tmp_path / "new.csv"), "--out", str(tmp_path / "out.csv")],
+        cwd=REPO, env=_ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: Values of the wrong kind: 'x1'") and "'abc'" in proc.stderr
+
+
+def _copy(exports, tmp_path) -> Path:
+    folder = tmp_path / "model"
+    shutil.copytree(exports["binary"].folder, folder)
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["no_metadata", "other_format", "swapped_model"])
+def test_only_this_tools_folders_are_loaded(exports, tmp_path, capsys, damage):
+    folder = _copy(exports, tmp_path)
+    metadata_file = folder / "metadata.json"
+    if damage == "no_metadata":
+        metadata_file.unlink()
+        expected = "has no metadata.json"
+    elif damage == "other_format":
+        metadata_file.write_text(metadata_file.read_text().replace(FORMAT, "something-else/1"))
+        expected = "not a model folder of this tool"
+    else:
+        shutil.copy(exports["multiclass"].folder / "model.keras", folder / "model.keras")
+        expected = "SHA-256 differs"
+    with pytest.raises(ModelError, match=expected):
+        read_metadata(folder)
+    status = _predict("--model", str(folder), "--data", str(exports["binary"].new_csv),
+                      "--out", str(tmp_path / "out.csv"))
+    assert status == 2 and expected in capsys.readouterr().err
+
+
+def test_never_overwrites_the_input(exports, tmp_path, capsys):
+    data = tmp_path / "new.csv"
+    shutil.copy(exports["binary"].new_csv, data)
+    before = data.read_bytes()
+    status = _predict("--model", str(exports["binary"].folder), "--data", str(data),
+                      "--out", str(tmp_path / "." / "new.csv"))
+    assert status == 2 and "never overwrites its input" in capsys.readouterr().err
+    assert data.read_bytes() == before
+
+
+def test_failed_export_leaves_no_folder(exports, tmp_path):
+    class Broken:  # saves, then fails while exporting the SavedModel
+        def save(self, path: Path) -> None:
+            Path(path).write_bytes(b"half")
+
+        def export(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError("disk full")
+
+    e = exports["binary"]
+    kwargs = dict(target="label", hyperparameters={}, exported=ExportedModel("best_trial", "0", 1))
+    with pytest.raises(OSError, match="disk full"):
+        export_model(tmp_path / "model", Broken(), e.encoded, e.task, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "earlier.txt").write_text("complete")
+    with pytest.raises(OSError):
+        export_model(tmp_path / "model", Broken(), e.encoded, e.task, **kwargs)
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["earlier.txt"]
+
+
+def test_trained_epochs_counts_hyperband_inheritance():
+    assert trained_epochs(3, {"units_0": 16}) == 3
+    assert trained_epochs(2, {"tuner/initial_epoch": 4, "tuner/epochs": 12}) == 6
+
+
+def test_pipeline_refit_exports_and_reports_it(tmp_path, seed):
+    import keras
+
+    _training_frame("binary").to_csv(tmp_path / "train.csv", index=False)
+    config = RunConfig(data=str(tmp_path / "train.csv"), target="label", tuner="random",
+                       max_trials=1, epochs=2, patience=0, refit=True, out=str(tmp_path), name="r")
+    lines: list[str] = []
+    run_dir = run(config, report=lines.append)
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    exported = metrics["exported_model"]
+    assert exported["kind"] == "refit" and exported["trial_id"] == metrics["best_trial"]
+    assert exported["epochs"] == 2 and exported["trained_on"] == ["train", "validation"]
+    assert set(exported["test"]) == {"loss", "accuracy", "auc"}
+    metadata = read_metadata(run_dir / "model")
+    assert metadata["exported_model"] == exported
+    assert metadata["hyperparameters"] == metrics["best_hyperparameters"]
+    assert "train+validation" in metadata["preprocessing"]["note"]
+    assert any(line.startswith("refit:") for line in lines)
+
+    # The reported test metrics are those of the exported file itself.
+    model = keras.models.load_model(run_dir / "model" / "model.keras", safe_mode=True)
+    prepared = prepare(dataclasses.replace(config, name="again"), lambda s: None)
+    p = predict_rows(model, preprocessing_of(metadata), prepared.splits.x["test"])[:, 0]
+    accuracy = float(np.mean((p > 0.5) == prepared.splits.y["test"]))
+    assert accuracy == pytest.approx(exported["test"]["accuracy"])
