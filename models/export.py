@@ -15,7 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +66,14 @@ class ExportedModel:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "trial_id": self.trial_id, "epochs": self.epochs,
-                "trained_on": list(self.trained_on), "test": dict(self.test), "note": self.note}
+        return {
+            "kind": self.kind,
+            "trial_id": self.trial_id,
+            "epochs": self.epochs,
+            "trained_on": list(self.trained_on),
+            "test": dict(self.test),
+            "note": self.note,
+        }
 
 
 def input_dtype(spec: FeatureSpec) -> str:
@@ -169,14 +175,22 @@ def sha256(path: Path) -> str:
 
 def _output_meaning(task: Task) -> dict[str, Any]:
     if task.kind == "binary":
-        return {"shape": [None, 1], "meaning": (
-            f"probability of class {task.classes[1]!r} (classes[1]); the probability of "
-            f"{task.classes[0]!r} is 1 minus it; the predicted class is {task.classes[1]!r} "
-            "when it is above 0.5")}
+        return {
+            "shape": [None, 1],
+            "meaning": (
+                f"probability of class {task.classes[1]!r} (classes[1]); the probability of "
+                f"{task.classes[0]!r} is 1 minus it; the predicted class is {task.classes[1]!r} "
+                "when it is above 0.5"
+            ),
+        }
     if task.kind == "multiclass":
-        return {"shape": [None, task.n_classes], "meaning": (
-            "softmax probability of each class, in the order of 'classes'; the predicted "
-            "class is the most probable")}
+        return {
+            "shape": [None, task.n_classes],
+            "meaning": (
+                "softmax probability of each class, in the order of 'classes'; the predicted "
+                "class is the most probable"
+            ),
+        }
     return {"shape": [None, 1], "meaning": "the predicted target value in its original units"}
 
 
@@ -243,7 +257,7 @@ def _metadata(
         )
     return {
         "format": FORMAT,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task.kind,
         "target": target,
         "source": source,

@@ -10,14 +10,15 @@ import csv
 import io
 import json
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 # Cleaning's placeholder texts for a missing value ("?", "n.a."), so both sides agree.
-from data.cleaning import _MISSING_MARKERS, convert_column
+from data.cleaning import _MISSING_MARKERS, KINDS, convert_column
+
 # Training's CSV reading (encodings, separator, header checks), reused so both read alike.
 from data.loading import _SNIFF_BYTES, _check_header, _read_text, _sniff_separator
 from data.preprocessing import Preprocessing
@@ -29,8 +30,22 @@ if TYPE_CHECKING:
 
 # pandas' default NA spellings (lower-cased): `read_rows` already reads them as missing, but a
 # frame from elsewhere may still hold them as text.
-_NA_TEXT = {"#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan",
-            "<na>", "n/a", "na", "nan", "null", "none"}
+_NA_TEXT = {
+    "#n/a",
+    "#n/a n/a",
+    "#na",
+    "-1.#ind",
+    "-1.#qnan",
+    "-nan",
+    "1.#ind",
+    "1.#qnan",
+    "<na>",
+    "n/a",
+    "na",
+    "nan",
+    "null",
+    "none",
+}
 # Rows per call of the model: bounds memory on large files.
 _BATCH = 8192
 # Bad values quoted per column in an error message.
@@ -55,23 +70,24 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
         raise ModelError(f"Model folder '{folder}' {what}. {fix}")
     path = folder / METADATA_FILE
     if not path.is_file():
-        raise ModelError(f"'{folder}' has no {METADATA_FILE}, so it is not a model folder of this "
-                         f"tool; models from elsewhere are never loaded. {fix}")
+        raise ModelError(
+            f"'{folder}' has no {METADATA_FILE}, so it is not a model folder of this "
+            f"tool; models from elsewhere are never loaded. {fix}"
+        )
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"'{path}' is not readable JSON ({exc}). {fix}") from None
     marker = metadata.get("format") if isinstance(metadata, dict) else None
     if marker != FORMAT:
-        raise ModelError(f"'{path}' has format {marker!r}, not {FORMAT!r}: not a model folder of "
-                         f"this tool (or of another version of it). {fix}")
-    absent = [key for key in _REQUIRED if key not in metadata]
-    if absent:
-        raise ModelError(f"'{path}' lacks {', '.join(absent)}; the folder is damaged. {fix}")
-    files = metadata["files"]
-    if MODEL_FILE not in files:
-        raise ModelError(f"'{path}' does not list {MODEL_FILE}; the folder is damaged. {fix}")
-    for name, digest in files.items():
+        raise ModelError(
+            f"'{path}' has format {marker!r}, not {FORMAT!r}: not a model folder of "
+            f"this tool (or of another version of it). {fix}"
+        )
+    damaged = _damage(metadata)
+    if damaged:
+        raise ModelError(f"'{path}' {damaged}; the folder is damaged. {fix}")
+    for name, digest in metadata["files"].items():
         file = folder / name
         if not file.is_file():
             raise ModelError(f"'{file}' is missing from the model folder. {fix}")
@@ -81,6 +97,35 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
                 f"{METADATA_FILE}'s). Re-export the model, or restore the original file."
             )
     return metadata
+
+
+def _damage(metadata: dict[str, Any]) -> str:
+    """What is wrong with the structure of a metadata.json carrying the marker ("" if nothing)."""
+    absent = [key for key in _REQUIRED if key not in metadata]
+    if absent:
+        return f"lacks {', '.join(absent)}"
+    files, inputs = metadata["files"], metadata["inputs"]
+    if not isinstance(files, dict) or MODEL_FILE not in files:
+        return f"does not list {MODEL_FILE} under 'files'"
+    for name in files:
+        parts = PurePosixPath(name).parts
+        if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+            return f"lists a file outside the folder ({name!r})"
+    keys = {"column", "kind", "input_name"}
+    if not isinstance(inputs, list) or not all(
+        isinstance(i, dict) and keys <= set(i) and i["kind"] in KINDS for i in inputs
+    ):
+        return "has malformed 'inputs'"
+    features = (
+        metadata["preprocessing"].get("features")
+        if isinstance(metadata["preprocessing"], dict)
+        else None
+    )
+    if not isinstance(features, list) or [f.get("name") for f in features] != [
+        i["column"] for i in inputs
+    ]:
+        return "has preprocessing that does not match its 'inputs'"
+    return ""
 
 
 def read_rows(path: str | Path, metadata: dict[str, Any]) -> pd.DataFrame:
@@ -206,7 +251,9 @@ def load_model(folder: str | Path, metadata: dict[str, Any]) -> keras.Model:
     return model
 
 
-def predict_rows(model: keras.Model, preprocessing: Preprocessing, frame: pd.DataFrame) -> np.ndarray:
+def predict_rows(
+    model: keras.Model, preprocessing: Preprocessing, frame: pd.DataFrame
+) -> np.ndarray:
     """The model's output for raw rows, in batches.
 
     Args:
@@ -221,7 +268,7 @@ def predict_rows(model: keras.Model, preprocessing: Preprocessing, frame: pd.Dat
 
     outputs = []
     for start in range(0, len(frame), _BATCH):
-        chunk = frame.iloc[start:start + _BATCH]
+        chunk = frame.iloc[start : start + _BATCH]
         inputs = {k: tf.constant(v) for k, v in preprocessing.inputs(chunk).items()}
         outputs.append(np.asarray(model(inputs, training=False), dtype=np.float64))
     return np.concatenate(outputs)

@@ -39,10 +39,18 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, metavar="DIR",
-                   help="the run's model folder, e.g. runs/<run>/model")
-    p.add_argument("--data", required=True, metavar="CSV",
-                   help="rows to predict: a CSV with the training's feature columns")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="the run's model folder, e.g. runs/<run>/model",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="CSV",
+        help="rows to predict: a CSV with the training's feature columns",
+    )
     p.add_argument("--out", required=True, metavar="CSV", help="where to write the predictions")
     return p
 
