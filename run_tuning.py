@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up noise
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -22,7 +24,8 @@ commands:
   python run_tuning.py predict --model DIR --data CSV --out CSV
                                                        predict with an exported model
 
-exit status: 0 success, 2 bad input or configuration, 1 unexpected error.
+exit status: 0 success, 2 bad input or configuration (or every trial failed),
+1 unexpected error, 130 interrupted (Ctrl-C; --resume continues).
 See README.md for the search space and the run folder's files."""
 
 
@@ -106,9 +109,15 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _fail(message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return 2
+# Exit statuses (README, "Failures, interruptions and resume").
+EXIT_BAD_INPUT = 2  # bad input or configuration, or every trial failed
+EXIT_UNEXPECTED = 1  # a bug or an environment problem: the traceback is printed
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it); --resume continues
+
+
+def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    return status
 
 
 def _tune(argv: list[str]) -> int:
@@ -116,7 +125,7 @@ def _tune(argv: list[str]) -> int:
     parser.__class__ = _Parser
     args = parser.parse_args(argv)
     from tuning.config import RunConfig
-    from tuning.errors import TunerError
+    from tuning.errors import SearchInterrupted, TunerError
 
     try:
         config = RunConfig(**vars(args))
@@ -125,6 +134,26 @@ def _tune(argv: list[str]) -> int:
         run(config, report=_report)
     except TunerError as exc:
         return _fail(str(exc))
+    except SearchInterrupted as exc:
+        run_dir = Path(exc.run_dir)
+        sys.stderr.write(
+            f"interrupted: {exc.trials_done} trial(s) finished; trials.csv and metrics.json in "
+            f"{run_dir} hold the results so far. Continue with the same options plus "
+            f"--resume --out {run_dir.parent} --name {run_dir.name}\n"
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted before the search started or after it ended; nothing "
+                         "finished was lost (with --name, --resume continues)\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say what happened
+        traceback.print_exc()
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc}. This is a bug or an environment problem "
+            "(the traceback is above); the run folder, if any, is unfinished (no metrics.json "
+            "saying complete) and --resume continues it.",
+            EXIT_UNEXPECTED,
+        )
     return 0
 
 

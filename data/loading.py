@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,44 @@ def _read_text(path: Path) -> str:
     raise DataError(f"Data file '{path}' is not readable text. Save it as UTF-8 CSV.")
 
 
+def _check_not_other_format(text: str, path: Path) -> None:
+    """JSON, HTML and XML read as a CSV give a header of junk; name the format instead."""
+    start = text.lstrip()[:64].lower()
+    if start.startswith(("{", "[")):
+        first_line = text.lstrip().split("\n", 1)[0]
+        for candidate in (text, first_line):  # a JSON document, or JSON Lines
+            try:
+                json.loads(candidate)
+            except ValueError:
+                continue
+            raise DataError(
+                f"Data file '{path}' holds JSON, not CSV. Convert it to a CSV with a header row, "
+                "e.g. pandas.read_json(path).to_csv('data.csv', index=False)."
+            )
+    if start.startswith(("<?xml", "<!doctype", "<html")):
+        raise DataError(
+            f"Data file '{path}' holds HTML or XML, not CSV. Pass a CSV file with a header row."
+        )
+
+
+def _check_rows(text: str, sep: str, n_header: int, path: Path) -> None:
+    """Every non-blank row has as many fields as the header.
+
+    pandas silently reads a row with extra fields by turning the first columns into an index,
+    which shifts every value into the wrong column, and pads short rows with missing values.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    next(reader, None)
+    for row in reader:
+        if row and len(row) != n_header and any(field.strip() for field in row):
+            raise DataError(
+                f"Data file '{path}' is ragged: line {reader.line_num} has {len(row)} fields but "
+                f"the header has {n_header}. Check the separator and quoting, or fix that line."
+            )
+
+
 def _check_header(header: list[str], path: Path) -> None:
+    header = [h.strip() for h in header]  # pandas strips them too (skipinitialspace)
     seen: set[str] = set()
     dupes = sorted({h for h in header if h in seen or seen.add(h)})
     if dupes:
@@ -114,14 +152,17 @@ def load_csv(path: str | Path, target: str) -> Dataset:
         target: the target column.
 
     Raises:
-        DataError: if the file is missing, not text, empty, has no data rows, has duplicate
+        DataError: if the file is missing, not text, JSON/HTML rather than CSV, empty, ragged
+            (a row with more or fewer fields than the header), has no data rows, has duplicate
             or empty column names, or lacks the target.
     """
     path = Path(path)
     text = _read_text(path)
+    _check_not_other_format(text, path)
     sep = _sniff_separator(text[:_SNIFF_BYTES])
     header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
     _check_header(header, path)
+    _check_rows(text, sep, len(header), path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from data.task import Task
 from tuning.errors import DataError
@@ -82,6 +81,8 @@ def split(
     stratify = task.is_classification
     if stratify:
         _check_class_counts(y, task)
+    from sklearn.model_selection import train_test_split  # here: importing it takes seconds
+
     index = np.arange(n)
     try:
         rest, test = train_test_split(

@@ -76,8 +76,8 @@ def infer_task(y: pd.Series, requested: str = "auto") -> Task:
     n_unique = int(y.nunique(dropna=True))
     if n_unique < 2:
         raise DataError(
-            f"Target column '{name}' has a single value ({y.iloc[0]!r}) in every row: there is "
-            "nothing to learn. Pass --target with the column you want to predict."
+            f"Target column '{name}' has a single value ({_python_scalar(y.iloc[0])!r}) in every "
+            "row: there is nothing to learn. Pass --target with the column you want to predict."
         )
 
     if requested == "regression":

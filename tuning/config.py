@@ -145,11 +145,58 @@ class RunConfig:
         return Path(self.out) / name
 
     def settings(self) -> dict[str, Any]:
-        """The options that define a search; a resume must repeat them exactly."""
+        """The options that define a search; a resume must repeat them exactly.
+
+        The data and search-space files are identified by their contents (SHA-256) as well as
+        their paths: an edited file under the same name is a different search.
+        """
         keep = ("data", "target", "drop", "dataset", "task", "tuner", "max_trials", "epochs",
                 "patience", "space", "val_size", "test_size", "seed", "refit")
         values = asdict(self)
-        return {k: (list(values[k]) if k == "drop" else values[k]) for k in keep}
+        settings = {k: (list(values[k]) if k == "drop" else values[k]) for k in keep}
+        settings["data_sha256"] = _file_digest(self.data)
+        settings["space_sha256"] = _file_digest(self.space)
+        return settings
+
+
+def settings_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between two `RunConfig.settings()`, one readable phrase per setting.
+
+    A data or space file that moved (another path, the same contents) is no difference. A
+    digest missing from `saved` (a run folder from before digests were kept) is not compared.
+    """
+    differ = []
+    for key, value in now.items():
+        was = saved.get(key)
+        if key.endswith("_sha256"):
+            if was is not None and was != value:
+                what = key.removesuffix("_sha256")
+                differ.append(f"the {what} file's contents changed (SHA-256 was {str(was)[:12]}…, "
+                              f"now {str(value)[:12]}…)")
+            continue
+        if key in ("data", "space") and was is not None and value is not None and was != value:
+            digest = f"{key}_sha256"
+            if saved.get(digest) is not None and saved.get(digest) == now.get(digest):
+                continue  # the same file, moved
+        if was != value:
+            differ.append(f"{key}: was {was!r}, now {value!r}")
+    return differ
+
+
+def _file_digest(path: str | None) -> str | None:
+    """SHA-256 of a file's bytes; None without a file (or one that cannot be read)."""
+    if path is None:
+        return None
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def split_address(address: str) -> tuple[str, int]:

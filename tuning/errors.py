@@ -21,3 +21,20 @@ class ModelError(TunerError, ValueError):
 
 class SearchFailedError(TunerError, RuntimeError):
     """Every trial of the search failed, so there is no model to report."""
+
+
+class SearchInterrupted(Exception):
+    """The user pressed Ctrl-C during the search; the results so far are written.
+
+    Not a `TunerError`: nothing was wrong with the input, and `--resume` continues the run.
+
+    Attributes:
+        run_dir: the run folder to resume.
+        trials_done: trials that ended (completed or failed) before the interruption.
+    """
+
+    def __init__(self, run_dir: object, trials_done: int) -> None:
+        super().__init__(f"interrupted after {trials_done} finished trial(s); results so far are "
+                         f"in {run_dir}")
+        self.run_dir = run_dir
+        self.trials_done = trials_done

@@ -17,8 +17,8 @@ from data.loading import Dataset, drop_columns, load_bundled, load_csv
 from data.splits import Splits, encode_target, split
 from data.task import Task, infer_task
 from tuning import distributed
-from tuning.config import RunConfig
-from tuning.errors import ConfigError, SearchFailedError
+from tuning.config import RunConfig, settings_differences
+from tuning.errors import ConfigError, SearchFailedError, SearchInterrupted
 from tuning.files import write_json, write_text
 from tuning.space import SearchSpace, load_space
 
@@ -49,6 +49,11 @@ def _check_run_dir(config: RunConfig, run_dir: Path) -> None:
     probe = out
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(
+            f"Cannot create --out '{out}': '{probe}' is a file, not a folder. Pass --out with a "
+            "folder path."
+        )
     import os
 
     if not os.access(probe, os.W_OK | os.X_OK):
@@ -103,11 +108,16 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
 def _check_resume(config: RunConfig, run_dir: Path) -> None:
     import json
 
-    saved = json.loads((run_dir / "settings.json").read_text())
-    now = config.settings()
-    differ = [k for k in now if saved.get(k) != now[k]]
+    try:
+        saved = json.loads((run_dir / "settings.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"Cannot resume '{run_dir}': its settings.json cannot be read ({exc}). Start a new "
+            "run with another --name."
+        ) from None
+    differ = settings_differences(saved, config.settings())
     if differ:
-        detail = ", ".join(f"{k}: was {saved.get(k)!r}, now {now[k]!r}" for k in differ)
+        detail = "; ".join(differ)
         raise ConfigError(
             f"--resume with different settings ({detail}). Repeat the original options, or start "
             "a new run with another --name."
@@ -171,6 +181,60 @@ def _export(config: RunConfig, prepared: Prepared, encoded: Any, tuner: Any, bes
     return exported.to_dict()
 
 
+def _make_run_dir(config: RunConfig, run_dir: Path) -> None:
+    """Create the run folder with its settings.json, or nothing at all."""
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the run folder '{run_dir}' ({exc.strerror or exc}). Pass --out with "
+            "a folder you can write to."
+        ) from None
+    try:
+        write_json(run_dir / "settings.json", config.settings())
+    except OSError as exc:
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise ConfigError(
+            f"Cannot write to the run folder '{run_dir}' ({exc.strerror or exc}). Pass --out with "
+            "a folder you can write to."
+        ) from None
+
+
+def _metrics(
+    config: RunConfig,
+    prepared: Prepared,
+    result: Any,
+    started: float,
+    status: str,
+    evaluation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """metrics.json's contents; `status` is "complete", "interrupted" (Ctrl-C: the best trial
+    so far) or "failed" (every trial failed: no model, so no metrics)."""
+    task, best = prepared.task, result.best
+    return {
+        "status": status,
+        "task": task.kind,
+        "task_reason": task.reason,
+        "target": prepared.dataset.target,
+        "source": prepared.dataset.source,
+        "classes": list(task.classes),
+        "objective": "val_loss",
+        "tuner": config.tuner,
+        "n_rows": prepared.splits.sizes(),
+        "features": [{"name": c.name, "kind": c.kind} for c in prepared.data.columns],
+        "dropped_columns": prepared.data.dropped,
+        "best_trial": best.trial_id if best else None,
+        "best_hyperparameters": best.hyperparameters if best else None,
+        "metrics": evaluation or {},
+        "trials": {"completed": result.n_completed, "failed": result.n_failed,
+                   "requested": config.max_trials, "interrupted": result.interrupted},
+        "seconds": {"search": round(result.seconds, 3),
+                    "total": round(time.perf_counter() - started, 3)},
+    }
+
+
 def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     """Tune, evaluate and write the run folder.
 
@@ -179,7 +243,10 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
 
     Raises:
         ConfigError, DataError: bad input; nothing is written.
-        SearchFailedError: every trial failed; trials.csv is still written.
+        SearchFailedError: every trial failed; trials.csv and metrics.json (status "failed")
+            are still written.
+        SearchInterrupted: Ctrl-C during the search; trials.csv and metrics.json (status
+            "interrupted", the best trial so far) are written, and --resume continues.
     """
     started = time.perf_counter()
     prepared = prepare(config, report)
@@ -188,9 +255,10 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         distributed.join(config, run_dir, report)
     elif config.resume:
         _check_resume(config, run_dir)
+        # Until this session ends, the folder is not a finished run (see _metrics).
+        (run_dir / "metrics.json").unlink(missing_ok=True)
     else:
-        run_dir.mkdir(parents=True)
-        write_json(run_dir / "settings.json", config.settings())
+        _make_run_dir(config, run_dir)
     # Parallel trials: workers start now, loading TensorFlow and the data alongside this process.
     chief = distributed.Chief(config, run_dir, report) if distributed.is_chief(config) else None
 
@@ -222,6 +290,10 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
                             report)
     write_text(run_dir / "trials.csv", trials_csv(result))
     if result.best is None:
+        status = "interrupted" if result.interrupted else "failed"
+        write_json(run_dir / "metrics.json", _metrics(config, prepared, result, started, status))
+        if result.interrupted:
+            raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
         raise SearchFailedError(
             f"All {len(result.trials)} trials failed, so there is no model (see {run_dir}/trials.csv;"
             f" first reason: {result.trials[0].message if result.trials else 'none ran'}). "
@@ -237,26 +309,14 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     evaluation = evaluate(
         task, {name: predictions_from_output(task, splits.y[name], out) for name, out in outputs.items()}
     )
-    metrics: dict[str, Any] = {
-        "task": task.kind,
-        "task_reason": task.reason,
-        "target": prepared.dataset.target,
-        "source": prepared.dataset.source,
-        "classes": list(task.classes),
-        "objective": "val_loss",
-        "tuner": config.tuner,
-        "n_rows": splits.sizes(),
-        "features": [{"name": c.name, "kind": c.kind} for c in prepared.data.columns],
-        "dropped_columns": prepared.data.dropped,
-        "best_trial": best.trial_id,
-        "best_hyperparameters": best.hyperparameters,
-        "metrics": evaluation.metrics,
-        "trials": {"completed": result.n_completed, "failed": result.n_failed,
-                   "requested": config.max_trials, "interrupted": result.interrupted},
-        "seconds": {"search": round(result.seconds, 3),
-                    "total": round(time.perf_counter() - started, 3)},
-    }
-    metrics["exported_model"] = _export(config, prepared, encoded, tuner, best, model, report)
+    if result.interrupted:  # the best trial so far is evaluated; no export until the search ends
+        metrics = _metrics(config, prepared, result, started, "interrupted", evaluation.metrics)
+        write_json(run_dir / "metrics.json", metrics)
+        raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
+    exported = _export(config, prepared, encoded, tuner, best, model, report)
+    metrics = _metrics(config, prepared, result, started, "complete", evaluation.metrics)
+    metrics["exported_model"] = exported
+    # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
     write_json(run_dir / "metrics.json", metrics)
     test = evaluation.metrics["test"]
     shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if v is not None)

@@ -46,6 +46,10 @@ def run_search(
     return collect(tuner, time.perf_counter() - start, interrupted)
 
 
+# Why a trial that did not end has no result (it was cut off by Ctrl-C or a kill).
+_UNFINISHED = {"RUNNING": "interrupted before it finished; --resume runs it again"}
+
+
 def _short_message(message: str | None) -> str:
     lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -70,7 +74,8 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
                 epochs=int(extra.get("epochs", 0)),
                 best_epoch=extra.get("best_epoch"),
                 seconds=float(extra.get("seconds", 0.0)),
-                message="" if completed else (extra.get("message") or _short_message(trial.message)),
+                message="" if completed else (extra.get("message") or _short_message(trial.message)
+                                              or _UNFINISHED.get(trial.status, "")),
                 history=extra.get("history", {}),
             )
         )
