@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
 from models.heads import Head
 from models.optimizers import make_optimizer
+from models.training import train
 from tuning.space import Range, SearchSpace, declare
-
-
-class NonFiniteLoss(keras.callbacks.Callback):
-    """Stops training as soon as the loss or validation loss stops being a finite number.
-
-    Too large a learning rate makes gradient descent diverge; once the loss is NaN or infinite
-    no later epoch can recover, so the epoch is noted and training ends at once.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bad_epoch: int | None = None
-        self.bad_value: str = ""
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        for key in ("loss", "val_loss"):
-            value = (logs or {}).get(key)
-            if value is not None and not math.isfinite(float(value)):
-                self.bad_epoch, self.bad_value = epoch + 1, f"{key} = {float(value)}"
-                self.model.stop_training = True
-                return
 
 
 def _possible_values(param: Any) -> list[int]:
@@ -99,27 +79,33 @@ class MLPHyperModel(kt.HyperModel):
         model.compile(optimizer=optimizer, loss=self.head.loss, metrics=[self.head.metric])
         return model
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, **kwargs: Any) -> Any:
-        """Train one trial's model; Keras Tuner passes its callbacks and validation data.
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, **kwargs: Any) -> dict:
+        """Train one trial's model with early stopping; Keras Tuner passes the validation data.
+
+        Returns:
+            The objective for Keras Tuner: validation loss of the weights kept.
 
         Raises:
             keras_tuner.errors.FailedTrialError: if the loss becomes NaN or infinite.
         """
         batch_size = declare(hp, "batch_size", self.space.batch_size)
-        watch = NonFiniteLoss()
-        callbacks = [*kwargs.pop("callbacks", []), watch]
-        if self.patience > 0:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.patience, restore_best_weights=True
-                )
-            )
-        kwargs.setdefault("epochs", self.epochs)
-        kwargs["verbose"] = 0
-        history = model.fit(x, y, batch_size=batch_size, callbacks=callbacks, **kwargs)
-        if watch.bad_epoch is not None:
+        x_val, y_val = kwargs["validation_data"]
+        result = train(
+            model, x, y, x_val, y_val,
+            batch_size=batch_size,
+            epochs=kwargs.get("epochs", self.epochs),
+            initial_epoch=kwargs.get("initial_epoch", 0),
+            patience=self.patience,
+            # Drawn from the generator seeded per trial, so each trial shuffles repeatably.
+            seed=int(np.random.randint(0, 2**31 - 1)),
+            callbacks=kwargs.get("callbacks", ()),
+        )
+        if result.diverged:
+            losses = result.history.get("loss", [])
             raise kt.errors.FailedTrialError(
-                f"training diverged: {watch.bad_value} at epoch {watch.bad_epoch} "
-                "(the learning rate is probably too high for this optimizer)"
+                f"training diverged: the loss became {losses[-1] if losses else 'NaN'} at epoch "
+                f"{len(losses)} (the learning rate is probably too high for this optimizer)"
             )
-        return history
+        val = result.history["val_loss"]
+        kept = result.best_epoch if self.patience > 0 else len(val) - 1
+        return {"val_loss": val[kept]}

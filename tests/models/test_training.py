@@ -1,0 +1,91 @@
+"""The fast training loop behaves like `model.fit` with EarlyStopping(restore_best_weights)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from models.training import train
+
+
+def _data(n: int = 96, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x[:, :1] - 0.5 * x[:, 1:2] > 0).astype("float32")
+    return x[:64], y[:64], x[64:], y[64:]
+
+
+def _model(learning_rate: float = 0.05, l2: float = 1e-3) -> keras.Model:
+    model = keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(8, activation="relu", kernel_regularizer=keras.regularizers.L2(l2)),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_history_and_restored_weights(seed):
+    x, y, xv, yv = _data()
+    model = _model()
+    result = train(model, x, y, xv, yv, batch_size=16, epochs=12, patience=3, seed=1)
+    history = result.history
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    n = len(history["loss"])
+    assert all(len(v) == n for v in history.values())
+    best = int(np.argmin(history["val_loss"]))
+    assert result.best_epoch == best
+    if result.early_stopped:
+        assert n == best + 1 + 3
+    # The kept weights are the best epoch's: evaluating them gives that epoch's val_loss.
+    val_loss = model.evaluate(xv, yv, verbose=0, return_dict=True)["loss"]
+    assert val_loss == pytest.approx(history["val_loss"][best], rel=1e-4)
+
+
+def test_matches_model_fit_metrics_on_one_full_batch(seed):
+    """With one batch per epoch there is no shuffling effect: both loops see the same steps."""
+    x, y, xv, yv = _data()
+    keras.utils.set_random_seed(3)
+    fast = _model()
+    result = train(fast, x, y, xv, yv, batch_size=64, epochs=5, patience=0, seed=0)
+    keras.utils.set_random_seed(3)
+    slow = _model()
+    reference = slow.fit(x, y, batch_size=64, epochs=5, validation_data=(xv, yv), verbose=0,
+                         shuffle=False)
+    for key in ("loss", "val_loss", "accuracy"):
+        np.testing.assert_allclose(result.history[key], reference.history[key], rtol=1e-4)
+
+
+def test_patience_zero_keeps_the_last_epoch(seed):
+    x, y, xv, yv = _data()
+    model = _model()
+    result = train(model, x, y, xv, yv, batch_size=16, epochs=6, patience=0, seed=0)
+    assert len(result.history["loss"]) == 6 and not result.early_stopped
+    val_loss = model.evaluate(xv, yv, verbose=0, return_dict=True)["loss"]
+    assert val_loss == pytest.approx(result.history["val_loss"][-1], rel=1e-4)
+
+
+def test_divergence_stops_at_once(seed):
+    x, y, xv, yv = _data()
+    y_reg = x[:, :1] * 1e3
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(50.0), loss="mean_squared_error")
+    result = train(model, x, y_reg, xv, xv[:, :1], batch_size=8, epochs=50, patience=5, seed=0)
+    assert result.diverged
+    assert len(result.history["loss"]) < 50
+
+
+def test_callbacks_see_every_epoch(seed):
+    x, y, xv, yv = _data()
+    seen: list[tuple[int, float]] = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, logs["val_loss"]))
+
+    result = train(_model(), x, y, xv, yv, batch_size=32, epochs=4, patience=0, seed=0,
+                   callbacks=[Spy()])
+    assert [e for e, _ in seen] == [0, 1, 2, 3]
+    assert [v for _, v in seen] == result.history["val_loss"]
