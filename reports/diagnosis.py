@@ -1,0 +1,510 @@
+"""Diagnose the best model as underfitting, overfitting or a good fit, with the numbers behind it.
+
+Pure functions over numbers: the best model's metrics on each split (`Evaluation.metrics`), the
+baselines' metrics (`reports.baselines.fit_baselines`) and the best trial's learning curves
+(`TrialRecord.history`). No Keras.
+
+Losses are compared on the scale of the naive baseline's loss (log loss of predicting the class
+frequencies, or the target's variance for regression): "closes 20% of the gap between naive and
+perfect" means the same on every data set, and a gap of 0.05 in log loss is small when the
+naive loss is 0.66 but large when it is 0.05. Learning curves are only read for their shape
+(relative slopes, where the minimum lies), because Keras' per-epoch training loss includes the
+L2 penalty and is measured with dropout active.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from data.task import Task
+from tuning.records import TrialRecord
+
+VERDICTS = ("underfitting", "overfitting", "good fit")
+
+# --- Underfitting -------------------------------------------------------------------------------
+# U1: the model closes less than this share of the gap between the naive baseline's training loss
+# and a perfect fit (1 - train loss / naive train loss; for regression this is the training R²).
+UNDERFIT_MIN_TRAIN_SKILL = 0.2
+# U2: the network's loss is above the linear baseline's on the training split AND on the validation
+# split, by at least this share of the naive loss in total. Both comparisons are on the same rows,
+# so split-to-split noise cancels; a network that fits and predicts worse than a straight line is
+# held back by its capacity, its regularization or its optimization.
+UNDERFIT_LINEAR_MARGIN = 0.05
+# U3: training ended by the epoch budget, not by early stopping, while the validation loss was
+# still falling over the last window, and the training loss fell by at least this share of its
+# value over that window or the network is still behind the linear model on validation.
+STILL_LEARNING_TRAIN_DROP = 0.1
+# The "last window" of a run: this share of its epochs, at least `MIN_WINDOW` epochs.
+WINDOW_FRACTION = 0.1
+MIN_WINDOW = 5
+
+# --- Overfitting --------------------------------------------------------------------------------
+# O1: validation loss exceeds training loss by at least this share of the naive validation loss.
+OVERFIT_GAP = 0.25
+# O2 (early stopping off): after its minimum, validation loss rose for at least this many epochs
+# (and at least `WINDOW_FRACTION` of the run) while the training loss kept falling ...
+OVERFIT_MIN_EPOCHS_PAST_MIN = 10
+# ... the fitted rise being at least this share of the minimum validation loss ...
+OVERFIT_VAL_RISE = 0.1
+# ... and the fitted fall of the training loss at least this share of its value at the minimum.
+OVERFIT_TRAIN_DROP = 0.05
+
+# --- Checks that warn without changing the verdict ----------------------------------------------
+# Test loss exceeds validation loss by at least this share of the naive loss: the search may have
+# overfit the validation split (it picked the hyperparameters that were lucky on it).
+TEST_GAP_WARNING = 0.2
+# diagnose_trial: a validation loss falling less than this over the last window counts as flat.
+_TRIAL_MIN_VAL_DROP = 0.01
+# A baseline beats the network's test loss by at least this share of the naive loss.
+BASELINE_BEATS_WARNING = 0.05
+
+RULES = f"""\
+Losses are measured on the naive baseline's scale: skill = 1 − loss / naive loss (0 = no better \
+than predicting the class frequencies or the mean, 1 = perfect; for regression the training \
+skill is R²), and a gap is a difference of losses divided by the naive loss.
+Overfitting (checked first):
+  O1  validation loss − training loss ≥ {OVERFIT_GAP:g} × naive validation loss.
+  O2  early stopping off (--patience 0), and for at least {OVERFIT_MIN_EPOCHS_PAST_MIN} epochs \
+(and {WINDOW_FRACTION:.0%} of the run) after its minimum the validation loss rose by \
+≥ {OVERFIT_VAL_RISE:.0%} of that minimum while the training loss fell by \
+≥ {OVERFIT_TRAIN_DROP:.0%}. With early stopping on, the restored best weights are judged by O1 only.
+Underfitting:
+  U1  training skill < {UNDERFIT_MIN_TRAIN_SKILL:g}: the model is little better than naive even \
+on the data it was trained on.
+  U2  the linear baseline has a lower loss than the network on the training split and on the \
+validation split, by ≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss in total: the network both fits and \
+predicts worse than a linear model.
+  U3  training ended at the epoch budget (not by early stopping) with the validation loss still \
+falling over the last {WINDOW_FRACTION:.0%} of epochs (at least {MIN_WINDOW}), and either the \
+training loss fell ≥ {STILL_LEARNING_TRAIN_DROP:.0%} over that window or the validation loss is \
+still above the linear model's.
+Good fit: none of the above.
+Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNING:g} × naive loss \
+(the search may have overfit the validation split); a baseline's test loss lower than the \
+network's by ≥ {BASELINE_BEATS_WARNING:g} × naive loss.
+Curves are read from Keras' history, whose training loss includes the L2 penalty and dropout; \
+only their shape is used. Split metrics come from the restored best weights, without dropout."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict on the best model and what to do about it.
+
+    Attributes:
+        verdict: one of `VERDICTS`.
+        evidence: the numbers the rules looked at, by name (losses, skills, gaps, curve facts).
+        advice: concrete next steps for this verdict, most useful first.
+        reasons: one sentence per rule that fired, with its numbers; empty for a good fit.
+        warnings: checks that do not change the verdict (test vs. validation, baselines).
+        rules: the rules and thresholds in words, for the report.
+    """
+
+    verdict: str
+    evidence: dict[str, float | str | bool]
+    advice: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    rules: str = field(default=RULES, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form written to metrics.json under "diagnosis"."""
+        return {
+            "verdict": self.verdict,
+            "evidence": dict(self.evidence),
+            "advice": list(self.advice),
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Curve facts
+
+
+def _window(n_epochs: int) -> int:
+    return min(n_epochs, max(MIN_WINDOW, round(WINDOW_FRACTION * n_epochs)))
+
+
+def _fitted_change(values: np.ndarray) -> float:
+    """Change from first to last point of a least-squares line: robust to epoch-to-epoch noise."""
+    if len(values) < 2:
+        return 0.0
+    slope = np.polyfit(np.arange(len(values)), values, 1)[0]
+    return float(slope * (len(values) - 1))
+
+
+def _relative(change: float, reference: float) -> float:
+    return change / abs(reference) if abs(reference) > 1e-12 else 0.0
+
+
+def _curve_facts(record: TrialRecord, patience: int) -> dict[str, Any]:
+    """Shape facts of the learning curves; empty when there is no usable history."""
+    train = np.asarray(record.history.get("loss", []), dtype=np.float64)
+    val = np.asarray(record.history.get("val_loss", []), dtype=np.float64)
+    n = min(len(train), len(val))
+    if n == 0 or not (np.isfinite(train[:n]).all() and np.isfinite(val[:n]).all()):
+        return {}
+    train, val = train[:n], val[:n]
+    # The kept epoch is the lowest validation loss with early stopping, the last epoch without.
+    kept = record.best_epoch if record.best_epoch and 1 <= record.best_epoch <= n else n
+    minimum = int(np.argmin(val)) + 1
+    window = _window(n)
+    after = n - minimum
+    facts: dict[str, Any] = {
+        "epochs_run": n,
+        "kept_epoch": kept,
+        "val_min_epoch": minimum,
+        "epochs_after_val_min": after,
+        "window": window,
+        # Early stopping ends a run exactly `patience` epochs after the kept (best) epoch.
+        "stopped_by_early_stopping": patience > 0 and n - kept >= patience,
+        "train_drop_last_window": _relative(
+            -_fitted_change(train[-window:]), float(np.mean(train[-window:]))
+        ),
+        "val_drop_last_window": _relative(
+            -_fitted_change(val[-window:]), float(np.mean(val[-window:]))
+        ),
+        "val_rise_after_min": 0.0,
+        "train_drop_after_min": 0.0,
+    }
+    if after >= 1:
+        segment = slice(minimum - 1, n)
+        facts["val_rise_after_min"] = _relative(_fitted_change(val[segment]), val[minimum - 1])
+        facts["train_drop_after_min"] = _relative(
+            -_fitted_change(train[segment]), train[minimum - 1]
+        )
+    return facts
+
+
+def _still_improving(facts: Mapping[str, Any]) -> bool:
+    """Training ended by the budget with the validation loss still falling at the end."""
+    return bool(
+        facts
+        and not facts["stopped_by_early_stopping"]
+        and facts["val_min_epoch"] > facts["epochs_run"] - facts["window"]
+        and facts["val_drop_last_window"] > 0
+    )
+
+
+def _rising_after_minimum(facts: Mapping[str, Any]) -> bool:
+    """Validation loss rose for many epochs after its minimum while training loss kept falling."""
+    return bool(
+        facts
+        and facts["epochs_after_val_min"]
+        >= max(OVERFIT_MIN_EPOCHS_PAST_MIN, WINDOW_FRACTION * facts["epochs_run"])
+        and facts["val_rise_after_min"] >= OVERFIT_VAL_RISE
+        and facts["train_drop_after_min"] >= OVERFIT_TRAIN_DROP
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The best model
+
+
+def _loss(metrics: Mapping[str, Mapping[str, float | None]], split: str) -> float | None:
+    value = metrics.get(split, {}).get("loss")
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _first_loss(metrics: Mapping[str, Mapping[str, float | None]], *splits: str) -> float | None:
+    return next((v for v in (_loss(metrics, s) for s in splits) if v is not None), None)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _advice(
+    verdict: str,
+    hp: Mapping[str, Any],
+    patience: int,
+    facts: Mapping[str, Any],
+    epochs: int,
+    weak_data: bool,
+    fired: set[str],
+) -> list[str]:
+    """Next steps for the verdict, naming the best trial's values where they are known."""
+    units = [
+        hp[k]
+        for k in sorted((k for k in hp if k.startswith("units_")), key=lambda k: int(k[6:]))
+        if hp[k] is not None
+    ]
+    shape = ""
+    if "layers" in hp and units:
+        sizes = ", ".join(map(str, units))
+        shape = f" (the best trial has {hp['layers']} hidden layer(s) of {sizes} units)"
+    now = {
+        k: f" (now {hp[k]:g})" if isinstance(hp.get(k), (int, float)) else ""
+        for k in ("learning_rate", "l2", "dropout")
+    }
+    if verdict == "underfitting":
+        steps = [
+            f"Give the network more capacity: more layers or more neurons per layer{shape}; widen "
+            "`layers` and `units` in the --space file if the search could not go higher.",
+            f"Regularize less: lower l2{now['l2']} and dropout{now['dropout']}.",
+            f"Raise the learning rate{now['learning_rate']} or use the adam optimizer.",
+            f"Train longer: raise --epochs (the best trial ran {facts.get('epochs_run', '?')} of "
+            f"{epochs})" + (" and was still improving." if "U3" in fired else "."),
+        ]
+        if "U3" in fired:
+            steps.insert(0, steps.pop())
+        if weak_data:
+            steps.append(
+                "No baseline does much better than the naive one either: the features may carry "
+                "little information about the target. Check the target column and add features "
+                "before adding capacity."
+            )
+        return steps
+    if verdict == "overfitting":
+        steps = [
+            f"Regularize more: raise l2{now['l2']} or dropout{now['dropout']}.",
+            f"Use a smaller network: fewer neurons or layers{shape}.",
+            "Get more training data, or leave out features that only add noise (--drop).",
+        ]
+        if patience == 0:
+            steps.insert(
+                0,
+                "Turn early stopping on (e.g. --patience 10): it is off, so training "
+                "ran on long after the validation loss stopped improving.",
+            )
+        else:
+            steps.append(
+                f"Keep early stopping on (--patience {patience}); a smaller patience "
+                "alone will not close the gap, because the best weights are already "
+                "restored."
+            )
+        return steps
+    return [
+        "No change is forced. To look for a better model, run a longer search (--max-trials) or "
+        "narrow the search space around the best hyperparameters.",
+        "Judge the model by its test metrics next to the baselines above.",
+    ]
+
+
+def diagnose(
+    task: Task,
+    metrics: Mapping[str, Mapping[str, float | None]],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    record: TrialRecord,
+    *,
+    patience: int,
+    epochs: int,
+) -> Diagnosis:
+    """Judge the best model by the rules in `RULES`.
+
+    Args:
+        task: the task.
+        metrics: the best model's `Evaluation.metrics`: split ("train", "validation", "test")
+            -> metric -> value. Needs "loss" on train and validation.
+        baselines: the output of `fit_baselines`; "naive" is required, "linear" enables U2 and
+            U3's comparison, others enable the baseline warning. Baseline scores on the
+            "validation" split are used when present, the "test" split otherwise.
+        record: the best trial, for its learning curves and hyperparameters.
+        patience: early-stopping patience of the search; 0 means early stopping was off.
+        epochs: the epoch budget per trial (--epochs).
+
+    Returns:
+        The verdict with its evidence, reasons, advice and warnings.
+
+    Raises:
+        ValueError: if a required loss is missing.
+    """
+    naive = baselines.get("naive", {})
+    naive_train = _first_loss(naive, "train", "validation", "test")
+    naive_val = _first_loss(naive, "validation", "train", "test")
+    train_loss, val_loss = _loss(metrics, "train"), _loss(metrics, "validation")
+    if naive_train is None or naive_val is None or train_loss is None or val_loss is None:
+        raise ValueError(
+            "diagnose() needs a finite 'loss' for the model on 'train' and 'validation' and for "
+            f"the naive baseline; got model splits {sorted(metrics)} and naive splits "
+            f"{sorted(naive)}. Pass Evaluation.metrics and the output of fit_baselines()."
+        )
+    naive_train, naive_val = max(naive_train, 1e-12), max(naive_val, 1e-12)
+    test_loss = _loss(metrics, "test")
+    facts = _curve_facts(record, patience)
+
+    evidence: dict[str, float | str | bool] = {
+        "train_loss": train_loss,
+        "validation_loss": val_loss,
+        "naive_train_loss": naive_train,
+        "naive_validation_loss": naive_val,
+        "train_skill": 1 - train_loss / naive_train,
+        "validation_skill": 1 - val_loss / naive_val,
+        "gap": (val_loss - train_loss) / naive_val,
+        "early_stopping": patience > 0,
+        "epochs_budget": epochs,
+    }
+    if test_loss is not None:
+        evidence["test_loss"] = test_loss
+        evidence["test_minus_validation"] = (test_loss - val_loss) / naive_val
+    metric = "accuracy" if task.is_classification else "r2"
+    for split in ("train", "validation", "test"):
+        value = metrics.get(split, {}).get(metric)
+        if value is not None:
+            evidence[f"{split}_{metric}"] = float(value)
+    linear = baselines.get("linear", {})
+    linear_train = _first_loss(linear, "train")
+    linear_val = _first_loss(linear, "validation", "test")
+    if linear_train is not None:
+        evidence["linear_train_loss"] = linear_train
+    if linear_val is not None:
+        evidence["linear_validation_loss"] = linear_val
+    evidence.update({k: v for k, v in facts.items() if k != "window"})
+
+    reasons: dict[str, str] = {}
+    if evidence["gap"] >= OVERFIT_GAP:
+        reasons["O1"] = (
+            f"O1: validation loss {_fmt(val_loss)} is above training loss {_fmt(train_loss)} by "
+            f"{evidence['gap']:.2f} × the naive loss (threshold {OVERFIT_GAP:g})."
+        )
+    if patience == 0 and _rising_after_minimum(facts):
+        reasons["O2"] = (
+            f"O2: without early stopping, validation loss rose {facts['val_rise_after_min']:.0%} "
+            f"over the {facts['epochs_after_val_min']} epochs after its minimum at epoch "
+            f"{facts['val_min_epoch']}, while training loss fell "
+            f"{facts['train_drop_after_min']:.0%}."
+        )
+    if evidence["train_skill"] < UNDERFIT_MIN_TRAIN_SKILL:
+        reasons["U1"] = (
+            f"U1: training skill {evidence['train_skill']:.2f} < {UNDERFIT_MIN_TRAIN_SKILL:g}: "
+            f"training loss {_fmt(train_loss)} against the naive {_fmt(naive_train)}."
+        )
+    behind_linear = linear_val is not None and val_loss > linear_val
+    if linear_train is not None and linear_val is not None:
+        evidence["behind_linear"] = (train_loss - linear_train) / naive_train + (
+            val_loss - linear_val
+        ) / naive_val
+        if (
+            behind_linear
+            and train_loss > linear_train
+            and evidence["behind_linear"] >= UNDERFIT_LINEAR_MARGIN
+        ):
+            reasons["U2"] = (
+                f"U2: the linear baseline does better on the training split (loss "
+                f"{_fmt(linear_train)} vs {_fmt(train_loss)}) and on the validation split "
+                f"({_fmt(linear_val)} vs {_fmt(val_loss)}): {evidence['behind_linear']:.2f} × "
+                f"the naive loss in total (threshold {UNDERFIT_LINEAR_MARGIN:g})."
+            )
+    if _still_improving(facts) and (
+        behind_linear or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
+    ):
+        reasons["U3"] = (
+            f"U3: training stopped at epoch {facts['epochs_run']} (budget {epochs}) while still "
+            f"improving: over the last {facts['window']} epochs validation loss fell "
+            f"{facts['val_drop_last_window']:.1%} and training loss "
+            f"{facts['train_drop_last_window']:.1%}"
+            + (
+                f", and validation loss is still above the linear model's {_fmt(linear_val)}."
+                if behind_linear
+                else "."
+            )
+        )
+    overfit = [k for k in ("O1", "O2") if k in reasons]
+    underfit = [k for k in ("U1", "U2", "U3") if k in reasons]
+    verdict = "overfitting" if overfit else "underfitting" if underfit else "good fit"
+    fired = overfit if overfit else underfit
+    evidence["rules_fired"] = ", ".join(fired) if fired else "none"
+    if overfit and underfit:
+        evidence["also_fired"] = ", ".join(underfit)
+
+    warnings = []
+    if test_loss is not None and evidence["test_minus_validation"] >= TEST_GAP_WARNING:
+        warnings.append(
+            f"Test loss {_fmt(test_loss)} is well above validation loss {_fmt(val_loss)} "
+            f"({evidence['test_minus_validation']:.2f} × the naive loss; warning at "
+            f"{TEST_GAP_WARNING:g}): the search may have overfit the validation split, or the "
+            "splits are small. Trust the test metrics; a larger --val-size or fewer trials help."
+        )
+    evidence["test_agrees_with_validation"] = not warnings
+    naive_test = _first_loss(naive, "test")
+    if test_loss is not None and naive_test:
+        for name, scores in baselines.items():
+            other = _first_loss(scores, "test")
+            if (
+                name != "naive"
+                and other is not None
+                and (test_loss - other) / naive_test >= BASELINE_BEATS_WARNING
+            ):
+                warnings.append(
+                    f"The {name.replace('_', ' ')} baseline has a lower test loss "
+                    f"({_fmt(other)}) than the network ({_fmt(test_loss)})."
+                )
+    if verdict == "good fit" and _still_improving(facts):
+        warnings.append(
+            "Validation loss was still falling when training stopped; more epochs "
+            "may help a little."
+        )
+
+    best_val_skill = max(
+        (
+            1 - v / naive_val
+            for s in baselines.values()
+            if (v := _first_loss(s, "validation", "test")) is not None
+        ),
+        default=0.0,
+    )
+    advice = _advice(
+        verdict,
+        record.hyperparameters,
+        patience,
+        facts,
+        epochs,
+        weak_data=best_val_skill < UNDERFIT_MIN_TRAIN_SKILL,
+        fired=set(fired),
+    )
+    return Diagnosis(
+        verdict, evidence, tuple(advice), tuple(reasons[k] for k in fired), tuple(warnings)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Every trial, from its curves alone
+
+
+def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
+    """A short verdict on one trial from its learning curves alone, for the trials table.
+
+    Without the naive scale only the curves' shape is judged: "overfitting" when O2 holds (only
+    when `patience` is 0) or when, at the best epoch, the validation loss exceeds the training
+    loss by `OVERFIT_GAP` × the first epoch's loss; "underfitting" when the run ended at its
+    budget with the validation loss still falling by at least `_TRIAL_MIN_VAL_DROP` over the
+    last window; "good fit" otherwise.
+
+    Args:
+        record: the trial.
+        patience: early-stopping patience of the search (0 = off). None when unknown, which
+            skips O2 (an early-stopped run always shows `patience` epochs past its minimum).
+            Defaults to None.
+
+    Returns:
+        The verdict followed by a short reason, e.g. "good fit: best epoch 14 of 24".
+    """
+    if not record.completed:
+        return "failed" if record.status == "FAILED" else record.status.lower()
+    train = np.asarray(record.history.get("loss", []), dtype=np.float64)
+    val = np.asarray(record.history.get("val_loss", []), dtype=np.float64)
+    if len(train) == 0 or len(val) == 0:
+        return "no learning curves recorded"
+    if not (np.isfinite(train).all() and np.isfinite(val).all()):
+        return "diverged: the loss became infinite or NaN"
+    facts = _curve_facts(record, patience or 0)
+    kept, n = facts["kept_epoch"], facts["epochs_run"]
+    if patience == 0 and _rising_after_minimum(facts):
+        return (
+            f"overfitting: validation loss rose {facts['val_rise_after_min']:.0%} in the "
+            f"{facts['epochs_after_val_min']} epochs after epoch {facts['val_min_epoch']}"
+        )
+    gap = (val[kept - 1] - train[kept - 1]) / max(train[0], val[0], 1e-12)
+    if gap >= OVERFIT_GAP:
+        return (
+            f"overfitting: at epoch {kept} validation loss is {gap:.0%} of the first loss "
+            "above training"
+        )
+    if _still_improving(facts) and facts["val_drop_last_window"] >= _TRIAL_MIN_VAL_DROP:
+        return f"underfitting: still improving at its last epoch ({n})"
+    return f"good fit: kept epoch {kept} of {n}"

@@ -1,0 +1,378 @@
+"""Render the run's self-contained HTML report: one file, plots inlined as SVG, nothing fetched."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from data.task import Task
+from reports import plots
+from reports.baselines import DESCRIPTIONS
+from reports.diagnosis import Diagnosis
+from reports.evaluation import SPLITS, Evaluation
+from tuning.records import SearchResult
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_SVG_NS = "{http://www.w3.org/2000/svg}"
+# Elements matplotlib writes into an SVG; anything else (script, foreignObject, ...) is refused.
+_SVG_ELEMENTS = frozenset(
+    {
+        "svg",
+        "g",
+        "defs",
+        "style",
+        "path",
+        "clipPath",
+        "use",
+        "rect",
+        "text",
+        "tspan",
+        "image",
+        "metadata",
+        "title",
+        "desc",
+        "circle",
+        "ellipse",
+        "line",
+        "polyline",
+        "polygon",
+        "linearGradient",
+        "radialGradient",
+        "stop",
+        "pattern",
+        "mask",
+        "symbol",
+        "filter",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything the report shows. Strings from user data are escaped when rendered.
+
+    Attributes:
+        source: where the data came from: the CSV's file name or the bundled data set's name.
+        task: the task, with class labels in output order.
+        target: the target column.
+        n_rows: split name ("train", "validation", "test") -> rows.
+        feature_columns: the columns the model uses, as named in the data.
+        search: the search's trials and best trial.
+        best_hyperparameters: the best trial's hyperparameters.
+        evaluation: the best model's metrics and predictions on every split.
+        baselines: the output of `reports.baselines.fit_baselines`.
+        diagnosis: the verdict on the best model.
+        dropped_columns: column -> why it was left out (--drop, an ID, constant, ...).
+        warnings: anything the user should know about the data or the run.
+        config: the run's settings for the summary (tuner, max_trials, epochs, patience, seed...).
+        trial_diagnoses: trial id -> the short verdict of `diagnose_trial`.
+        timings: stage -> seconds ("search" and "total" at least, when known).
+        exported_model: where the exported model is, e.g. "model/model.keras".
+        versions: library -> version.
+        created: when the run finished, as text.
+        seed: seeds the importance forest. Defaults to 0.
+    """
+
+    source: str
+    task: Task
+    target: str
+    n_rows: dict[str, int]
+    feature_columns: tuple[str, ...]
+    search: SearchResult
+    best_hyperparameters: dict[str, Any]
+    evaluation: Evaluation
+    baselines: dict[str, dict[str, dict[str, float | None]]]
+    diagnosis: Diagnosis
+    dropped_columns: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+    trial_diagnoses: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    exported_model: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    seed: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def _checked_svg(svg: str) -> Markup:
+    """Mark an SVG from `plots.figure_to_svg` safe, after checking that it is inert.
+
+    The SVG must parse as XML (so every user string in it was escaped: a raw `<` would either
+    break parsing or show up as an element) and hold only drawing elements, no event handlers.
+
+    Raises:
+        ValueError: if the SVG holds anything but drawing markup.
+    """
+    root = ElementTree.fromstring(svg)
+    for element in root.iter():
+        name = element.tag.removeprefix(_SVG_NS)
+        if name not in _SVG_ELEMENTS:
+            raise ValueError(f"refusing to inline an SVG with a <{name}> element")
+        for attribute, value in element.attrib.items():
+            if attribute.lower().startswith("on") or "javascript:" in value.lower():
+                raise ValueError(f"refusing to inline an SVG with attribute {attribute!r}")
+    return Markup(svg)
+
+
+def _svg(fig, name: str) -> Markup:
+    return _checked_svg(plots.figure_to_svg(fig, name))
+
+
+def _figures(context: ReportContext) -> dict[str, Markup]:
+    """Every plot of the page as checked inline SVG, keyed by the template's names."""
+    figures: dict[str, Markup] = {}
+    best = context.search.best
+    with plots.style():
+        if best is not None and best.history:
+            curves = plots.learning_curves_data(best)
+            quantities = list(curves.train)
+            if quantities:
+                fig, axes = plots.new_figure(9.0, 3.2, ncols=len(quantities[:2]))
+                axes = axes if len(quantities) > 1 else [axes]
+                for ax, quantity in zip(axes, quantities[:2], strict=True):
+                    plots.draw_learning_curves(ax, curves, quantity)
+                figures["learning_curves"] = _svg(fig, "learning_curves")
+
+        trial_curves = plots.trial_curves_data(context.search)
+        if trial_curves.curves:
+            fig, ax = plots.new_figure(7.0, 3.4)
+            plots.draw_trial_curves(ax, trial_curves)
+            figures["all_trials"] = _svg(fig, "all_trials")
+
+        if context.search.trials:
+            fig, ax = plots.new_figure(7.0, 3.0)
+            plots.draw_search_history(ax, plots.search_history_data(context.search))
+            figures["search_history"] = _svg(fig, "search_history")
+
+        scores = plots.hyperparameter_scores_data(context.search)
+        if scores:
+            ncols = min(4, len(scores))
+            nrows = math.ceil(len(scores) / ncols)
+            fig, axes = plots.new_figure(
+                2.4 * ncols, 2.3 * nrows, ncols=ncols, nrows=nrows, sharey=True
+            )
+            flat = list(getattr(axes, "flat", [axes]))
+            for ax, data in zip(flat[: len(scores)], scores, strict=True):
+                plots.draw_hyperparameter_scores(ax, data)
+            for ax in flat[len(scores) :]:
+                ax.set_axis_off()
+            flat[0].set_ylabel("validation loss")
+            figures["hyperparameters"] = _svg(fig, "hyperparameters")
+
+        importance = plots.hyperparameter_importance_data(context.search, seed=context.seed)
+        fig, ax = plots.new_figure(5.0, max(1.6, 0.35 * len(importance) + 0.8))
+        plots.draw_importance(ax, importance)
+        figures["importance"] = _svg(fig, "importance")
+
+        test = context.evaluation.predictions.get("test")
+        if test is not None and context.task.is_classification:
+            confusion = plots.confusion_data(context.task, test)
+            side = min(7.0, 2.6 + 0.4 * context.task.n_classes)
+            fig, ax = plots.new_figure(side, side * 0.85)
+            plots.draw_confusion(ax, confusion)
+            figures["confusion"] = _svg(fig, "confusion")
+            roc = plots.roc_data(context.task, test)
+            if roc is not None:
+                fig, ax = plots.new_figure(3.8, 3.6)
+                plots.draw_roc(ax, roc)
+                figures["roc"] = _svg(fig, "roc")
+        elif test is not None:
+            residuals = plots.residual_data(test)
+            fig, axes = plots.new_figure(9.0, 3.6, ncols=2)
+            plots.draw_predicted_vs_actual(axes[0], residuals)
+            plots.draw_residuals(axes[1], residuals)
+            figures["residuals"] = _svg(fig, "residuals")
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _number(value: Any) -> str:
+    """Numbers as a reader wants them: 4 significant digits, small ones in scientific form."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    minutes, seconds = divmod(float(value), 60)
+    return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+
+
+def _metrics_table(context: ReportContext) -> dict[str, Any]:
+    """Rows of metric values: the network on each split, then each baseline on the test split."""
+    metrics = context.evaluation.metrics
+    names: list[str] = []
+    for split in SPLITS:
+        names += [m for m in metrics.get(split, {}) if m not in names]
+    columns = [f"network · {split}" for split in SPLITS if split in metrics]
+    baselines = [b for b in context.baselines if "test" in context.baselines[b]]
+    columns += [f"{b.replace('_', ' ')} · test" for b in baselines]
+    rows = []
+    for name in names:
+        cells = [metrics[split].get(name) for split in SPLITS if split in metrics]
+        cells += [context.baselines[b]["test"].get(name) for b in baselines]
+        rows.append({"metric": name, "cells": [_number(c) for c in cells]})
+    return {
+        "columns": columns,
+        "rows": rows,
+        "descriptions": {b.replace("_", " "): DESCRIPTIONS.get(b, "") for b in baselines},
+    }
+
+
+def _trials_table(context: ReportContext) -> dict[str, Any]:
+    """One row per trial with its hyperparameters, in search order."""
+    names: list[str] = []
+    for trial in context.search.trials:
+        names += [k for k in trial.hyperparameters if k not in names]
+    rows = []
+    for number, trial in enumerate(context.search.trials, start=1):
+        rows.append(
+            {
+                "number": number,
+                "id": trial.trial_id,
+                "status": trial.status,
+                "completed": trial.completed,
+                "best": trial.trial_id == context.search.best_trial_id,
+                "score": _number(trial.score),
+                "cells": [_number(trial.hyperparameters.get(n)) for n in names],
+                "epochs": trial.epochs,
+                "best_epoch": _number(trial.best_epoch),
+                "seconds": f"{trial.seconds:.1f}",
+                "diagnosis": context.trial_diagnoses.get(trial.trial_id, ""),
+                "message": trial.message,
+            }
+        )
+    return {"hyperparameters": names, "rows": rows}
+
+
+def _summary(context: ReportContext) -> list[tuple[str, str]]:
+    """Label/value pairs for the summary's fact list."""
+    task = context.task
+    kind = task.kind + (f" ({task.n_classes} classes)" if task.is_classification else "")
+    rows = [
+        ("data", context.source),
+        ("target", context.target),
+        ("task", kind),
+        ("rows", " · ".join(f"{s} {context.n_rows[s]}" for s in SPLITS if s in context.n_rows)),
+        ("features", str(len(context.feature_columns))),
+        (
+            "trials",
+            f"{context.search.n_completed} completed, {context.search.n_failed} failed"
+            + (" — interrupted" if context.search.interrupted else ""),
+        ),
+        ("search time", _seconds(context.timings.get("search", context.search.seconds))),
+    ]
+    if "total" in context.timings:
+        rows.append(("total time", _seconds(context.timings["total"])))
+    rows += [(str(k).replace("_", " "), _number(v)) for k, v in context.config.items()]
+    if context.exported_model:
+        rows.append(("exported model", context.exported_model))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Page
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = _number
+    return env
+
+
+def render_report(context: ReportContext) -> str:
+    """The report as one HTML document.
+
+    Every string is escaped by Jinja's autoescaping; only SVG from `plots.figure_to_svg`
+    that passed `_checked_svg` is inserted as markup.
+
+    Args:
+        context: what the page shows.
+
+    Returns:
+        The HTML text.
+    """
+    best = context.search.best
+    diagnosis = context.diagnosis
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=f"Tuning report — {context.source}",
+            context=context,
+            summary=_summary(context),
+            best_hyperparameters=[(k, _number(v)) for k, v in context.best_hyperparameters.items()],
+            metrics=_metrics_table(context),
+            diagnosis=diagnosis,
+            evidence=[(k.replace("_", " "), _number(v)) for k, v in diagnosis.evidence.items()],
+            trials=_trials_table(context),
+            best=best,
+            figures=_figures(context),
+            classes=[str(c) for c in context.task.classes],
+            features=list(context.feature_columns),
+            dropped=list(context.dropped_columns.items()),
+            versions=list(context.versions.items()),
+        )
+    )
+
+
+def write_report(path: str | os.PathLike[str], context: ReportContext) -> Path:
+    """Render the report and write it atomically: a reader never sees a half-written file.
+
+    The page goes to a temporary file in the same folder, which then replaces `path` in one
+    step (`os.replace`).
+
+    Args:
+        path: the report's path, e.g. `runs/<name>/report.html`; its folder must exist.
+        context: what the page shows.
+
+    Returns:
+        The path written.
+    """
+    target = Path(path)
+    html = render_report(context)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(html)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,370 @@
+"""The diagnosis rules on constructed metrics and learning curves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from data.task import Task
+from reports import diagnosis as dx
+from reports.diagnosis import diagnose, diagnose_trial
+from tuning.records import TrialRecord
+
+BINARY = Task("binary", ("no", "yes"))
+REGRESSION = Task("regression")
+NAIVE = 0.66  # log loss of predicting breast_cancer's class frequencies
+
+
+def _record(train, val, *, best_epoch=None, status="COMPLETED", hp=None) -> TrialRecord:
+    train, val = list(map(float, train)), list(map(float, val))
+    best = best_epoch or int(np.argmin(val)) + 1
+    return TrialRecord(
+        trial_id="0",
+        status=status,
+        score=min(val) if status == "COMPLETED" else None,
+        hyperparameters=hp
+        or {
+            "layers": 2,
+            "units_0": 64,
+            "units_1": 64,
+            "learning_rate": 1e-3,
+            "l2": 1e-4,
+            "dropout": 0.1,
+        },
+        epochs=len(train),
+        best_epoch=best,
+        history={"loss": train, "val_loss": val},
+    )
+
+
+def _converged(n=25, best=15, floor_train=0.04, floor_val=0.09) -> TrialRecord:
+    """Curves of a run that early-stopped `n - best` epochs after its best epoch."""
+    t = np.arange(n)
+    train = floor_train + 0.6 * np.exp(-t / 3)
+    val = floor_val + 0.55 * np.exp(-t / 3) + 0.001 * np.maximum(t - (best - 1), 0)
+    return _record(train, val, best_epoch=best)
+
+
+def _still_learning(n=100, floor=0.05, tau=60.0) -> TrialRecord:
+    """Curves still falling at the last epoch: the budget ended the run."""
+    t = np.arange(n)
+    return _record(floor + 0.6 * np.exp(-t / tau), floor + 0.02 + 0.6 * np.exp(-t / tau))
+
+
+def _overtrained(n=300, best=10) -> TrialRecord:
+    """No early stopping: validation loss climbs for hundreds of epochs while training falls.
+
+    As in the pipeline without early stopping, the kept epoch is the last one.
+    """
+    t = np.arange(n)
+    train = 0.6 * np.exp(-t / 5) + 1e-4
+    val = 0.35 + 0.3 * np.exp(-t / 3) + 0.004 * np.maximum(t - best, 0)
+    return _record(train, val, best_epoch=n)
+
+
+def _metrics(train, val, test=None):
+    out = {
+        "train": {"loss": train, "accuracy": 0.99},
+        "validation": {"loss": val, "accuracy": 0.97},
+    }
+    out["test"] = {"loss": val if test is None else test, "accuracy": 0.96}
+    return out
+
+
+def _baselines(naive=NAIVE, linear=(0.05, 0.07), boosting=None):
+    def split(loss):
+        return {"loss": loss, "accuracy": 0.6}
+
+    out = {
+        "naive": {s: split(naive) for s in ("train", "validation", "test")},
+        "linear": {
+            "train": split(linear[0]),
+            "validation": split(linear[1]),
+            "test": split(linear[1]),
+        },
+    }
+    if boosting is not None:
+        out["gradient_boosting"] = {s: split(boosting) for s in ("train", "validation", "test")}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Good fit
+
+
+@pytest.mark.parametrize(
+    ("train", "val"),
+    [(0.04, 0.09), (0.03, 0.06), (0.03, 0.12), (0.06, 0.08)],
+    ids=["typical", "tight", "widest-gap", "higher-train"],
+)
+def test_breast_cancer_like_model_is_a_good_fit(train, val):
+    result = diagnose(
+        BINARY, _metrics(train, val), _baselines(), _converged(), patience=10, epochs=100
+    )
+    assert result.verdict == "good fit", result.reasons
+    assert result.reasons == ()
+    assert result.evidence["rules_fired"] == "none"
+    assert result.evidence["gap"] == pytest.approx((val - train) / NAIVE)
+    assert result.evidence["train_skill"] == pytest.approx(1 - train / NAIVE)
+
+
+def test_small_absolute_gap_with_large_ratio_is_not_overfitting():
+    # val/train = 4, which a pure ratio rule would call overfitting; on the naive scale it is 0.14.
+    result = diagnose(
+        BINARY, _metrics(0.03, 0.12), _baselines(), _converged(), patience=10, epochs=100
+    )
+    assert result.verdict == "good fit"
+    assert result.evidence["gap"] < dx.OVERFIT_GAP
+
+
+def test_regression_good_fit_uses_r2_scale():
+    metrics = {
+        s: {"loss": v, "r2": 1 - v / 100}
+        for s, v in (("train", 30.0), ("validation", 45.0), ("test", 47.0))
+    }
+    baselines = {
+        "naive": {s: {"loss": 100.0} for s in ("train", "validation", "test")},
+        "linear": {s: {"loss": 48.0} for s in ("train", "validation", "test")},
+    }
+    result = diagnose(REGRESSION, metrics, baselines, _converged(), patience=10, epochs=100)
+    assert result.verdict == "good fit"
+    assert result.evidence["train_skill"] == pytest.approx(0.7)  # the training R²
+    assert result.evidence["train_r2"] == pytest.approx(0.7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Overfitting
+
+
+def test_large_gap_is_overfitting_o1():
+    result = diagnose(
+        BINARY, _metrics(0.01, 0.9), _baselines(), _converged(), patience=10, epochs=100
+    )
+    assert result.verdict == "overfitting"
+    assert result.reasons[0].startswith("O1")
+    assert result.evidence["gap"] == pytest.approx(0.89 / NAIVE)
+    assert any("l2" in step for step in result.advice)
+
+
+@pytest.mark.parametrize(
+    ("delta", "fires"), [(-0.01, False), (0.01, True)], ids=["just-below", "just-above"]
+)
+def test_o1_threshold_is_on_the_naive_scale(delta, fires):
+    val = 0.05 + (dx.OVERFIT_GAP + delta) * NAIVE
+    result = diagnose(
+        BINARY,
+        _metrics(0.05, val),
+        _baselines(linear=(0.05, val)),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert (result.verdict == "overfitting") is fires
+
+
+def test_rising_validation_without_early_stopping_is_overfitting_o2():
+    # The restored model's gap is moderate; the curves show 290 epochs of overtraining.
+    record = _overtrained()
+    result = diagnose(BINARY, _metrics(0.05, 0.15), _baselines(), record, patience=0, epochs=300)
+    assert result.verdict == "overfitting"
+    assert [r[:2] for r in result.reasons] == ["O2"]
+    minimum = int(np.argmin(record.history["val_loss"])) + 1
+    assert result.evidence["val_min_epoch"] == minimum
+    assert result.evidence["epochs_after_val_min"] == 300 - minimum
+    assert result.evidence["kept_epoch"] == 300
+    assert result.evidence["val_rise_after_min"] >= dx.OVERFIT_VAL_RISE
+    assert result.advice[0].startswith("Turn early stopping on")
+
+
+def test_early_stopping_run_is_judged_by_its_gap_not_its_tail():
+    # Patience 10: the 10 rising epochs after the minimum are early stopping doing its job.
+    result = diagnose(
+        BINARY,
+        _metrics(0.04, 0.09),
+        _baselines(),
+        _converged(n=25, best=15),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
+    assert result.evidence["stopped_by_early_stopping"] is True
+
+
+def test_o2_needs_early_stopping_off():
+    result = diagnose(
+        BINARY, _metrics(0.05, 0.15), _baselines(), _overtrained(), patience=10, epochs=300
+    )
+    assert result.verdict == "good fit"
+
+
+# ---------------------------------------------------------------------------------------------
+# Underfitting
+
+
+def test_barely_better_than_naive_is_underfitting_u1():
+    result = diagnose(
+        BINARY, _metrics(0.6, 0.61), _baselines(), _converged(), patience=10, epochs=100
+    )
+    assert result.verdict == "underfitting"
+    assert "U1" in result.evidence["rules_fired"]
+    assert result.evidence["train_skill"] == pytest.approx(1 - 0.6 / NAIVE)
+    assert any("capacity" in step for step in result.advice)
+
+
+def test_worse_than_linear_on_train_and_validation_is_underfitting_u2():
+    result = diagnose(
+        BINARY,
+        _metrics(0.10, 0.11),
+        _baselines(linear=(0.05, 0.07)),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "underfitting"
+    assert result.evidence["rules_fired"] == "U2"
+    assert result.evidence["behind_linear"] == pytest.approx((0.05 + 0.04) / NAIVE)
+
+
+def test_u2_does_not_fire_when_the_network_generalizes_better_than_linear():
+    result = diagnose(
+        BINARY,
+        _metrics(0.10, 0.06),
+        _baselines(linear=(0.05, 0.07)),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
+
+
+def test_still_improving_at_the_budget_is_underfitting_u3():
+    record = _still_learning()
+    result = diagnose(
+        BINARY,
+        _metrics(0.08, 0.09),
+        _baselines(linear=(0.07, 0.08)),
+        record,
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "underfitting"
+    assert result.evidence["rules_fired"] == "U3"
+    assert result.evidence["val_drop_last_window"] > 0
+    assert result.advice[0].startswith("Train longer")
+
+
+def test_still_improving_but_ahead_of_linear_is_a_good_fit_with_a_note():
+    # Val still falling, train falling < 10% per window, and already better than linear.
+    record = _still_learning(tau=200.0)
+    assert dx._curve_facts(record, 10)["train_drop_last_window"] < dx.STILL_LEARNING_TRAIN_DROP
+    result = diagnose(
+        BINARY,
+        _metrics(0.05, 0.06),
+        _baselines(linear=(0.05, 0.07)),
+        record,
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
+    assert any("still falling" in w for w in result.warnings)
+
+
+def test_weak_data_advice_when_no_baseline_does_better():
+    result = diagnose(
+        BINARY,
+        _metrics(0.64, 0.65),
+        _baselines(linear=(0.63, 0.65)),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "underfitting"
+    assert any("little information" in step for step in result.advice)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test against validation, and other warnings
+
+
+def test_test_much_worse_than_validation_warns_without_changing_the_verdict():
+    result = diagnose(
+        BINARY, _metrics(0.04, 0.09, test=0.3), _baselines(), _converged(), patience=10, epochs=100
+    )
+    assert result.verdict == "good fit"
+    assert result.evidence["test_agrees_with_validation"] is False
+    assert result.evidence["test_minus_validation"] == pytest.approx(0.21 / NAIVE)
+    assert any("overfit the validation split" in w for w in result.warnings)
+
+
+def test_test_close_to_validation_agrees():
+    result = diagnose(
+        BINARY, _metrics(0.04, 0.09, test=0.11), _baselines(), _converged(), patience=10, epochs=100
+    )
+    assert result.evidence["test_agrees_with_validation"] is True
+    assert not any("validation split" in w for w in result.warnings)
+
+
+def test_baseline_that_beats_the_network_is_named():
+    result = diagnose(
+        BINARY,
+        _metrics(0.04, 0.09, test=0.12),
+        _baselines(boosting=0.05),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert any("gradient boosting baseline" in w for w in result.warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output and errors
+
+
+def test_to_dict_is_json_ready_and_has_the_contract_keys():
+    result = diagnose(
+        BINARY, _metrics(0.04, 0.09), _baselines(), _converged(), patience=10, epochs=100
+    )
+    data = json.loads(json.dumps(result.to_dict()))
+    assert {"verdict", "evidence", "advice"} <= set(data)
+    assert data["verdict"] in dx.VERDICTS
+    assert all(isinstance(v, (int, float, str, bool)) for v in data["evidence"].values())
+
+
+def test_rules_text_names_every_threshold():
+    for value in (
+        dx.OVERFIT_GAP,
+        dx.UNDERFIT_MIN_TRAIN_SKILL,
+        dx.UNDERFIT_LINEAR_MARGIN,
+        dx.TEST_GAP_WARNING,
+    ):
+        assert f"{value:g}" in dx.RULES
+
+
+def test_missing_validation_loss_is_an_error_that_says_what_to_pass():
+    with pytest.raises(ValueError, match="needs a finite 'loss'.*Evaluation.metrics"):
+        diagnose(
+            BINARY, {"train": {"loss": 0.1}}, _baselines(), _converged(), patience=10, epochs=100
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-trial verdicts
+
+
+def test_trial_verdicts_from_curves():
+    assert diagnose_trial(_overtrained(), patience=0).startswith("overfitting")
+    assert diagnose_trial(_still_learning(), patience=10).startswith("underfitting")
+    assert diagnose_trial(_converged(), patience=10) == "good fit: kept epoch 15 of 25"
+    failed = TrialRecord("1", "FAILED", None, {}, message="boom")
+    assert diagnose_trial(failed) == "failed"
+
+
+def test_trial_verdict_skips_o2_when_patience_is_unknown():
+    assert not diagnose_trial(_overtrained()).startswith("overfitting: validation loss rose")
+
+
+def test_trial_with_nan_loss_is_reported_as_diverged():
+    record = _record([0.7, float("nan")], [0.7, 0.6])
+    assert diagnose_trial(record).startswith("diverged")
