@@ -1,12 +1,13 @@
 """Parallel and distributed trials on Keras Tuner's chief/worker engine.
 
 The chief is this tool's own process. It builds the tuner exactly as a single-process run does,
-serves that tuner's oracle over gRPC with Keras Tuner's `OracleServicer`, and once every trial
-has ended it evaluates the best one and writes the run folder through the normal pipeline.
+serves that tuner's oracle over gRPC with Keras Tuner's `OracleServicer`, runs trials itself
+from the same oracle (its methods are thread-safe for this), and once every trial has ended it
+evaluates the best one and writes the run folder through the normal pipeline.
 A worker is the same command line plus `--worker --oracle HOST:PORT`: Keras Tuner's
 `OracleClient` (selected by KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)
 asks the chief for trials and writes checkpoints and histories into the shared run folder.
-`--workers N` is a chief on a free loopback port with N local worker processes.
+`--workers N` is a chief on a free loopback port plus N - 1 local worker processes.
 
 What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * the chief watches its local workers: when one dies, the trial it was running is ended as
@@ -89,15 +90,23 @@ class Chief:
         self._threads = config.threads or threads_per_worker(config.workers)
         self._workers: list[_LocalWorker] = []
         self._started = 0
-        self._restarts_left = config.workers
+        # This process runs trials too, so --workers N starts N - 1 worker processes: one
+        # TensorFlow start-up fewer competing for the cores at the start.
+        extra = max(0, config.workers - 1)
+        self._restarts_left = extra
         self._servicer: Any = None
+        self._stop = threading.Event()
+        self._own_done = False
+        self._interrupted = False
         atexit.register(self.close)
-        for _ in range(config.workers):
+        for _ in range(extra):
             self._start_worker()
         where = f"{self._listen} for workers on other machines" if config.chief else self._listen
-        report(f"parallel: chief serving the search on {where}; {config.workers} local "
-               f"worker{'s' if config.workers != 1 else ''}, {self._threads} TensorFlow "
-               f"thread{'s' if self._threads != 1 else ''} each, logs in {run_dir / 'workers'}")
+        runs = (f"this process and {extra} local worker process{'es' if extra != 1 else ''} run"
+                if config.workers else "this process runs no")
+        report(f"parallel: chief serving the search on {where}; {runs} trials, "
+               f"{self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
+               + (f", logs in {run_dir / 'workers'}" if extra else ""))
 
     def _start_worker(self) -> None:
         self._started += 1
@@ -118,8 +127,8 @@ class Chief:
             )
         self._workers.append(_LocalWorker(worker_id, process, log))
 
-    def search(self, tuner: Any) -> Any:
-        """Serve `tuner`'s oracle until every trial has ended; then collect them.
+    def search(self, tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any]) -> Any:
+        """Serve `tuner`'s oracle, run this process's share of the trials, wait for the rest.
 
         Returns:
             The `SearchResult` of `tuning.search.collect`, as a single-process search gives.
@@ -133,7 +142,9 @@ class Chief:
         from tuning.search import collect
 
         oracle = tuner.oracle
-        oracle.verbose = 0  # progress lines come from here, one per ended trial
+        oracle.verbose = 0  # one progress line per ended trial instead
+        _serialize_saves(oracle)
+        own = _track_own_trials(oracle, tuner.tuner_id)
         tuner.save()
         self._servicer = OracleServicer(oracle)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -149,25 +160,41 @@ class Chief:
         server.start()
         self._reserved.close()
         start = time.perf_counter()
-        interrupted, reported = False, 0
+        monitor = threading.Thread(target=self._monitor, args=(tuner, own), name="chief-monitor",
+                                   daemon=True)
         try:
-            while not (self._servicer.stop_triggered and _all_ended(oracle)):
-                self._watch_workers(oracle)
-                reported = self._report_ended(tuner, reported)
-                if self._abandoned(oracle):
-                    self._report("warning: every worker stopped before the search ended; "
-                                 "writing the results of the trials that ended")
-                    interrupted = True
-                    break
-                time.sleep(_POLL_SECONDS)
-            self._report_ended(tuner, reported)
+            monitor.start()
+            if self._config.workers > 0:  # this process is one of the --workers
+                tuner.search(*train, validation_data=validation, verbose=0)
+            self._own_done = True
+            while monitor.is_alive():
+                monitor.join(0.5)
         except KeyboardInterrupt:
-            interrupted = True
+            self._interrupted = True
             self._report("interrupted: stopping the workers and writing the results so far")
         finally:
+            self._stop.set()
             server.stop(grace=1.0)
             self.close()
-        return collect(tuner, time.perf_counter() - start, interrupted)
+            monitor.join(5.0)
+        return collect(tuner, time.perf_counter() - start, self._interrupted)
+
+    def _monitor(self, tuner: Any, own: set[str]) -> None:
+        """Until every trial has ended: replace dead workers, report the others' trials."""
+        oracle, reported = tuner.oracle, 0
+        while not self._stop.is_set():
+            stopping = self._servicer.stop_triggered or self._own_done
+            if stopping and _all_ended(oracle):
+                break
+            self._watch_workers(oracle)
+            reported = self._report_ended(tuner, reported, own)
+            if self._abandoned(oracle):
+                self._report("warning: every worker stopped before the search ended; "
+                             "writing the results of the trials that ended")
+                self._interrupted = True
+                break
+            time.sleep(_POLL_SECONDS)
+        self._report_ended(tuner, reported, own)
 
     def _watch_workers(self, oracle: Any) -> None:
         """End the trial of any worker that died, and start a replacement while any are left."""
@@ -180,35 +207,38 @@ class Chief:
             if code == 0 and trial_id is None:
                 continue  # told to stop by the oracle: its share of the search is done
             what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
+            # A worker that exits by itself says why last; one killed by a signal does not.
+            said = _last_line(worker.log) if code > 0 else ""
             self._report(f"warning: worker {worker.worker_id} exited with code {code}; {what}"
-                         f"{_last_line(worker.log)}")
+                         f" (log: {worker.log}{said})")
             # Exit status 2 is a bad option or a settings mismatch: a replacement would fail too.
-            if code != 2 and self._restarts_left > 0 and not self._servicer.stop_triggered:
+            stopping = self._servicer.stop_triggered or self._own_done
+            if code != 2 and self._restarts_left > 0 and not stopping:
                 self._restarts_left -= 1
                 self._start_worker()
                 self._report(f"parallel: started worker {self._workers[-1].worker_id} in its "
                              "place")
 
     def _abandoned(self, oracle: Any) -> bool:
-        """No local worker left, none may be restarted, no remote worker known, trials left."""
-        return (self._config.workers > 0 and not self._workers
+        """No worker left here, none may be restarted, no remote worker known, trials left."""
+        return (self._config.workers > 1 and self._own_done and not self._workers
                 and not self._servicer.stop_triggered and not _has_clients(oracle))
 
-    def _report_ended(self, tuner: Any, reported: int) -> int:
+    def _report_ended(self, tuner: Any, reported: int, own: set[str]) -> int:
+        """Progress lines for trials other processes ran (this process's tuner reports its own)."""
         ended = tuner.oracle.end_order
         while reported < len(ended):
-            self._report(tuner._trial_line(tuner.oracle.trials[ended[reported]]))
+            if ended[reported] not in own:
+                self._report(tuner._trial_line(tuner.oracle.trials[ended[reported]]))
             reported += 1
         return reported
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the local workers: those done exit by themselves; the rest are terminated."""
+    def close(self) -> None:
+        """Stop the local workers at once: when the search is over they have nothing left to
+        do, and their CPU is better spent on the chief's final evaluation."""
         self._reserved.close()
-        deadline = time.monotonic() + timeout
         for worker in self._workers:
-            try:
-                worker.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if worker.process.poll() is None:
                 worker.process.terminate()
         for worker in self._workers:
             try:
@@ -255,7 +285,7 @@ def _last_line(log: Path) -> str:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
-    return f": {lines[-1].strip()[:300]}" if lines else ""
+    return f"; last line: {lines[-1].strip()[:300]}" if lines else ""
 
 
 def _synchronized(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -270,6 +300,32 @@ def _all_ended(oracle: Any) -> bool:
 
 def _all_ended_locked(oracle: Any) -> bool:
     return not oracle.ongoing_trials and not oracle.tuner_ids
+
+
+def _serialize_saves(oracle: Any) -> None:
+    """The chief's own tuner saves the oracle outside its lock; gRPC threads change it meanwhile."""
+    save = oracle.save
+    oracle.save = lambda: _synchronized(lambda _oracle: save())(oracle)
+
+
+def _track_own_trials(oracle: Any, tuner_id: str) -> set[str]:
+    """The ids of the trials this process's own tuner takes from the oracle."""
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    own: set[str] = set()
+    create_trial = oracle.create_trial
+
+    def tracked(requester: str) -> Any:
+        trial = create_trial(requester)
+        if requester == tuner_id:
+            if trial.status == TrialStatus.RUNNING:
+                own.add(trial.trial_id)
+            elif trial.status == TrialStatus.IDLE:  # Keras Tuner asks again at once: pause
+                time.sleep(_IDLE_PAUSE)
+        return trial
+
+    oracle.create_trial = tracked
+    return own
 
 
 def _has_clients(oracle: Any) -> bool:
@@ -382,7 +438,11 @@ def _wait_for_chief(address: str, timeout: float, report: Callable[[str], None])
 
     deadline = time.monotonic() + timeout
     delay, told = 0.25, False
-    with grpc.insecure_channel(address) as channel:
+    # gRPC backs off up to 2 minutes between attempts to reach a server that is not up yet;
+    # the chief is usually only seconds away, so keep the attempts frequent.
+    options = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
+               ("grpc.max_reconnect_backoff_ms", 2000)]
+    with grpc.insecure_channel(address, options=options) as channel:
         while True:
             try:
                 grpc.channel_ready_future(channel).result(timeout=delay)
@@ -397,7 +457,7 @@ def _wait_for_chief(address: str, timeout: float, report: Callable[[str], None])
                 if not told and delay >= 2.0:
                     report(f"worker: waiting for the chief at {address}")
                     told = True
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, 5.0)
 
 
 def _pause_when_idle(client: Any) -> None:

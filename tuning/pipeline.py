@@ -284,7 +284,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
                          report)
         return run_dir
     if chief is not None:
-        result = chief.search(tuner)
+        result = chief.search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"))
     else:
         result = run_search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"),
                             report)

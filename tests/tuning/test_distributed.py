@@ -1,0 +1,214 @@
+"""Parallel and distributed tuning: options, the chief's bookkeeping, and real chief + workers runs.
+
+The end-to-end runs start `run_tuning.py --workers 2` (a chief and two worker processes talking
+gRPC on 127.0.0.1) in its own process group, and kill the whole group when a test ends, so no
+worker outlives a failed test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tuning.config import RunConfig
+from tuning.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"chief": True, "worker": True, "name": "r", "port": 9000, "oracle": "h:1"},
+         "either --chief or --worker"),
+        ({"chief": True, "port": 9000}, "--chief needs --name"),
+        ({"worker": True, "oracle": "h:9000"}, "--worker needs --name"),
+        ({"chief": True, "name": "r"}, "--chief needs --port"),
+        ({"chief": True, "name": "r", "port": 70000}, "port number from 1 to 65535"),
+        ({"port": 9000}, "--port is the chief's"),
+        ({"worker": True, "name": "r"}, "--worker needs --oracle HOST:PORT"),
+        ({"worker": True, "name": "r", "oracle": "10.0.0.5"}, "must be HOST:PORT"),
+        ({"worker": True, "name": "r", "oracle": "h:0"}, "port number from 1 to 65535"),
+        ({"worker": True, "name": "r", "oracle": "h:9000", "workers": 2}, "--workers must stay 1"),
+        ({"oracle": "h:9000"}, "--oracle is a worker's option"),
+        ({"worker": True, "name": "r", "oracle": "h:1", "worker_id": "my-chief"}, "without the word"),
+        ({"threads": 0}, "--threads must be a whole number"),
+        ({"workers": 0}, "--workers must be a whole number ≥ 1"),
+    ],
+    ids=["chief-and-worker", "chief-no-name", "worker-no-name", "chief-no-port", "bad-port",
+         "port-without-chief", "worker-no-oracle", "oracle-no-port", "oracle-port-zero",
+         "worker-with-workers", "oracle-without-worker", "worker-id-chief", "zero-threads",
+         "zero-workers"],
+)
+def test_bad_distributed_options(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        RunConfig(**kwargs)
+
+
+def test_chief_may_serve_without_local_workers():
+    config = RunConfig(chief=True, name="r", port=8470, workers=0)
+    assert config.workers == 0 and config.bind == "0.0.0.0"
+
+
+def test_workers_get_the_chiefs_search_options():
+    """A local worker's command line parses back to the chief's search settings."""
+    import run_tuning
+    from tuning.distributed import _forwarded_options
+
+    chief = RunConfig(dataset="iris", drop=("petal width (cm)",), tuner="random", max_trials=3,
+                      epochs=2, patience=0, seed=4, refit=True, workers=2, name="r", out="o")
+    argv = [*_forwarded_options(chief), "--name", "r", "--worker", "--oracle", "127.0.0.1:9",
+            "--worker-id", "local-1", "--threads", "1"]
+    worker = RunConfig(**vars(run_tuning._tune_parser().parse_args(argv)))
+    assert worker.settings() == chief.settings()
+    assert (worker.worker, worker.workers, worker.threads) == (True, 1, 1)
+
+
+def test_a_dead_workers_trial_ends_as_failed(tmp_path):
+    """What the chief does when a worker dies holding a trial: no stall, nothing lost."""
+    import keras_tuner as kt
+
+    from tuning.distributed import _all_ended, _release_worker
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 8)
+    oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=3, seed=1,
+                                           hyperparameters=hp)
+    oracle._set_project_dir(str(tmp_path), "keras_tuner")
+    trial = oracle.create_trial("local-1")
+    oracle.create_trial("local-2")
+    assert _release_worker(oracle, "local-1", "worker local-1 stopped") == trial.trial_id
+    assert oracle.trials[trial.trial_id].status == "FAILED"
+    assert oracle.trials[trial.trial_id].message == "worker local-1 stopped"
+    assert "local-1" not in oracle.tuner_ids and "local-1" not in oracle.ongoing_trials
+    assert _release_worker(oracle, "local-1", "again") is None  # nothing held any more
+    assert not _all_ended(oracle)  # local-2 still runs its trial
+
+
+# --- real runs: a chief and two workers on loopback ---------------------------------------------
+
+
+def _tiny_csv(tmp_path: Path) -> str:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    rows = [f"{a:.4f},{b:.4f},{c:.4f},{int(a + b > 0)}" for a, b, c in x]
+    path = tmp_path / "tiny.csv"
+    path.write_text("a,b,c,y\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_tuning.py"), "--data", _tiny_csv(tmp_path),
+         "--target", "y", "--tuner", "random", "--out", str(tmp_path / "runs"), "--name", "run",
+         "--workers", "2", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own process group: the workers are killed with it
+    )
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 0, out
+    return out
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _trials(run: Path) -> list[dict[str, str]]:
+    with open(run / "trials.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _ran(run: Path) -> list[str]:
+    """Trial ids as the workers' logs report them ended, one entry per time a trial ran."""
+    ids = []
+    for log in sorted((run / "workers").glob("*.log")):
+        ids += [line.split()[1] for line in log.read_text().splitlines()
+                if line.startswith("trial ")]
+    return ids
+
+
+@pytest.mark.slow
+def test_two_workers_run_every_trial_exactly_once(tmp_path):
+    proc = _start(tmp_path, "--max-trials", "4", "--epochs", "1")
+    out = _finish(proc, timeout=150)
+    run = tmp_path / "runs" / "run"
+    rows = _trials(run)
+    assert sorted(int(r["trial_id"]) for r in rows) == [0, 1, 2, 3]
+    assert {r["status"] for r in rows} == {"COMPLETED"}
+    oracle = json.loads((run / "keras_tuner" / "oracle.json").read_text())
+    assert sorted(oracle["end_order"]) == ["0", "1", "2", "3"]
+    assert set(oracle["run_times"].values()) == {1}  # none lost, none run twice
+    assert json.loads((run / "metrics.json").read_text())["trials"]["completed"] == 4
+    assert (run / "model" / "model.keras").exists()
+    assert out.count("trial ") >= 4 and "warning" not in out
+
+
+@pytest.mark.slow
+def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
+    proc = _start(tmp_path, "--max-trials", "4", "--epochs", "3", "--patience", "0")
+    run = tmp_path / "runs" / "run"
+    try:
+        trial_id = _wait_for_trial_of(run, "local-1", proc, timeout=120)
+        os.kill(_pid_of(run, "local-1"), signal.SIGKILL)
+        out = _finish(proc, timeout=150)
+    finally:
+        _kill_group(proc)
+    rows = {r["trial_id"]: r for r in _trials(run)}
+    assert sorted(int(t) for t in rows) == [0, 1, 2, 3]
+    assert {r["status"] for r in rows.values()} <= {"COMPLETED", "FAILED"}
+    assert "warning: worker local-1 exited with code -9" in out
+    killed = rows[str(int(trial_id))]
+    if killed["status"] == "FAILED":  # unless it ended in the instant before the kill
+        assert "worker local-1 stopped" in killed["message"]
+    assert json.loads((run / "metrics.json").read_text())["trials"]["completed"] >= 1
+
+
+def _wait_for_trial_of(run: Path, worker_id: str, proc: subprocess.Popen, timeout: float) -> str:
+    """The id of the trial `worker_id` is running, as the chief's oracle.json records it."""
+    deadline = time.monotonic() + timeout
+    state = run / "keras_tuner" / "oracle.json"
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            ongoing = json.loads(state.read_text()).get("ongoing_trials", {})
+        except (OSError, ValueError):
+            ongoing = {}
+        if worker_id in ongoing:
+            return ongoing[worker_id]
+        time.sleep(0.1)
+    raise AssertionError(f"{worker_id} never started a trial")
+
+
+def _pid_of(run: Path, worker_id: str) -> int:
+    """The worker process the chief of `run` started as `worker_id`."""
+    wanted = {b"--worker-id", worker_id.encode(), str(run.parent).encode()}
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = set((entry / "cmdline").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if entry.name.isdigit() and wanted <= argv:
+            return int(entry.name)
+    raise AssertionError(f"no process for {worker_id}")
