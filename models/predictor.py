@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ _NA_TEXT = {
     "null",
     "none",
 }
+# "0,5": a number written with a decimal comma, which training did not read as a number either.
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 # Rows per call of the model: bounds memory on large files.
 _BATCH = 8192
 # Bad values quoted per column in an error message.
@@ -183,7 +186,7 @@ def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
             f"{', '.join(i['column'] for i in inputs)}. Add them with the same names; leave "
             "cells empty where a value is unknown."
         )
-    problems = []
+    problems, decimal_commas = [], False
     for item in inputs:
         if item["kind"] == "categorical":
             continue
@@ -191,6 +194,7 @@ def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
         bad = _wrong_kind(raw, item)
         if bad.any():
             examples = list(dict.fromkeys(str(v).strip() for v in raw[bad]))[:_EXAMPLES]
+            decimal_commas |= any(_DECIMAL_COMMA.match(e) for e in examples)
             first = int(np.flatnonzero(bad.to_numpy())[0]) + 1
             expected = "numbers" if item["kind"] == "numeric" else "true/false, yes/no or 1/0"
             problems.append(
@@ -199,9 +203,10 @@ def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
                 f"{first})"
             )
     if problems:
+        hint = " Numbers need a '.' as decimal point." if decimal_commas else ""
         raise DataError(
-            f"Values of the wrong kind: {'; '.join(problems)}. Correct them, or leave the cells "
-            "empty where a value is unknown."
+            f"Values of the wrong kind: {'; '.join(problems)}.{hint} Correct them, or leave the "
+            "cells empty where a value is unknown."
         )
 
 

@@ -61,7 +61,9 @@ def refit(
 
     keras.utils.set_random_seed(seed)
     fixed = copy.copy(hypermodel)
-    fixed.patience = 0  # no validation data to stop on
+    fixed.patience = 0  # a fixed epoch count: nothing to stop early on
     model = fixed.build(hyperparameters)
-    fixed.fit(hyperparameters, model, x, y, epochs=epochs)
+    # The training loop always evaluates "validation" data; with early stopping off it only
+    # watches it for divergence, so the training rows themselves serve (the test rows never do).
+    fixed.fit(hyperparameters, model, x, y, epochs=epochs, validation_data=(x, y))
     return model

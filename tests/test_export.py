@@ -123,7 +123,13 @@ def _export(task_name: str, root: Path) -> Export:
     hypermodel = MLPHyperModel(encoded.n_features, head_for(prepared.task), prepared.space, 2, 0)
     hp = kt.HyperParameters()
     network = hypermodel.build(hp)
-    hypermodel.fit(hp, network, *encoded.fit_data("train"), epochs=2)
+    hypermodel.fit(
+        hp,
+        network,
+        *encoded.fit_data("train"),
+        epochs=2,
+        validation_data=encoded.fit_data("validation"),
+    )
     composed = compose(encoded, network, prepared.task)
     export_model(
         root / "model",
@@ -356,6 +362,8 @@ def test_wrong_kind_values_are_named_with_examples(exports):
     assert "'x 2'" not in str(info.value)  # placeholders and infinity read as missing
     assert "color" not in str(info.value)  # any text is a category
     check_rows(metadata, frame.assign(x1=["1", "", "NA", "3.5"], flag=["TRUE", "n", "", "1"]))
+    with pytest.raises(DataError, match=r"'0,5'.*Numbers need a '\.' as decimal point"):
+        check_rows(metadata, frame.assign(x1=["1", "0,5", "", ""], flag=""))
 
 
 def test_wrong_kind_is_exit_2_before_tensorflow(exports, tmp_path):

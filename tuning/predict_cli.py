@@ -98,7 +98,12 @@ def _predict(args: argparse.Namespace) -> int:
     output = predict_rows(model, preprocessing_of(metadata), frame)
     table = prediction_table(metadata, output)
     # %.9g round-trips the model's float32 outputs exactly.
-    write_text(out, table.to_csv(index=False, float_format="%.9g", lineterminator="\n"))
+    try:
+        write_text(out, table.to_csv(index=False, float_format="%.9g", lineterminator="\n"))
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot write --out '{out}' ({exc.strerror or exc}). Pass a file in a writable folder."
+        ) from None
     print(f"wrote {len(table)} predictions to {out}", flush=True)
     return 0
 
