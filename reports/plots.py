@@ -49,6 +49,10 @@ _SVG_RC = {"svg.fonttype": "none", "font.size": 9.0, "axes.titlesize": 10.0}
 _SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
 _SVG_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _SVG_METADATA = re.compile(r"<metadata>.*?</metadata>", re.DOTALL)
+# A start or end tag. matplotlib escapes `<` and `>` in texts and attribute values, so this
+# never matches inside a user string.
+_SVG_TAG = re.compile(r"<[^<>]+>")
+_SVG_REFERENCE = re.compile(r'(\sid="|url\(#|href="#)')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,8 +91,9 @@ def figure_to_svg(fig: Figure, name: str = "figure") -> str:
 
     Args:
         fig: the figure; it is cleared afterwards and must not be used again.
-        name: a name unique on the page; it seeds the ids inside the SVG so that two plots on one
-            page never share an id, and the same figure always renders the same bytes.
+        name: a name unique on the page; it prefixes and seeds the ids inside the SVG so that
+            two plots on one page never share an id, and the same figure always renders the
+            same bytes.
             Defaults to "figure".
 
     Returns:
@@ -103,7 +108,18 @@ def figure_to_svg(fig: Figure, name: str = "figure") -> str:
     finally:
         fig.clear()
     svg = _SVG_PROLOGUE.sub("", buffer.getvalue(), count=1)
-    return _SVG_METADATA.sub("", _SVG_COMMENT.sub("", svg)).strip()
+    svg = _SVG_METADATA.sub("", _SVG_COMMENT.sub("", svg)).strip()
+    return _prefix_ids(svg, re.sub(r"[^A-Za-z0-9_-]", "_", name))
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Prefix every id and reference to it: matplotlib numbers ids per figure ("axes_1"), so
+    two inline figures would otherwise share them on one page."""
+
+    def fix(tag: re.Match[str]) -> str:
+        return _SVG_REFERENCE.sub(lambda m: f"{m.group(1)}{prefix}-", tag.group(0))
+
+    return _SVG_TAG.sub(fix, svg)
 
 
 def _short(label: Any) -> str:
