@@ -84,7 +84,8 @@ def _tune_parser() -> argparse.ArgumentParser:
     dist.add_argument("--worker", action="store_true",
                       help="run trials for the chief at --oracle; repeat the chief's options, "
                       "--out and --name included")
-    dist.add_argument("--oracle", metavar="HOST:PORT", help="where the chief listens (with --worker)")
+    dist.add_argument("--oracle", metavar="HOST:PORT",
+                      help="where the chief listens (with --worker)")
     dist.add_argument("--worker-id", metavar="NAME",
                       help="this worker's name (default: worker-<host>-<pid>)")
     dist.add_argument("--threads", type=int, metavar="N",

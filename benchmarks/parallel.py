@@ -38,7 +38,8 @@ def _run(workers: int, args: argparse.Namespace, out: Path, name: str) -> dict[s
                           timeout=args.timeout)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"--workers {workers} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        raise SystemExit(f"--workers {workers} failed ({proc.returncode}):\n"
+                         f"{proc.stdout}{proc.stderr}")
     run = out / name
     with open(run / "trials.csv", newline="") as handle:
         ids = [row["trial_id"] for row in csv.DictReader(handle)]

@@ -156,7 +156,8 @@ class Chief:
         if not bound:
             self.close()
             raise ConfigError(f"Cannot listen on {self._listen}: the address is in use or not "
-                              "this machine's. Pass another --port, or --bind with a local address.")
+                              "this machine's. Pass another --port, or --bind with a local "
+                              "address.")
         server.start()
         self._reserved.close()
         start = time.perf_counter()
@@ -188,11 +189,6 @@ class Chief:
                 break
             self._watch_workers(oracle)
             reported = self._report_ended(tuner, reported, own)
-            if self._abandoned(oracle):
-                self._report("warning: every worker stopped before the search ended; "
-                             "writing the results of the trials that ended")
-                self._interrupted = True
-                break
             time.sleep(_POLL_SECONDS)
         self._report_ended(tuner, reported, own)
 
@@ -218,11 +214,6 @@ class Chief:
                 self._start_worker()
                 self._report(f"parallel: started worker {self._workers[-1].worker_id} in its "
                              "place")
-
-    def _abandoned(self, oracle: Any) -> bool:
-        """No worker left here, none may be restarted, no remote worker known, trials left."""
-        return (self._config.workers > 1 and self._own_done and not self._workers
-                and not self._servicer.stop_triggered and not _has_clients(oracle))
 
     def _report_ended(self, tuner: Any, reported: int, own: set[str]) -> int:
         """Progress lines for trials other processes ran (this process's tuner reports its own)."""
@@ -259,7 +250,8 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(f"Cannot listen on {_host_port(host, port)}: {exc.strerror}. Pass "
-                          "another --port, or --bind with one of this machine's addresses.") from exc
+                          "another --port, or --bind with one of this machine's "
+                          "addresses.") from exc
     return sock
 
 
@@ -326,14 +318,6 @@ def _track_own_trials(oracle: Any, tuner_id: str) -> set[str]:
 
     oracle.create_trial = tracked
     return own
-
-
-def _has_clients(oracle: Any) -> bool:
-    return _synchronized(_has_clients_locked)(oracle)
-
-
-def _has_clients_locked(oracle: Any) -> bool:
-    return bool(oracle.tuner_ids or oracle.ongoing_trials)
 
 
 def _release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:
