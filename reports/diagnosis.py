@@ -30,15 +30,20 @@ VERDICTS = ("underfitting", "overfitting", "good fit")
 # U1: the model closes less than this share of the gap between the naive baseline's training loss
 # and a perfect fit (1 - train loss / naive train loss; for regression this is the training R²).
 UNDERFIT_MIN_TRAIN_SKILL = 0.2
-# U2: the network's loss is above the linear baseline's on the training split AND on the validation
-# split, by at least this share of the naive loss in total. Both comparisons are on the same rows,
-# so split-to-split noise cancels; a network that fits and predicts worse than a straight line is
-# held back by its capacity, its regularization or its optimization.
-UNDERFIT_LINEAR_MARGIN = 0.05
+# U2: the network's training loss is above the linear baseline's training loss by at least this
+# share of the naive loss, and its validation loss is above the linear baseline's too. Each
+# comparison is on the same rows, so split-to-split noise cancels; a network that fits its own
+# training data worse than a straight line, and does not generalize better for it, is held back by
+# its capacity, its regularization or its optimization.
+UNDERFIT_LINEAR_MARGIN = 0.02
 # U3: training ended by the epoch budget, not by early stopping, while the validation loss was
 # still falling over the last window, and the training loss fell by at least this share of its
 # value over that window or the network is still behind the linear model on validation.
 STILL_LEARNING_TRAIN_DROP = 0.1
+# U4: the objective Keras minimized at the kept epoch (the loss plus the L2 penalty, measured with
+# dropout on) exceeds the plain training loss by at least this share of the naive loss, and the
+# network does not beat the linear baseline on validation: regularization is what holds it back.
+REGULARIZATION_COST = 0.1
 # The "last window" of a run: this share of its epochs, at least `MIN_WINDOW` epochs.
 WINDOW_FRACTION = 0.1
 MIN_WINDOW = 5
@@ -76,13 +81,16 @@ Overfitting (checked first):
 Underfitting:
   U1  training skill < {UNDERFIT_MIN_TRAIN_SKILL:g}: the model is little better than naive even \
 on the data it was trained on.
-  U2  the linear baseline has a lower loss than the network on the training split and on the \
-validation split, by ≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss in total: the network both fits and \
-predicts worse than a linear model.
+  U2  the network's training loss is above the linear baseline's by ≥ {UNDERFIT_LINEAR_MARGIN:g} \
+× naive loss, and its validation loss is above the linear baseline's too: it fits its own \
+training data worse than a linear model and does not generalize better for it.
   U3  training ended at the epoch budget (not by early stopping) with the validation loss still \
 falling over the last {WINDOW_FRACTION:.0%} of epochs (at least {MIN_WINDOW}), and either the \
 training loss fell ≥ {STILL_LEARNING_TRAIN_DROP:.0%} over that window or the validation loss is \
 still above the linear model's.
+  U4  the objective Keras minimized at the kept epoch (loss + L2 penalty, with dropout on) is \
+above the plain training loss by ≥ {REGULARIZATION_COST:g} × naive loss, and the validation loss \
+is above the linear baseline's: regularization costs more than it gives back.
 Good fit: none of the above.
 Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNING:g} × naive loss \
 (the search may have overfit the validation split); a baseline's test loss lower than the \
@@ -243,16 +251,19 @@ def _advice(
         for k in ("learning_rate", "l2", "dropout")
     }
     if verdict == "underfitting":
-        steps = [
+        capacity = (
             f"Give the network more capacity: more layers or more neurons per layer{shape}; widen "
-            "`layers` and `units` in the --space file if the search could not go higher.",
-            f"Regularize less: lower l2{now['l2']} and dropout{now['dropout']}.",
-            f"Raise the learning rate{now['learning_rate']} or use the adam optimizer.",
+            "`layers` and `units` in the --space file if the search could not go higher."
+        )
+        regularize = f"Regularize less: lower l2{now['l2']} and dropout{now['dropout']}."
+        rate = f"Raise the learning rate{now['learning_rate']} or use the adam optimizer."
+        longer = (
             f"Train longer: raise --epochs (the best trial ran {facts.get('epochs_run', '?')} of "
-            f"{epochs})" + (" and was still improving." if "U3" in fired else "."),
-        ]
-        if "U3" in fired:
-            steps.insert(0, steps.pop())
+            f"{epochs})" + (" and was still improving." if "U3" in fired else ".")
+        )
+        # The step that answers the rule that fired comes first.
+        first = [step for rule, step in (("U4", regularize), ("U3", longer)) if rule in fired]
+        steps = first + [s for s in (capacity, regularize, rate, longer) if s not in first]
         if weak_data:
             steps.append(
                 "No baseline does much better than the naive one either: the features may carry "
@@ -375,20 +386,31 @@ def diagnose(
             f"training loss {_fmt(train_loss)} against the naive {_fmt(naive_train)}."
         )
     behind_linear = linear_val is not None and val_loss > linear_val
-    if linear_train is not None and linear_val is not None:
-        evidence["behind_linear"] = (train_loss - linear_train) / naive_train + (
-            val_loss - linear_val
-        ) / naive_val
-        if (
-            behind_linear
-            and train_loss > linear_train
-            and evidence["behind_linear"] >= UNDERFIT_LINEAR_MARGIN
-        ):
+    if linear_val is not None:
+        evidence["validation_behind_linear"] = (val_loss - linear_val) / naive_val
+    if linear_train is not None:
+        evidence["train_behind_linear"] = (train_loss - linear_train) / naive_train
+        if behind_linear and evidence["train_behind_linear"] >= UNDERFIT_LINEAR_MARGIN:
             reasons["U2"] = (
-                f"U2: the linear baseline does better on the training split (loss "
-                f"{_fmt(linear_train)} vs {_fmt(train_loss)}) and on the validation split "
-                f"({_fmt(linear_val)} vs {_fmt(val_loss)}): {evidence['behind_linear']:.2f} × "
-                f"the naive loss in total (threshold {UNDERFIT_LINEAR_MARGIN:g})."
+                f"U2: the linear baseline fits the training split better (loss "
+                f"{_fmt(linear_train)} vs {_fmt(train_loss)}, "
+                f"{evidence['train_behind_linear']:.3f} × the naive loss; threshold "
+                f"{UNDERFIT_LINEAR_MARGIN:g}) and validates better too ({_fmt(linear_val)} vs "
+                f"{_fmt(val_loss)})."
+            )
+    if facts:
+        # Keras' history holds regression losses in standardized units, where the naive loss
+        # (the training variance) is 1; classification losses are in the naive loss's units.
+        history_naive = 1.0 if task.kind == "regression" else naive_train
+        objective = float(record.history["loss"][facts["kept_epoch"] - 1])
+        evidence["regularization_cost"] = objective / history_naive - train_loss / naive_train
+        if behind_linear and evidence["regularization_cost"] >= REGULARIZATION_COST:
+            reasons["U4"] = (
+                f"U4: regularization costs {evidence['regularization_cost']:.2f} × the naive loss "
+                f"(threshold {REGULARIZATION_COST:g}): the training objective with the L2 "
+                f"penalty and dropout was {_fmt(objective)} where the plain training loss is "
+                f"{_fmt(train_loss)}, and validation loss {_fmt(val_loss)} is above the linear "
+                f"baseline's {_fmt(linear_val)}."
             )
     if _still_improving(facts) and (
         behind_linear or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
@@ -405,7 +427,7 @@ def diagnose(
             )
         )
     overfit = [k for k in ("O1", "O2") if k in reasons]
-    underfit = [k for k in ("U1", "U2", "U3") if k in reasons]
+    underfit = [k for k in ("U1", "U2", "U3", "U4") if k in reasons]
     verdict = "overfitting" if overfit else "underfitting" if underfit else "good fit"
     fired = overfit if overfit else underfit
     evidence["rules_fired"] = ", ".join(fired) if fired else "none"

@@ -224,7 +224,37 @@ def test_worse_than_linear_on_train_and_validation_is_underfitting_u2():
     )
     assert result.verdict == "underfitting"
     assert result.evidence["rules_fired"] == "U2"
-    assert result.evidence["behind_linear"] == pytest.approx((0.05 + 0.04) / NAIVE)
+    assert result.evidence["train_behind_linear"] == pytest.approx(0.05 / NAIVE)
+    assert result.evidence["validation_behind_linear"] == pytest.approx(0.04 / NAIVE)
+
+
+@pytest.mark.parametrize(
+    ("delta", "fires"), [(-0.002, False), (0.002, True)], ids=["just-below", "just-above"]
+)
+def test_u2_threshold_is_on_the_training_split(delta, fires):
+    train = 0.05 + (dx.UNDERFIT_LINEAR_MARGIN + delta) * NAIVE
+    result = diagnose(
+        BINARY,
+        _metrics(train, 0.12),
+        _baselines(linear=(0.05, 0.07)),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert ("U2" in result.evidence["rules_fired"]) is fires
+
+
+def test_u2_ignores_a_network_that_fits_training_like_linear_but_validates_worse():
+    # Worse than linear on validation only: not a capacity problem (the brief's good-fit corner).
+    result = diagnose(
+        BINARY,
+        _metrics(0.06, 0.09),
+        _baselines(linear=(0.053, 0.056)),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
 
 
 def test_u2_does_not_fire_when_the_network_generalizes_better_than_linear():
@@ -241,10 +271,11 @@ def test_u2_does_not_fire_when_the_network_generalizes_better_than_linear():
 
 def test_still_improving_at_the_budget_is_underfitting_u3():
     record = _still_learning()
+    last = record.history["loss"][-1]  # no regularization: the objective is the plain loss
     result = diagnose(
         BINARY,
-        _metrics(0.08, 0.09),
-        _baselines(linear=(0.07, 0.08)),
+        _metrics(last, last + 0.02),
+        _baselines(linear=(last, last + 0.01)),
         record,
         patience=10,
         epochs=100,
@@ -269,6 +300,58 @@ def test_still_improving_but_ahead_of_linear_is_a_good_fit_with_a_note():
     )
     assert result.verdict == "good fit"
     assert any("still falling" in w for w in result.warnings)
+
+
+def _regularized(objective: float, n: int = 25, best: int = 15) -> TrialRecord:
+    """Converged curves whose training objective (loss + L2 + dropout) settles at `objective`."""
+    t = np.arange(n)
+    train = objective + 0.6 * np.exp(-t / 2)
+    val = objective / 3 + 0.6 * np.exp(-t / 2) + 0.001 * np.maximum(t - (best - 1), 0)
+    return _record(train, val, best_epoch=best)
+
+
+def test_heavy_regularization_behind_linear_is_underfitting_u4():
+    # The objective with the L2 penalty and dropout is 0.25; the plain training loss is 0.06.
+    record = _regularized(0.25)
+    result = diagnose(
+        BINARY,
+        _metrics(0.06, 0.07),
+        _baselines(linear=(0.0527, 0.056)),
+        record,
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "underfitting"
+    assert result.evidence["rules_fired"] == "U4"
+    objective = record.history["loss"][14]
+    assert result.evidence["regularization_cost"] == pytest.approx((objective - 0.06) / NAIVE)
+    assert result.advice[0].startswith("Regularize less")
+
+
+def test_heavy_regularization_that_beats_linear_is_a_good_fit():
+    result = diagnose(
+        BINARY,
+        _metrics(0.03, 0.05),
+        _baselines(linear=(0.0527, 0.056)),
+        _regularized(0.25),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
+    assert result.evidence["regularization_cost"] > dx.REGULARIZATION_COST
+
+
+def test_regularization_cost_reads_regression_history_in_standardized_units():
+    # History MSE 0.6 in standardized units; training MSE 40 against a variance of 100 is 0.4.
+    metrics = {s: {"loss": v} for s, v in (("train", 40.0), ("validation", 60.0), ("test", 60.0))}
+    baselines = {
+        "naive": {s: {"loss": 100.0} for s in ("train", "validation", "test")},
+        "linear": {"train": {"loss": 45.0}, "validation": {"loss": 50.0}, "test": {"loss": 50.0}},
+    }
+    record = _regularized(0.6)
+    result = diagnose(REGRESSION, metrics, baselines, record, patience=10, epochs=100)
+    assert result.evidence["regularization_cost"] == pytest.approx(record.history["loss"][14] - 0.4)
+    assert result.evidence["rules_fired"] == "U4"
 
 
 def test_weak_data_advice_when_no_baseline_does_better():
