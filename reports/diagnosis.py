@@ -100,6 +100,27 @@ only their shape is used. Split metrics come from the restored best weights, wit
 
 
 @dataclass(frozen=True)
+class Check:
+    """One rule applied to the best model, for the report's table of rules.
+
+    Attributes:
+        rule: "O1", "O2", "U1" … "U4", or "T" for the test-vs-validation warning.
+        measure: what the rule measures, in words.
+        value: the measured value as text, or why the rule could not be checked.
+        threshold: when the rule fires, in words.
+        fired: whether it fired.
+        reason: the sentence shown when it fired, with its numbers.
+    """
+
+    rule: str
+    measure: str
+    value: str
+    threshold: str
+    fired: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     """The verdict on the best model and what to do about it.
 
@@ -109,6 +130,7 @@ class Diagnosis:
         advice: concrete next steps for this verdict, most useful first.
         reasons: one sentence per rule that fired, with its numbers; empty for a good fit.
         warnings: checks that do not change the verdict (test vs. validation, baselines).
+        checks: every rule with its measured value and threshold, fired or not.
         rules: the rules and thresholds in words, for the report.
     """
 
@@ -117,6 +139,7 @@ class Diagnosis:
     advice: tuple[str, ...]
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
     rules: str = field(default=RULES, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +150,10 @@ class Diagnosis:
             "advice": list(self.advice),
             "reasons": list(self.reasons),
             "warnings": list(self.warnings),
+            "checks": [
+                {"rule": c.rule, "value": c.value, "threshold": c.threshold, "fired": c.fired}
+                for c in self.checks
+            ],
         }
 
 
@@ -247,7 +274,7 @@ def _advice(
         sizes = ", ".join(map(str, units))
         shape = f" (the best trial has {hp['layers']} hidden layer(s) of {sizes} units)"
     now = {
-        k: f" (now {hp[k]:g})" if isinstance(hp.get(k), (int, float)) else ""
+        k: f" (now {hp[k]:.3g})" if isinstance(hp.get(k), (int, float)) else ""
         for k in ("learning_rate", "l2", "dropout")
     }
     if verdict == "underfitting":
@@ -264,6 +291,8 @@ def _advice(
         # The step that answers the rule that fired comes first.
         first = [step for rule, step in (("U4", regularize), ("U3", longer)) if rule in fired]
         steps = first + [s for s in (capacity, regularize, rate, longer) if s not in first]
+        if facts.get("stopped_by_early_stopping"):
+            steps.remove(longer)  # early stopping ended it: more epochs would not be used
         if weak_data:
             steps.append(
                 "No baseline does much better than the naive one either: the features may carry "
@@ -297,6 +326,238 @@ def _advice(
     ]
 
 
+def _overfitting_checks(
+    ev: Mapping[str, Any], facts: Mapping[str, Any], patience: int
+) -> list[Check]:
+    gap = ev["gap"]
+    checks = [
+        Check(
+            "O1",
+            "validation loss − training loss, × naive loss",
+            f"{gap:.3f}",
+            f"≥ {OVERFIT_GAP:g}",
+            gap >= OVERFIT_GAP,
+            f"O1: validation loss {_fmt(ev['validation_loss'])} is above training loss "
+            f"{_fmt(ev['train_loss'])} by {gap:.2f} × the naive loss (threshold {OVERFIT_GAP:g}).",
+        )
+    ]
+    measure = "epochs of rising validation loss after its minimum, with training loss falling"
+    threshold = (
+        f"≥ {OVERFIT_MIN_EPOCHS_PAST_MIN} epochs, rise ≥ {OVERFIT_VAL_RISE:.0%}, fall ≥ "
+        f"{OVERFIT_TRAIN_DROP:.0%}; early stopping off"
+    )
+    if not facts:
+        checks.append(Check("O2", measure, "no curves recorded", threshold, False))
+    elif patience > 0:
+        checks.append(Check("O2", measure, "not checked: early stopping is on", threshold, False))
+    else:
+        value = (
+            f"{facts['epochs_after_val_min']} epochs, rise {facts['val_rise_after_min']:.0%}, "
+            f"fall {facts['train_drop_after_min']:.0%}"
+        )
+        reason = (
+            f"O2: without early stopping, validation loss rose {facts['val_rise_after_min']:.0%} "
+            f"over the {facts['epochs_after_val_min']} epochs after its minimum at epoch "
+            f"{facts['val_min_epoch']}, while training loss fell "
+            f"{facts['train_drop_after_min']:.0%}."
+        )
+        checks.append(Check("O2", measure, value, threshold, _rising_after_minimum(facts), reason))
+    return checks
+
+
+def _underfitting_checks(
+    ev: Mapping[str, Any], facts: Mapping[str, Any], epochs: int
+) -> list[Check]:
+    skill = ev["train_skill"]
+    checks = [
+        Check(
+            "U1",
+            "training skill (1 − training loss / naive loss)",
+            f"{skill:.3f}",
+            f"< {UNDERFIT_MIN_TRAIN_SKILL:g}",
+            skill < UNDERFIT_MIN_TRAIN_SKILL,
+            f"U1: training skill {skill:.2f} < {UNDERFIT_MIN_TRAIN_SKILL:g}: training loss "
+            f"{_fmt(ev['train_loss'])} against the naive {_fmt(ev['naive_train_loss'])}.",
+        )
+    ]
+    behind = ev.get("validation_behind_linear", -math.inf) > 0
+    linear_val = ev.get("linear_validation_loss")
+    measure = "training loss − linear baseline's, × naive loss"
+    if "train_behind_linear" in ev and linear_val is not None:
+        value = ev["train_behind_linear"]
+        checks.append(
+            Check(
+                "U2",
+                measure,
+                f"{value:.3f}" + ("" if behind else " (validation ahead of linear)"),
+                f"≥ {UNDERFIT_LINEAR_MARGIN:g} and validation behind linear",
+                behind and value >= UNDERFIT_LINEAR_MARGIN,
+                f"U2: the linear baseline fits the training split better (loss "
+                f"{_fmt(ev['linear_train_loss'])} vs {_fmt(ev['train_loss'])}, {value:.3f} × the "
+                f"naive loss; threshold {UNDERFIT_LINEAR_MARGIN:g}) and validates better too "
+                f"({_fmt(linear_val)} vs {_fmt(ev['validation_loss'])}).",
+            )
+        )
+    else:
+        checks.append(Check("U2", measure, "no linear baseline", "", False))
+
+    measure = "validation loss still falling when the epoch budget ran out"
+    threshold = (
+        f"ended by the budget, validation falling, and training falling ≥ "
+        f"{STILL_LEARNING_TRAIN_DROP:.0%} or validation behind linear"
+    )
+    if facts:
+        improving = _still_improving(facts)
+        val_change, train_change = -facts["val_drop_last_window"], -facts["train_drop_last_window"]
+        value = (
+            f"{'yes' if improving else 'no'}: over the last {facts['window']} epochs validation "
+            f"{val_change:+.1%}, training {train_change:+.1%}"
+        )
+        fired = improving and (
+            behind or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
+        )
+        reason = (
+            f"U3: training stopped at epoch {facts['epochs_run']} (budget {epochs}) while still "
+            f"improving: over the last {facts['window']} epochs validation loss fell "
+            f"{facts['val_drop_last_window']:.1%} and training loss "
+            f"{facts['train_drop_last_window']:.1%}"
+            + (
+                f", and validation loss is still above the linear model's {_fmt(linear_val)}."
+                if behind
+                else "."
+            )
+        )
+        checks.append(Check("U3", measure, value, threshold, fired, reason))
+    else:
+        checks.append(Check("U3", measure, "no curves recorded", threshold, False))
+
+    measure = "regularization cost: Keras' objective − plain training loss, × naive loss"
+    if "regularization_cost" in ev:
+        cost = ev["regularization_cost"]
+        checks.append(
+            Check(
+                "U4",
+                measure,
+                f"{cost:.3f}" + ("" if behind else " (validation ahead of linear)"),
+                f"≥ {REGULARIZATION_COST:g} and validation behind linear",
+                behind and cost >= REGULARIZATION_COST,
+                f"U4: regularization costs {cost:.2f} × the naive loss (threshold "
+                f"{REGULARIZATION_COST:g}): the L2 penalty and dropout keep the training "
+                f"objective well above the plain training loss {_fmt(ev['train_loss'])}, and "
+                f"validation loss {_fmt(ev['validation_loss'])} is above the linear baseline's "
+                f"{_fmt(linear_val)}.",
+            )
+        )
+    else:
+        checks.append(Check("U4", measure, "no curves recorded", "", False))
+    return checks
+
+
+def _evidence(
+    task: Task,
+    metrics: Mapping[str, Mapping[str, float | None]],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    record: TrialRecord,
+    facts: Mapping[str, Any],
+    patience: int,
+    epochs: int,
+) -> dict[str, float | str | bool]:
+    """The numbers every rule reads, on the naive baseline's scale where they are compared."""
+    naive = baselines.get("naive", {})
+    naive_train = _first_loss(naive, "train", "validation", "test")
+    naive_val = _first_loss(naive, "validation", "train", "test")
+    train_loss, val_loss = _loss(metrics, "train"), _loss(metrics, "validation")
+    if naive_train is None or naive_val is None or train_loss is None or val_loss is None:
+        raise ValueError(
+            "diagnose() needs a finite 'loss' for the model on 'train' and 'validation' and for "
+            f"the naive baseline; got model splits {sorted(metrics)} and naive splits "
+            f"{sorted(naive)}. Pass Evaluation.metrics and the output of fit_baselines()."
+        )
+    naive_train, naive_val = max(naive_train, 1e-12), max(naive_val, 1e-12)
+    ev: dict[str, float | str | bool] = {
+        "train_loss": train_loss,
+        "validation_loss": val_loss,
+        "naive_train_loss": naive_train,
+        "naive_validation_loss": naive_val,
+        "train_skill": 1 - train_loss / naive_train,
+        "validation_skill": 1 - val_loss / naive_val,
+        "gap": (val_loss - train_loss) / naive_val,
+        "early_stopping": patience > 0,
+        "epochs_budget": epochs,
+    }
+    test_loss = _loss(metrics, "test")
+    if test_loss is not None:
+        ev["test_loss"] = test_loss
+        ev["test_minus_validation"] = (test_loss - val_loss) / naive_val
+    metric = "accuracy" if task.is_classification else "r2"
+    for split in ("train", "validation", "test"):
+        value = metrics.get(split, {}).get(metric)
+        if value is not None:
+            ev[f"{split}_{metric}"] = float(value)
+    linear = baselines.get("linear", {})
+    linear_train = _first_loss(linear, "train")
+    linear_val = _first_loss(linear, "validation", "test")
+    if linear_train is not None:
+        ev["linear_train_loss"] = linear_train
+        ev["train_behind_linear"] = (train_loss - linear_train) / naive_train
+    if linear_val is not None:
+        ev["linear_validation_loss"] = linear_val
+        ev["validation_behind_linear"] = (val_loss - linear_val) / naive_val
+    ev.update({k: v for k, v in facts.items() if k != "window"})
+    if facts:
+        # Keras' history holds regression losses in standardized units, where the naive loss
+        # (the training variance) is 1; classification losses are in the naive loss's units.
+        history_naive = 1.0 if task.kind == "regression" else naive_train
+        objective = float(record.history["loss"][facts["kept_epoch"] - 1])
+        ev["regularization_cost"] = objective / history_naive - train_loss / naive_train
+    return ev
+
+
+def _warnings(
+    ev: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    verdict: str,
+    facts: Mapping[str, Any],
+) -> tuple[Check | None, list[str]]:
+    """The test-vs-validation check and the notes that do not change the verdict."""
+    warnings: list[str] = []
+    check = None
+    if "test_minus_validation" in ev:
+        drop = ev["test_minus_validation"]
+        check = Check(
+            "T",
+            "test loss − validation loss, × naive loss",
+            f"{drop:.3f}",
+            f"≥ {TEST_GAP_WARNING:g} warns",
+            drop >= TEST_GAP_WARNING,
+        )
+        if check.fired:
+            warnings.append(
+                f"Test loss {_fmt(ev['test_loss'])} is well above validation loss "
+                f"{_fmt(ev['validation_loss'])} ({drop:.2f} × the naive loss; warning at "
+                f"{TEST_GAP_WARNING:g}): the search may have overfit the validation split, or "
+                "the splits are small. Trust the test metrics; a larger --val-size or fewer "
+                "trials help."
+            )
+    naive_test = _first_loss(baselines.get("naive", {}), "test")
+    if "test_loss" in ev and naive_test:
+        for name, scores in baselines.items():
+            other = _first_loss(scores, "test")
+            if name == "naive" or other is None:
+                continue
+            if (ev["test_loss"] - other) / naive_test >= BASELINE_BEATS_WARNING:
+                warnings.append(
+                    f"The {name.replace('_', ' ')} baseline has a lower test loss "
+                    f"({_fmt(other)}) than the network ({_fmt(ev['test_loss'])})."
+                )
+    if verdict == "good fit" and _still_improving(facts):
+        warnings.append(
+            "Validation loss was still falling when training stopped; more epochs may help a "
+            "little."
+        )
+    return check, warnings
+
+
 def diagnose(
     task: Task,
     metrics: Mapping[str, Mapping[str, float | None]],
@@ -312,156 +573,35 @@ def diagnose(
         task: the task.
         metrics: the best model's `Evaluation.metrics`: split ("train", "validation", "test")
             -> metric -> value. Needs "loss" on train and validation.
-        baselines: the output of `fit_baselines`; "naive" is required, "linear" enables U2 and
-            U3's comparison, others enable the baseline warning. Baseline scores on the
-            "validation" split are used when present, the "test" split otherwise.
+        baselines: the output of `fit_baselines`; "naive" is required, "linear" enables U2-U4's
+            comparison, others enable the baseline warning. Baseline scores on the "validation"
+            split are used when present, the "test" split otherwise.
         record: the best trial, for its learning curves and hyperparameters.
         patience: early-stopping patience of the search; 0 means early stopping was off.
         epochs: the epoch budget per trial (--epochs).
 
     Returns:
-        The verdict with its evidence, reasons, advice and warnings.
+        The verdict with its evidence, checks, reasons, advice and warnings.
 
     Raises:
         ValueError: if a required loss is missing.
     """
-    naive = baselines.get("naive", {})
-    naive_train = _first_loss(naive, "train", "validation", "test")
-    naive_val = _first_loss(naive, "validation", "train", "test")
-    train_loss, val_loss = _loss(metrics, "train"), _loss(metrics, "validation")
-    if naive_train is None or naive_val is None or train_loss is None or val_loss is None:
-        raise ValueError(
-            "diagnose() needs a finite 'loss' for the model on 'train' and 'validation' and for "
-            f"the naive baseline; got model splits {sorted(metrics)} and naive splits "
-            f"{sorted(naive)}. Pass Evaluation.metrics and the output of fit_baselines()."
-        )
-    naive_train, naive_val = max(naive_train, 1e-12), max(naive_val, 1e-12)
-    test_loss = _loss(metrics, "test")
     facts = _curve_facts(record, patience)
+    ev = _evidence(task, metrics, baselines, record, facts, patience, epochs)
+    overfit = _overfitting_checks(ev, facts, patience)
+    underfit = _underfitting_checks(ev, facts, epochs)
+    fired = [c for c in overfit if c.fired] or [c for c in underfit if c.fired]
+    verdict = (
+        "good fit" if not fired else "overfitting" if fired[0].rule[0] == "O" else "underfitting"
+    )
+    ev["rules_fired"] = ", ".join(c.rule for c in fired) or "none"
+    also = [c.rule for c in underfit if c.fired] if verdict == "overfitting" else []
+    if also:
+        ev["also_fired"] = ", ".join(also)
+    test_check, warnings = _warnings(ev, baselines, verdict, facts)
+    ev["test_agrees_with_validation"] = not (test_check and test_check.fired)
 
-    evidence: dict[str, float | str | bool] = {
-        "train_loss": train_loss,
-        "validation_loss": val_loss,
-        "naive_train_loss": naive_train,
-        "naive_validation_loss": naive_val,
-        "train_skill": 1 - train_loss / naive_train,
-        "validation_skill": 1 - val_loss / naive_val,
-        "gap": (val_loss - train_loss) / naive_val,
-        "early_stopping": patience > 0,
-        "epochs_budget": epochs,
-    }
-    if test_loss is not None:
-        evidence["test_loss"] = test_loss
-        evidence["test_minus_validation"] = (test_loss - val_loss) / naive_val
-    metric = "accuracy" if task.is_classification else "r2"
-    for split in ("train", "validation", "test"):
-        value = metrics.get(split, {}).get(metric)
-        if value is not None:
-            evidence[f"{split}_{metric}"] = float(value)
-    linear = baselines.get("linear", {})
-    linear_train = _first_loss(linear, "train")
-    linear_val = _first_loss(linear, "validation", "test")
-    if linear_train is not None:
-        evidence["linear_train_loss"] = linear_train
-    if linear_val is not None:
-        evidence["linear_validation_loss"] = linear_val
-    evidence.update({k: v for k, v in facts.items() if k != "window"})
-
-    reasons: dict[str, str] = {}
-    if evidence["gap"] >= OVERFIT_GAP:
-        reasons["O1"] = (
-            f"O1: validation loss {_fmt(val_loss)} is above training loss {_fmt(train_loss)} by "
-            f"{evidence['gap']:.2f} × the naive loss (threshold {OVERFIT_GAP:g})."
-        )
-    if patience == 0 and _rising_after_minimum(facts):
-        reasons["O2"] = (
-            f"O2: without early stopping, validation loss rose {facts['val_rise_after_min']:.0%} "
-            f"over the {facts['epochs_after_val_min']} epochs after its minimum at epoch "
-            f"{facts['val_min_epoch']}, while training loss fell "
-            f"{facts['train_drop_after_min']:.0%}."
-        )
-    if evidence["train_skill"] < UNDERFIT_MIN_TRAIN_SKILL:
-        reasons["U1"] = (
-            f"U1: training skill {evidence['train_skill']:.2f} < {UNDERFIT_MIN_TRAIN_SKILL:g}: "
-            f"training loss {_fmt(train_loss)} against the naive {_fmt(naive_train)}."
-        )
-    behind_linear = linear_val is not None and val_loss > linear_val
-    if linear_val is not None:
-        evidence["validation_behind_linear"] = (val_loss - linear_val) / naive_val
-    if linear_train is not None:
-        evidence["train_behind_linear"] = (train_loss - linear_train) / naive_train
-        if behind_linear and evidence["train_behind_linear"] >= UNDERFIT_LINEAR_MARGIN:
-            reasons["U2"] = (
-                f"U2: the linear baseline fits the training split better (loss "
-                f"{_fmt(linear_train)} vs {_fmt(train_loss)}, "
-                f"{evidence['train_behind_linear']:.3f} × the naive loss; threshold "
-                f"{UNDERFIT_LINEAR_MARGIN:g}) and validates better too ({_fmt(linear_val)} vs "
-                f"{_fmt(val_loss)})."
-            )
-    if facts:
-        # Keras' history holds regression losses in standardized units, where the naive loss
-        # (the training variance) is 1; classification losses are in the naive loss's units.
-        history_naive = 1.0 if task.kind == "regression" else naive_train
-        objective = float(record.history["loss"][facts["kept_epoch"] - 1])
-        evidence["regularization_cost"] = objective / history_naive - train_loss / naive_train
-        if behind_linear and evidence["regularization_cost"] >= REGULARIZATION_COST:
-            reasons["U4"] = (
-                f"U4: regularization costs {evidence['regularization_cost']:.2f} × the naive loss "
-                f"(threshold {REGULARIZATION_COST:g}): the training objective with the L2 "
-                f"penalty and dropout was {_fmt(objective)} where the plain training loss is "
-                f"{_fmt(train_loss)}, and validation loss {_fmt(val_loss)} is above the linear "
-                f"baseline's {_fmt(linear_val)}."
-            )
-    if _still_improving(facts) and (
-        behind_linear or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
-    ):
-        reasons["U3"] = (
-            f"U3: training stopped at epoch {facts['epochs_run']} (budget {epochs}) while still "
-            f"improving: over the last {facts['window']} epochs validation loss fell "
-            f"{facts['val_drop_last_window']:.1%} and training loss "
-            f"{facts['train_drop_last_window']:.1%}"
-            + (
-                f", and validation loss is still above the linear model's {_fmt(linear_val)}."
-                if behind_linear
-                else "."
-            )
-        )
-    overfit = [k for k in ("O1", "O2") if k in reasons]
-    underfit = [k for k in ("U1", "U2", "U3", "U4") if k in reasons]
-    verdict = "overfitting" if overfit else "underfitting" if underfit else "good fit"
-    fired = overfit if overfit else underfit
-    evidence["rules_fired"] = ", ".join(fired) if fired else "none"
-    if overfit and underfit:
-        evidence["also_fired"] = ", ".join(underfit)
-
-    warnings = []
-    if test_loss is not None and evidence["test_minus_validation"] >= TEST_GAP_WARNING:
-        warnings.append(
-            f"Test loss {_fmt(test_loss)} is well above validation loss {_fmt(val_loss)} "
-            f"({evidence['test_minus_validation']:.2f} × the naive loss; warning at "
-            f"{TEST_GAP_WARNING:g}): the search may have overfit the validation split, or the "
-            "splits are small. Trust the test metrics; a larger --val-size or fewer trials help."
-        )
-    evidence["test_agrees_with_validation"] = not warnings
-    naive_test = _first_loss(naive, "test")
-    if test_loss is not None and naive_test:
-        for name, scores in baselines.items():
-            other = _first_loss(scores, "test")
-            if (
-                name != "naive"
-                and other is not None
-                and (test_loss - other) / naive_test >= BASELINE_BEATS_WARNING
-            ):
-                warnings.append(
-                    f"The {name.replace('_', ' ')} baseline has a lower test loss "
-                    f"({_fmt(other)}) than the network ({_fmt(test_loss)})."
-                )
-    if verdict == "good fit" and _still_improving(facts):
-        warnings.append(
-            "Validation loss was still falling when training stopped; more epochs "
-            "may help a little."
-        )
-
+    naive_val = ev["naive_validation_loss"]
     best_val_skill = max(
         (
             1 - v / naive_val
@@ -477,10 +617,16 @@ def diagnose(
         facts,
         epochs,
         weak_data=best_val_skill < UNDERFIT_MIN_TRAIN_SKILL,
-        fired=set(fired),
+        fired={c.rule for c in fired},
     )
+    checks = overfit + underfit + ([test_check] if test_check else [])
     return Diagnosis(
-        verdict, evidence, tuple(advice), tuple(reasons[k] for k in fired), tuple(warnings)
+        verdict,
+        ev,
+        tuple(advice),
+        tuple(c.reason for c in fired),
+        tuple(warnings),
+        tuple(checks),
     )
 
 

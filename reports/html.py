@@ -172,9 +172,10 @@ def _figures(context: ReportContext) -> dict[str, Markup]:
             figures["hyperparameters"] = _svg(fig, "hyperparameters")
 
         importance = plots.hyperparameter_importance_data(context.search, seed=context.seed)
-        fig, ax = plots.new_figure(5.0, max(1.6, 0.35 * len(importance) + 0.8))
-        plots.draw_importance(ax, importance)
-        figures["importance"] = _svg(fig, "importance")
+        if importance:
+            fig, ax = plots.new_figure(5.0, max(1.6, 0.3 * len(importance) + 0.8))
+            plots.draw_importance(ax, importance)
+            figures["importance"] = _svg(fig, "importance")
 
         test = context.evaluation.predictions.get("test")
         if test is not None and context.task.is_classification:
@@ -342,6 +343,11 @@ def render_report(context: ReportContext) -> str:
             best=best,
             figures=_figures(context),
             classes=[str(c) for c in context.task.classes],
+            # The network trains on the standardized target, so its curves and objective are in
+            # those units; the metrics table is in the target's own units.
+            objective_units=", in standardized target units"
+            if context.task.kind == "regression"
+            else "",
             features=list(context.feature_columns),
             dropped=list(context.dropped_columns.items()),
             versions=list(context.versions.items()),

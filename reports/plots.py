@@ -22,7 +22,7 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 from sklearn import metrics as skm
 from sklearn.ensemble import RandomForestRegressor
 
@@ -36,6 +36,8 @@ LOG_SCALE_HYPERPARAMETERS = frozenset({"learning_rate", "l2"})
 MIN_TRIALS_FOR_IMPORTANCE = 3
 # Labels longer than this are shortened on axes so that one long class name cannot squash a plot.
 MAX_LABEL_CHARS = 24
+# Positive numbers spanning this ratio or more (units 16-256, batch size) get a log axis.
+_LOG_RATIO = 8
 # Shuffles per hyperparameter in the permutation importance.
 _IMPORTANCE_SHUFFLES = 20
 
@@ -284,6 +286,7 @@ def draw_search_history(ax: Axes, data: SearchHistory) -> None:
         )
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.5, max(len(data.numbers), 1) + 0.5)
     ax.set_ylabel("validation loss (objective)")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
@@ -302,7 +305,8 @@ class HyperparameterScores:
         values: its value in each trial where it was active.
         scores: the objective of those trials.
         numeric: True for numbers (scatter), False for choices (strip per category).
-        log_scale: True to plot the values on a log axis.
+        log_scale: True to plot the values on a log axis: learning rate, L2, and positive
+            numbers spanning a ratio of `_LOG_RATIO` or more.
         categories: the distinct values in order, for choices (empty for numbers).
     """
 
@@ -337,7 +341,7 @@ def hyperparameter_scores_data(result: SearchResult) -> list[HyperparameterScore
         numeric = all(_is_number(v) for v in values)
         positive = numeric and min(values) > 0
         log_scale = positive and (
-            name in LOG_SCALE_HYPERPARAMETERS or max(values) / min(values) >= 100
+            name in LOG_SCALE_HYPERPARAMETERS or max(values) / min(values) >= _LOG_RATIO
         )
         categories = () if numeric else tuple(sorted({str(v) for v in values}))
         scores = np.array([s for _, s in pairs])
@@ -348,14 +352,22 @@ def hyperparameter_scores_data(result: SearchResult) -> list[HyperparameterScore
 def draw_hyperparameter_scores(ax: Axes, data: HyperparameterScores) -> None:
     """Scatter for numbers (log x where searched on a log scale), jittered strip for choices."""
     if data.numeric:
-        ax.plot(
-            np.asarray(data.values, dtype=float), data.scores, "o", color=TRAIN_COLOR, alpha=0.8
-        )
+        values = np.asarray(data.values, dtype=float)
+        ax.plot(values, data.scores, "o", color=TRAIN_COLOR, alpha=0.8)
+        integers = bool(np.all(values == np.round(values)))
         if data.log_scale:
-            ax.set_xscale("log")
+            ax.set_xscale("log", base=2 if integers else 10)
             # Minor labels inside one decade overlap; the major ones are enough.
             ax.xaxis.set_minor_formatter(NullFormatter())
-        elif all(float(v).is_integer() for v in data.values):
+        distinct = np.unique(values)
+        if integers and len(distinct) <= 8:
+            # Few whole-number choices (units, batch size): label exactly those.
+            ax.set_xticks(distinct)
+            ax.set_xticklabels(
+                [str(int(v)) for v in distinct], rotation=45 if len(distinct) > 4 else 0
+            )
+            ax.xaxis.set_minor_locator(NullLocator())
+        elif integers:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         positions = {c: i for i, c in enumerate(data.categories)}

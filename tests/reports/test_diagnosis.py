@@ -415,6 +415,27 @@ def test_to_dict_is_json_ready_and_has_the_contract_keys():
     assert all(isinstance(v, (int, float, str, bool)) for v in data["evidence"].values())
 
 
+def test_checks_list_every_rule_with_what_fired():
+    result = diagnose(
+        BINARY, _metrics(0.01, 0.9, test=1.2), _baselines(), _overtrained(), patience=0, epochs=300
+    )
+    checks = {c.rule: c for c in result.checks}
+    assert list(checks) == ["O1", "O2", "U1", "U2", "U3", "U4", "T"]
+    assert [c.rule for c in result.checks if c.fired and c.rule != "T"] == ["O1", "O2"]
+    assert checks["T"].fired
+    assert checks["O1"].value == f"{0.89 / NAIVE:.3f}"
+    assert result.reasons == (checks["O1"].reason, checks["O2"].reason)
+    assert [c["rule"] for c in result.to_dict()["checks"]] == list(checks)
+
+
+def test_o2_is_reported_as_not_checked_with_early_stopping_on():
+    result = diagnose(
+        BINARY, _metrics(0.04, 0.09), _baselines(), _converged(), patience=10, epochs=100
+    )
+    o2 = next(c for c in result.checks if c.rule == "O2")
+    assert not o2.fired and "early stopping is on" in o2.value
+
+
 def test_rules_text_names_every_threshold():
     for value in (
         dx.OVERFIT_GAP,
