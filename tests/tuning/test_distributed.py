@@ -168,7 +168,9 @@ def test_two_workers_run_every_trial_exactly_once(tmp_path):
 
 @pytest.mark.slow
 def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
-    proc = _start(tmp_path, "--max-trials", "4", "--epochs", "3", "--patience", "0")
+    # Enough trials that the worker process, which starts while the chief already runs
+    # trials, surely gets one before the chief has run them all.
+    proc = _start(tmp_path, "--max-trials", "8", "--epochs", "5", "--patience", "0")
     run = tmp_path / "runs" / "run"
     try:
         trial_id = _wait_for_trial_of(run, "local-1", proc, timeout=120)
@@ -177,7 +179,7 @@ def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
     finally:
         _kill_group(proc)
     rows = {r["trial_id"]: r for r in _trials(run)}
-    assert sorted(int(t) for t in rows) == [0, 1, 2, 3]
+    assert sorted(int(t) for t in rows) == list(range(8))
     assert {r["status"] for r in rows.values()} <= {"COMPLETED", "FAILED"}
     assert "warning: worker local-1 exited with code -9" in out
     killed = rows[str(int(trial_id))]
