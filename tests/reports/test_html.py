@@ -204,16 +204,18 @@ def test_checked_svg_refuses_anything_but_drawing():
     assert report_html._checked_svg(f"<svg {svg_ns}><text>&lt;b&gt;</text></svg>")
 
 
-def test_write_report_replaces_the_file_in_one_step(tmp_path):
+def test_write_report_replaces_the_file_in_one_step(tmp_path, monkeypatch, pages):
+    monkeypatch.setattr(report_html, "render_report", lambda context: pages["binary"])
     path = tmp_path / "report.html"
     path.write_text("old")
-    write_report(path, _context("binary"))
-    assert path.read_text().startswith("<!DOCTYPE html>")
+    assert write_report(path, _context("binary")) == path
+    assert path.read_text() == pages["binary"]
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_write_report_failure_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    monkeypatch.setattr(report_html, "render_report", lambda context: "<!DOCTYPE html>new")
     path = tmp_path / "report.html"
     path.write_text("old")
 
@@ -228,8 +230,9 @@ def test_write_report_failure_leaves_the_old_file_and_no_temporary(tmp_path, mon
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_page_loads_in_headless_chromium_without_console_messages(tmp_path):
-    path = write_report(tmp_path / "report.html", _context("binary"))
+def test_page_loads_in_headless_chromium_without_console_messages(tmp_path, pages):
+    path = tmp_path / "report.html"
+    path.write_text(pages["binary"], encoding="utf-8")
     result = subprocess.run(
         [
             shutil.which("chromium"),
