@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,3 +44,27 @@ def _finite(value: Any) -> Any:
 def write_json(path: str | Path, data: Any) -> None:
     """Write `data` as indented JSON, atomically; NaN and infinities become null."""
     write_text(path, json.dumps(_finite(data), indent=2, ensure_ascii=False) + "\n")
+
+
+# What a killed writer leaves behind: `.<name>.<random>.tmp` (write_text, the HTML report),
+# `.<pid>.tmp.weights.h5` (tuner checkpoints), `.<folder>.<token>.tmp` / `.old` (model export).
+_TEMPORARY = re.compile(r"^\..+\.(tmp|old)(\.weights\.h5)?$")
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files and folders that killed atomic writes left in `folder`.
+
+    Only call it when no other process writes to `folder` (e.g. before a resumed search).
+
+    Returns:
+        What was removed.
+    """
+    removed = []
+    for path in sorted(Path(folder).rglob(".*")):
+        if _TEMPORARY.match(path.name) and path.exists():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -19,7 +19,7 @@ from data.task import Task, infer_task
 from tuning import distributed
 from tuning.config import RunConfig, settings_differences
 from tuning.errors import ConfigError, SearchFailedError, SearchInterrupted
-from tuning.files import write_json, write_text
+from tuning.files import remove_stale_temporaries, write_json, write_text
 from tuning.space import SearchSpace, load_space
 
 
@@ -263,6 +263,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         _check_resume(config, run_dir)
         # Until this session ends, the folder is not a finished run (see _metrics).
         (run_dir / "metrics.json").unlink(missing_ok=True)
+        remove_stale_temporaries(run_dir)  # what a killed session's atomic writes left
     else:
         _make_run_dir(config, run_dir)
     # Parallel trials: workers start now, loading TensorFlow and the data alongside this process.

@@ -8,6 +8,8 @@ What `_TrialBookkeeping` changes in Keras Tuner's `Tuner.run_trial`:
   * every epoch's training and validation metrics are written to `histories/<trial>.json`
     (Keras Tuner keeps only the best epoch's), with the trial's wall time and epochs run;
   * each trial gets its own seed, so a trial repeats exactly, even after `--resume`;
+  * the previous trials' traced graphs are released (`_forget_custom_gradients`), so a long
+    search does not grow the process by a few MB per trial;
   * one console line per finished trial.
 
 What `_ResumableOracle` changes in Keras Tuner 1.4.8's oracles, so that `--resume` continues a
@@ -145,7 +147,6 @@ class _ResumableOracle:
             if trial.status in _DONE:
                 self.end_order.append(trial_id)
                 self._run_times[trial_id] = max(1, self._run_times[trial_id])
-                self._on_recovered_end(trial_id)
             else:
                 trial.status = "RUNNING"
                 trial.metrics = metrics_tracking.MetricsTracker()
@@ -154,9 +155,10 @@ class _ResumableOracle:
         self._retry_queue = [t for t in self._retry_queue if t in rerun]
         self._retry_queue += [t for t in rerun if t not in self._retry_queue]
         self.ongoing_trials = {}
+        self._after_reconcile()
 
-    def _on_recovered_end(self, trial_id: str) -> None:
-        """What the oracle's `end_trial` does after saving, for a trial recovered as ended."""
+    def _after_reconcile(self) -> None:
+        """Repairs of an oracle's own state after `_reconcile`; nothing by default."""
 
     def resume_summary(self) -> str:
         """One line on what a reloaded oracle found."""
@@ -178,7 +180,20 @@ class HyperbandOracle(_ResumableOracle, kt.oracles.HyperbandOracle):
 
 
 class BayesianOracle(_ResumableOracle, kt.oracles.BayesianOptimizationOracle):
-    """Bayesian optimization that also saves the NumPy generator behind its proposals."""
+    """Bayesian optimization that saves the NumPy generator behind its proposals, and never
+    proposes a value set it already tried.
+
+    Keras Tuner's Gaussian-process step does not check for repeats (its random start does), so
+    on a small or discrete space it proposes the best-known values again and again, spending the
+    trial budget on copies. A repeat is replaced by an untried random value set.
+    """
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        response = super().populate_space(trial_id)
+        values = response.get("values")
+        if response["status"] == "RUNNING" and values is not None and self._duplicate(values):
+            return self._random_populate_space()
+        return response
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
@@ -236,8 +251,12 @@ class GridOracle(_ResumableOracle, kt.oracles.GridSearchOracle):
         self._ordered_ids = ids
         self._populate_next = list(self.end_order)
 
-    def _on_recovered_end(self, trial_id: str) -> None:
-        self._populate_next.append(trial_id)
+    def _after_reconcile(self) -> None:
+        # GridSearchOracle.end_trial queues the ended trial only after end_trial has saved
+        # oracle.json; the tuner's save that follows may never happen. Queue every ended trial
+        # that is not queued: one whose successor was already proposed is skipped when popped
+        # (populate_space finds its next combination already in the walk).
+        self._populate_next += [t for t in self.end_order if t not in self._populate_next]
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +311,7 @@ class _TrialBookkeeping:
             kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
         checkpoint = Path(self._get_checkpoint_fname(trial.trial_id))
         checkpoint.unlink(missing_ok=True)  # an earlier, killed attempt's weights
+        _forget_custom_gradients()  # before _try_build's clear_session and gc.collect
         keras.utils.set_random_seed(self._config.seed * 1000 + int(trial.trial_id))
         log = EpochLog()
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), log]
@@ -351,6 +371,27 @@ class _TrialBookkeeping:
         else:
             head = f"{status.lower()}"
         return f"trial {done}/{total}  {head:<18} {best_text:<14} {seconds:6.1f} s"
+
+
+def _forget_custom_gradients() -> None:
+    """Let the previous trials' traced graphs be freed: a workaround for a TensorFlow leak.
+
+    In graph mode, every call of a `tf.custom_gradient` function registers its gradient under a
+    new name ("CustomGradient-<id>") in TensorFlow's global gradient registry, which never
+    removes it, and the registered closure holds the traced graph. tf.distribute's all_reduce,
+    which Keras' optimizer calls in every traced train step, is such a function, so every
+    trial's training graphs stay alive even after `keras.backend.clear_session()` (about 4 MB
+    per trial on a small MLP; keras-team/keras#17458, tensorflow/tensorflow#61791). An entry is
+    looked up only while the function that made it is being traced, so between trials none is
+    needed. `_gradient_registry` is private TensorFlow API: TensorFlow is pinned in
+    requirements.txt; if it is gone, nothing is done.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    if isinstance(registry, dict):
+        for name in [n for n in registry if str(n).startswith("CustomGradient-")]:
+            del registry[name]
 
 
 def _save_weights(model: keras.Model, path: Path) -> None:
