@@ -65,6 +65,8 @@ OVERFIT_TRAIN_DROP = 0.05
 TEST_GAP_WARNING = 0.2
 # diagnose_trial: a validation loss falling less than this over the last window counts as flat.
 _TRIAL_MIN_VAL_DROP = 0.01
+# diagnose_trial: training and validation loss both fell less than this share from the first epoch.
+_TRIAL_BARELY_MOVED = 0.1
 # A baseline beats the network's test loss by at least this share of the naive loss.
 BASELINE_BEATS_WARNING = 0.05
 
@@ -639,9 +641,10 @@ def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
 
     Without the naive scale only the curves' shape is judged: "overfitting" when O2 holds (only
     when `patience` is 0) or when, at the best epoch, the validation loss exceeds the training
-    loss by `OVERFIT_GAP` × the first epoch's loss; "underfitting" when the run ended at its
-    budget with the validation loss still falling by at least `_TRIAL_MIN_VAL_DROP` over the
-    last window; "good fit" otherwise.
+    loss by `OVERFIT_GAP` × the first epoch's loss; "underfitting" when neither loss fell by
+    `_TRIAL_BARELY_MOVED` from the first epoch, or when the run ended at its budget with the
+    validation loss still falling by at least `_TRIAL_MIN_VAL_DROP` over the last window;
+    "good fit" otherwise.
 
     Args:
         record: the trial.
@@ -672,6 +675,12 @@ def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
         return (
             f"overfitting: at epoch {kept} validation loss is {gap:.0%} of the first loss "
             "above training"
+        )
+    train_fall, val_fall = 1 - train[-1] / train[0], 1 - float(val.min()) / val[0]
+    if max(train_fall, val_fall) < _TRIAL_BARELY_MOVED:
+        return (
+            f"underfitting: the loss barely moved (training {-train_fall:+.0%}, "
+            f"validation {-val_fall:+.0%} from the first epoch)"
         )
     if _still_improving(facts) and facts["val_drop_last_window"] >= _TRIAL_MIN_VAL_DROP:
         return f"underfitting: still improving at its last epoch ({n})"

@@ -247,11 +247,8 @@ def _metrics_table(context: ReportContext) -> dict[str, Any]:
     }
 
 
-def _trials_table(context: ReportContext) -> dict[str, Any]:
-    """One row per trial with its hyperparameters, in search order."""
-    names: list[str] = []
-    for trial in context.search.trials:
-        names += [k for k in trial.hyperparameters if k not in names]
+def _trials_table(context: ReportContext) -> list[dict[str, Any]]:
+    """One row per trial in search order, its active hyperparameters as name/value pairs."""
     rows = []
     for number, trial in enumerate(context.search.trials, start=1):
         rows.append(
@@ -262,7 +259,9 @@ def _trials_table(context: ReportContext) -> dict[str, Any]:
                 "completed": trial.completed,
                 "best": trial.trial_id == context.search.best_trial_id,
                 "score": _number(trial.score),
-                "cells": [_number(trial.hyperparameters.get(n)) for n in names],
+                "hyperparameters": [
+                    (k, _number(v)) for k, v in trial.hyperparameters.items() if v is not None
+                ],
                 "epochs": trial.epochs,
                 "best_epoch": _number(trial.best_epoch),
                 "seconds": f"{trial.seconds:.1f}",
@@ -270,7 +269,7 @@ def _trials_table(context: ReportContext) -> dict[str, Any]:
                 "message": trial.message,
             }
         )
-    return {"hyperparameters": names, "rows": rows}
+    return rows
 
 
 def _summary(context: ReportContext) -> list[tuple[str, str]]:

@@ -465,6 +465,18 @@ def test_trial_verdicts_from_curves():
     assert diagnose_trial(failed) == "failed"
 
 
+def test_trial_whose_loss_never_moved_is_underfitting():
+    record = _record(np.linspace(0.70, 0.68, 100), np.linspace(0.71, 0.70, 100))
+    assert diagnose_trial(record, patience=10).startswith("underfitting: the loss barely moved")
+
+
+def test_trial_that_converged_in_one_epoch_is_not_called_stuck():
+    # Validation is best at epoch 1, but the training loss kept falling: fast, not stuck.
+    train = 0.3 * np.exp(-np.arange(11) / 2) + 0.004
+    val = 0.079 + 0.005 * np.arange(11)
+    assert diagnose_trial(_record(train, val), patience=10).startswith("good fit")
+
+
 def test_trial_verdict_skips_o2_when_patience_is_unknown():
     assert not diagnose_trial(_overtrained()).startswith("overfitting: validation loss rose")
 
