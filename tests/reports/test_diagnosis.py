@@ -446,6 +446,14 @@ def test_rules_text_names_every_threshold():
         assert f"{value:g}" in dx.RULES
 
 
+def test_without_curves_the_split_rules_still_decide():
+    record = TrialRecord("0", "COMPLETED", 0.9, {}, 0, None)
+    result = diagnose(BINARY, _metrics(0.01, 0.9), _baselines(), record, patience=0, epochs=100)
+    assert result.verdict == "overfitting"
+    values = {c.rule: c.value for c in result.checks}
+    assert values["O2"] == values["U3"] == values["U4"] == "no curves recorded"
+
+
 def test_missing_validation_loss_is_an_error_that_says_what_to_pass():
     with pytest.raises(ValueError, match="needs a finite 'loss'.*Evaluation.metrics"):
         diagnose(
