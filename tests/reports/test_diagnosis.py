@@ -153,15 +153,28 @@ def test_large_gap_is_overfitting_o1():
 )
 def test_o1_threshold_is_on_the_naive_scale(delta, fires):
     val = 0.05 + (dx.OVERFIT_GAP + delta) * NAIVE
+    flat_linear = _baselines(linear=(0.06, 0.06))  # a linear model with no gap of its own
+    result = diagnose(
+        BINARY, _metrics(0.05, val), flat_linear, _converged(), patience=10, epochs=100
+    )
+    assert (result.verdict == "overfitting") is fires
+    assert result.evidence["excess_gap"] == result.evidence["gap"]
+
+
+def test_gap_shared_by_the_linear_baseline_is_not_overfitting():
+    # A small, unusual validation split: the linear model loses as much on it as the network.
     result = diagnose(
         BINARY,
-        _metrics(0.05, val),
-        _baselines(linear=(0.05, val)),
+        _metrics(0.28, 0.47),
+        _baselines(linear=(0.24, 0.49)),
         _converged(),
         patience=10,
         epochs=100,
     )
-    assert (result.verdict == "overfitting") is fires
+    assert result.evidence["gap"] >= dx.OVERFIT_GAP
+    assert result.evidence["excess_gap"] == pytest.approx((0.19 - 0.25) / NAIVE)
+    assert result.verdict == "good fit"
+    assert any("linear baseline shows a similar gap" in w for w in result.warnings)
 
 
 def test_rising_validation_without_early_stopping_is_overfitting_o2():
@@ -423,7 +436,8 @@ def test_checks_list_every_rule_with_what_fired():
     assert list(checks) == ["O1", "O2", "U1", "U2", "U3", "U4", "T"]
     assert [c.rule for c in result.checks if c.fired and c.rule != "T"] == ["O1", "O2"]
     assert checks["T"].fired
-    assert checks["O1"].value == f"{0.89 / NAIVE:.3f}"
+    excess = (0.89 - 0.02) / NAIVE  # beyond the linear baseline's gap of 0.02
+    assert checks["O1"].value == f"{excess:.3f} (gap {0.89 / NAIVE:.3f})"
     assert result.reasons == (checks["O1"].reason, checks["O2"].reason)
     assert [c["rule"] for c in result.to_dict()["checks"]] == list(checks)
 
