@@ -187,6 +187,80 @@ def _export(config: RunConfig, prepared: Prepared, encoded: Any, tuner: Any, bes
     return exported.to_dict()
 
 
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("tensorflow-cpu", "keras", "keras-tuner", "numpy", "pandas", "scikit-learn"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _diagnose_and_report(
+    config: RunConfig,
+    prepared: Prepared,
+    encoded: Any,
+    result: Any,
+    evaluation: Any,
+    exported: dict[str, Any],
+    metrics: dict[str, Any],
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    """Baselines on the same splits, the over/underfitting diagnosis, and report.html (issue 3).
+
+    Returns:
+        metrics.json's "baselines" and "diagnosis" entries.
+    """
+    from reports.baselines import fit_baselines
+    from reports.diagnosis import diagnose, diagnose_trial
+    from reports.html import ReportContext, write_report
+
+    task, splits, best = prepared.task, prepared.splits, result.best
+    baselines = fit_baselines(
+        task, encoded.x["train"], splits.y["train"], encoded.x["test"], splits.y["test"],
+        config.seed, x_val=encoded.x["validation"], y_val=splits.y["validation"],
+    )
+    diagnosis = diagnose(task, evaluation.metrics, baselines, best,
+                         patience=config.patience, epochs=config.epochs)
+    report(f"diagnosis: {diagnosis.verdict}"
+           + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None) else ""))
+    test = exported.get("test") or {}
+    described = "best trial's network" if exported.get("kind") == "best_trial" else (
+        "best configuration retrained on train+validation")
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, (int, float)))
+    context = ReportContext(
+        source=prepared.dataset.source,
+        task=task,
+        target=prepared.dataset.target,
+        n_rows=splits.sizes(),
+        feature_columns=tuple(c.name for c in prepared.data.columns),
+        search=result,
+        best_hyperparameters=best.hyperparameters,
+        evaluation=evaluation,
+        baselines=baselines,
+        diagnosis=diagnosis,
+        dropped_columns=prepared.data.dropped,
+        warnings=tuple(prepared.data.notes),
+        config={"tuner": config.tuner, "max_trials": config.max_trials, "epochs": config.epochs,
+                "patience": config.patience, "seed": config.seed, "val_size": config.val_size,
+                "test_size": config.test_size, "workers": config.workers,
+                "space": config.space or "built-in"},
+        trial_diagnoses={t.trial_id: diagnose_trial(t, patience=config.patience)
+                         for t in result.trials},
+        timings={"search": result.seconds, "total": metrics["seconds"]["total"]},
+        exported_model=f"model/model.keras: the {described}" + (f" (test {shown})" if shown else ""),
+        versions=_versions(),
+        created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        seed=config.seed,
+    )
+    write_report(prepared.run_dir / "report.html", context)
+    report(f"report: {prepared.run_dir / 'report.html'}")
+    return {"baselines": baselines, "diagnosis": diagnosis.to_dict()}
+
+
 def _make_run_dir(config: RunConfig, run_dir: Path) -> None:
     """Create the run folder with its settings.json, or nothing at all."""
     try:
@@ -323,6 +397,8 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     exported = _export(config, prepared, encoded, tuner, best, model, report)
     metrics = _metrics(config, prepared, result, started, "complete", evaluation.metrics)
     metrics["exported_model"] = exported
+    metrics.update(_diagnose_and_report(config, prepared, encoded, result, evaluation, exported,
+                                        metrics, report))
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
     write_json(run_dir / "metrics.json", metrics)
     test = evaluation.metrics["test"]
