@@ -22,7 +22,7 @@ _ID_MIN_ROWS = 20
 _NUMERIC_SHARE = 0.95
 _ID_NAME = re.compile(r"^(id|index|idx|row|row_?id|row_?num(ber)?|unnamed: ?0)$|(_|\b)id$", re.I)
 # Placeholders for a missing value that pandas does not already read as missing.
-_MISSING_MARKERS = {"?", "-", "--", ".", "missing", "unknown", "n.a.", "#n/a", "#value!"}
+MISSING_MARKERS = {"?", "-", "--", ".", "missing", "unknown", "n.a.", "#n/a", "#value!"}
 _TRUE = {"true", "t", "yes", "y"}
 _FALSE = {"false", "f", "no", "n"}
 
@@ -78,7 +78,7 @@ def _is_boolean(series: pd.Series) -> bool:
 
 def _numeric_share(series: pd.Series) -> float:
     text = _text_values(series)
-    text = text[(text != "") & ~text.str.lower().isin(_MISSING_MARKERS)]
+    text = text[(text != "") & ~text.str.lower().isin(MISSING_MARKERS)]
     if text.empty:
         return 0.0
     return float(pd.to_numeric(text, errors="coerce").notna().mean())

@@ -144,17 +144,19 @@ def _check_header(header: list[str], path: Path) -> None:
         )
 
 
-def load_csv(path: str | Path, target: str) -> Dataset:
-    """Read a CSV file with a header row; the separator is detected.
+def read_csv(path: str | Path, text_columns: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Read a CSV file with a header row and at least one data row; the separator is detected.
+
+    Training data and rows to predict are both read here, so both get the same checks.
 
     Args:
         path: the CSV file.
-        target: the target column.
+        text_columns: columns to keep as text even where they look like numbers ("007").
 
     Raises:
         DataError: if the file is missing, not text, JSON/HTML rather than CSV, empty, ragged
-            (a row with more or fewer fields than the header), has no data rows, has duplicate
-            or empty column names, or lacks the target.
+            (a row with more or fewer fields than the header), has no data rows, or has
+            duplicate or empty column names.
     """
     path = Path(path)
     text = _read_text(path)
@@ -163,10 +165,11 @@ def load_csv(path: str | Path, target: str) -> Dataset:
     header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
     _check_header(header, path)
     _check_rows(text, sep, len(header), path)
+    dtypes = {name: str for name in header if name.strip() in text_columns}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, dtype=dtypes)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
@@ -176,6 +179,17 @@ def load_csv(path: str | Path, target: str) -> Dataset:
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
         raise DataError(f"Data file '{path}' has a header but no data rows. Add rows to it.")
+    return frame
+
+
+def load_csv(path: str | Path, target: str) -> Dataset:
+    """Read a training CSV (see `read_csv`) and check that it has features and the target.
+
+    Raises:
+        DataError: on anything `read_csv` rejects, a single column, or a missing target.
+    """
+    path = Path(path)
+    frame = read_csv(path)
     if len(frame.columns) < 2:
         raise DataError(
             f"Data file '{path}' has a single column ('{frame.columns[0]}'): there are no "

@@ -6,11 +6,8 @@ reported before the slow import.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 # Cleaning's placeholder texts for a missing value ("?", "n.a."), so both sides agree.
-from data.cleaning import _MISSING_MARKERS, KINDS, convert_column
+from data.cleaning import KINDS, MISSING_MARKERS, convert_column
 
 # Training's CSV reading (encodings, separator, header checks), reused so both read alike.
-from data.loading import _SNIFF_BYTES, _check_header, _read_text, _sniff_separator
+from data.loading import read_csv
 from data.preprocessing import Preprocessing
 from models.export import FORMAT, METADATA_FILE, MODEL_FILE, sha256
 from tuning.errors import DataError, ModelError
@@ -139,27 +136,8 @@ def read_rows(path: str | Path, metadata: dict[str, Any]) -> pd.DataFrame:
     Raises:
         DataError: if the file is unreadable, not a CSV or has no data rows.
     """
-    path = Path(path)
-    text = _read_text(path)
-    sep = _sniff_separator(text[:_SNIFF_BYTES])
-    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-    _check_header(header, path)
-    categorical = {i["column"] for i in metadata["inputs"] if i["kind"] == "categorical"}
-    dtypes = {name: str for name in header if name.strip() in categorical}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, dtype=dtypes)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(
-            f"Data file '{path}' is not a readable CSV ({reason}). Check that every row has "
-            "the same number of separated fields as the header."
-        ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame) == 0:
-        raise DataError(f"Data file '{path}' has a header but no data rows. Add rows to it.")
-    return frame
+    categorical = frozenset(i["column"] for i in metadata["inputs"] if i["kind"] == "categorical")
+    return read_csv(path, text_columns=categorical)
 
 
 def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
@@ -218,7 +196,7 @@ def _wrong_kind(raw: pd.Series, item: dict[str, Any]) -> pd.Series:
         return unread
     text = raw.astype(object).map(lambda v: str(v).strip().lower())
     seen = {m.strip().lower() for m in item.get("missing_markers", [])}
-    markers = _NA_TEXT | _MISSING_MARKERS | seen
+    markers = _NA_TEXT | MISSING_MARKERS | seen
     allowed = text.eq("") | text.isin(markers)
     if item["kind"] == "numeric" and not pd.api.types.is_bool_dtype(raw):
         # Training read infinities as missing too.
