@@ -58,7 +58,9 @@ class RunConfig:
                 "--data needs --target: name the column to predict, e.g. --target price."
             )
         if self.data is None and self.target is not None and self.dataset is None:
-            raise ConfigError("--target needs --data FILE (the bundled datasets name their own target).")
+            raise ConfigError(
+                "--target needs --data FILE (the bundled datasets name their own target)."
+            )
         if self.dataset is not None and self.dataset not in BUNDLED:
             raise ConfigError(
                 f"Unknown --dataset '{self.dataset}'. Choose one of: {', '.join(BUNDLED)}."

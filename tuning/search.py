@@ -63,7 +63,8 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
         trial = tuner.oracle.trials[trial_id]
         path = history_dir / f"trial_{trial_id}.json"
         extra = json.loads(path.read_text()) if path.exists() else {}
-        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        values = {k: v for k, v in trial.hyperparameters.values.items()
+                  if not k.startswith("tuner/")}
         completed = trial.status == "COMPLETED"
         records.append(
             TrialRecord(

@@ -80,7 +80,8 @@ class EpochLog(keras.callbacks.Callback):
 
 
 def kept_epoch(history: dict[str, list[float]], early_stopping: bool) -> int | None:
-    """1-based epoch whose weights are kept: the lowest val_loss, or the last without early stopping."""
+    """1-based epoch whose weights are kept: the lowest val_loss, or the last without early
+    stopping."""
     val = history.get("val_loss") or []
     if not val:
         return None
@@ -304,7 +305,9 @@ class _TrialBookkeeping:
             self.oracle.save()
         _write_state(self._get_tuner_fname(), self.get_state())
 
-    def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> dict[str, float]:
+    def run_trial(
+        self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any
+    ) -> dict[str, float]:
         hp = trial.hyperparameters
         if "tuner/epochs" in hp.values:  # Hyperband's bracket schedule, as kt.Hyperband does
             kwargs["epochs"] = hp.values["tuner/epochs"]
