@@ -39,6 +39,7 @@ import math
 import os
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -321,7 +322,10 @@ class _TrialBookkeeping:
         start = time.perf_counter()
         message, details = "", ""
         try:
-            model = self._try_build(hp)
+            with warnings.catch_warnings():
+                # Hyperband continues a trial from its weights only; its optimizer starts afresh.
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model = self._try_build(hp)
             self.hypermodel.fit(hp, model, *args, **kwargs)
             best = kept_epoch(log.history, self._config.patience > 0)
             if best is None:
