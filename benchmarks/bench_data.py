@@ -97,7 +97,7 @@ def _preprocess(frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     train = frames["train"]
-    categorical = [c for c in train.columns if train[c].dtype == object]
+    categorical = [c for c in train.columns if not pd.api.types.is_numeric_dtype(train[c])]
     numeric = [c for c in train.columns if c not in categorical]
     transform = ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), numeric),
