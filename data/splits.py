@@ -49,6 +49,24 @@ def _check_class_counts(y: np.ndarray, task: Task) -> None:
         )
 
 
+# Regression splits are stratified on target quantile bins holding at least this many rows each.
+_MIN_ROWS_PER_BIN = 30
+
+
+def _target_bins(y: np.ndarray, smallest_split: int) -> np.ndarray | None:
+    """Quantile bins of a numeric target, so every split covers its whole range.
+
+    On small data a random split can put most extreme targets in one split, which makes the
+    validation and test scores disagree for no fault of the model; stratifying on quantile bins
+    keeps each split's target distribution alike. None when the data is too small to bin.
+    """
+    n_bins = min(10, len(y) // _MIN_ROWS_PER_BIN, smallest_split)
+    if n_bins < 2:
+        return None
+    ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
+    return (ranks * n_bins // len(y)).astype(np.int64)
+
+
 def split(
     features: pd.DataFrame,
     y: np.ndarray,
@@ -62,7 +80,8 @@ def split(
     Args:
         features: converted feature columns.
         y: encoded target (see `encode_target`).
-        task: the task; classification splits are stratified by class.
+        task: the task; classification splits are stratified by class, regression splits by
+            quantile bins of the target.
         val_size: share of all rows for validation. Defaults to 0.15.
         test_size: share of all rows for test. Defaults to 0.15.
         seed: makes the split repeatable. Defaults to 0.
@@ -78,18 +97,19 @@ def split(
             f"Only {n} usable rows: too few for train, validation ({val_size:g}) and test "
             f"({test_size:g}) splits. Use a larger file (dozens of rows at the very least)."
         )
-    stratify = task.is_classification
-    if stratify:
+    if task.is_classification:
         _check_class_counts(y, task)
+        strata = y
+    else:
+        strata = _target_bins(y, min(n_test, n_val))
     from sklearn.model_selection import train_test_split  # here: importing it takes seconds
 
     index = np.arange(n)
     try:
-        rest, test = train_test_split(
-            index, test_size=n_test, random_state=seed, stratify=y if stratify else None
-        )
+        rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=strata)
         train, val = train_test_split(
-            rest, test_size=n_val, random_state=seed, stratify=y[rest] if stratify else None
+            rest, test_size=n_val, random_state=seed,
+            stratify=None if strata is None else strata[rest],
         )
     except ValueError as exc:
         raise DataError(

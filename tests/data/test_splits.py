@@ -47,3 +47,11 @@ def test_class_too_small_to_stratify():
     y = np.array([0] * 30 + [1] * 2)
     with pytest.raises(DataError, match="Class 'b' of the target has only 2 row"):
         split(_frame(32), y, Task("binary", ("a", "b")))
+
+
+def test_regression_split_covers_the_target_range():
+    y = np.arange(300, dtype=float)  # sorted targets: a stratified split spreads every decile
+    s = split(_frame(300), y, Task("regression"), 0.15, 0.15, seed=0)
+    for name in ("validation", "test"):
+        counts = np.bincount((s.y[name] // 30).astype(int), minlength=10)
+        assert counts.min() >= 4 and counts.max() <= 5, (name, counts)  # 45 rows: 4 or 5 each
