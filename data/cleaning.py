@@ -110,13 +110,20 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
         if pd.api.types.is_bool_dtype(series):
             return series.astype(np.float64)
         lowered = series.astype(object).map(lambda v: str(v).strip().lower() if pd.notna(v) else v)
-        return lowered.map(lambda v: 1.0 if v in _TRUE or v in ("1", "1.0") else
-                           (0.0 if v in _FALSE or v in ("0", "0.0") else np.nan)).astype(np.float64)
+        return lowered.map(
+            lambda v: (
+                1.0
+                if v in _TRUE or v in ("1", "1.0")
+                else (0.0 if v in _FALSE or v in ("0", "0.0") else np.nan)
+            )
+        ).astype(np.float64)
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.astype(np.float64)
     else:
-        values = pd.to_numeric(series.astype(object).map(
-            lambda v: str(v).strip() if pd.notna(v) else v), errors="coerce").astype(np.float64)
+        values = pd.to_numeric(
+            series.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else v),
+            errors="coerce",
+        ).astype(np.float64)
     return values.where(np.isfinite(values), np.nan)
 
 
@@ -148,7 +155,9 @@ def _drop_missing_target(frame: pd.DataFrame, target: str, notes: list[str]) -> 
             "Pass --target with a column that holds the values to predict."
         )
     if missing.any():
-        notes.append(f"dropped {int(missing.sum())} of {len(y)} rows whose target '{target}' is missing")
+        notes.append(
+            f"dropped {int(missing.sum())} of {len(y)} rows whose target '{target}' is missing"
+        )
         frame = frame.loc[~missing]
     if _is_text(y):
         frame = frame.assign(**{target: frame[target].astype(str).str.strip()})
@@ -192,7 +201,9 @@ def clean(dataset: Dataset) -> CleanData:
         columns.append(Column(name, kind))
         converted[name] = values
     if not columns:
-        detail = "; ".join(f"'{k}': {v}" for k, v in dropped.items()) or "the target is the only column"
+        detail = (
+            "; ".join(f"'{k}': {v}" for k, v in dropped.items()) or "the target is the only column"
+        )
         raise DataError(
             f"No usable feature column is left ({detail}). The model needs at least one column "
             "that varies; check --drop and the file's contents."

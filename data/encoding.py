@@ -72,5 +72,8 @@ def encode_splits(columns: tuple[Column, ...], splits: Splits, task: Task) -> En
 
 
 def describe(encoded: EncodedSplits) -> dict[str, Any]:
-    return {"features": encoded.preprocessing.to_dict(), "target_mean": encoded.target_mean,
-            "target_std": encoded.target_std}
+    return {
+        "features": encoded.preprocessing.to_dict(),
+        "target_mean": encoded.target_mean,
+        "target_std": encoded.target_std,
+    }

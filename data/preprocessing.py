@@ -118,16 +118,26 @@ class Preprocessing:
             offset += spec.width
         if numeric:
             specs = [spec for spec, _, _ in numeric]
-            x = numeric[0][1] if len(numeric) == 1 else layers.Concatenate(name="numeric")(
-                [x for _, x, _ in numeric])
+            x = (
+                numeric[0][1]
+                if len(numeric) == 1
+                else layers.Concatenate(name="numeric")([x for _, x, _ in numeric])
+            )
             missing = ops.isnan(x)
             filled = ops.where(missing, np.array([s.fill for s in specs], np.float32), x)
-            blocks.insert(0, layers.Normalization(
-                mean=[s.mean for s in specs], variance=[s.std**2 for s in specs], name="numeric_norm"
-            )(filled))
+            blocks.insert(
+                0,
+                layers.Normalization(
+                    mean=[s.mean for s in specs],
+                    variance=[s.std**2 for s in specs],
+                    name="numeric_norm",
+                )(filled),
+            )
             flagged = [i for i, s in enumerate(specs) if s.indicator]
             if flagged:
-                flags = missing if len(flagged) == len(specs) else ops.take(missing, flagged, axis=1)
+                flags = (
+                    missing if len(flagged) == len(specs) else ops.take(missing, flagged, axis=1)
+                )
                 blocks.insert(1, ops.cast(flags, "float32"))
             targets[:0] = [at for _, _, at in numeric] + [numeric[i][2] + 1 for i in flagged]
         features = layers.Concatenate(name="features")(blocks) if len(blocks) > 1 else blocks[0]
@@ -141,8 +151,9 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, items: list[dict[str, Any]]) -> Preprocessing:
-        return cls(tuple(FeatureSpec(**item | {"vocabulary": tuple(item["vocabulary"])})
-                         for item in items))
+        return cls(
+            tuple(FeatureSpec(**item | {"vocabulary": tuple(item["vocabulary"])}) for item in items)
+        )
 
 
 def _input_names(names: list[str]) -> list[str]:
@@ -171,7 +182,7 @@ def fit_preprocessing(train: pd.DataFrame, columns: tuple[Column, ...]) -> Prepr
         The learned preprocessing; nothing from validation or test rows enters it.
     """
     specs = []
-    for column, input_name in zip(columns, _input_names([c.name for c in columns])):
+    for column, input_name in zip(columns, _input_names([c.name for c in columns]), strict=True):
         values = train[column.name]
         if column.kind == "categorical":
             counts = values.fillna(MISSING_CATEGORY).astype(str).value_counts(sort=True)

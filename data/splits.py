@@ -108,7 +108,9 @@ def split(
     try:
         rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=strata)
         train, val = train_test_split(
-            rest, test_size=n_val, random_state=seed,
+            rest,
+            test_size=n_val,
+            random_state=seed,
             stratify=None if strata is None else strata[rest],
         )
     except ValueError as exc:

@@ -1,4 +1,4 @@
-"""The MLP HyperModel: `build(hp)` makes the network, `fit(hp, ...)` trains it with early stopping."""
+"""The MLP HyperModel: `build(hp)` makes the network, `fit(hp, ...)` trains it (early stopping)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,11 @@ class MLPHyperModel(kt.HyperModel):
         for i in range(n_layers):
             # units_i exists only in trials with more than i layers.
             parents = [v for v in layer_values if v > i]
-            scope = {} if len(layer_values) == 1 else {"parent_name": "layers", "parent_values": parents}
+            scope = (
+                {}
+                if len(layer_values) == 1
+                else {"parent_name": "layers", "parent_values": parents}
+            )
             units = declare(hp, f"units_{i}", space.units, **scope)
             model.add(
                 keras.layers.Dense(
@@ -71,7 +75,9 @@ class MLPHyperModel(kt.HyperModel):
             )
             if dropout > 0:
                 model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
-        model.add(keras.layers.Dense(self.head.units, activation=self.head.activation, name="output"))
+        model.add(
+            keras.layers.Dense(self.head.units, activation=self.head.activation, name="output")
+        )
         optimizer = make_optimizer(
             declare(hp, "optimizer", space.optimizer),
             declare(hp, "learning_rate", space.learning_rate),
@@ -79,7 +85,9 @@ class MLPHyperModel(kt.HyperModel):
         model.compile(optimizer=optimizer, loss=self.head.loss, metrics=[self.head.metric])
         return model
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, **kwargs: Any) -> dict:
+    def fit(
+        self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, **kwargs: Any
+    ) -> dict:
         """Train one trial's model with early stopping; Keras Tuner passes the validation data.
 
         Returns:
@@ -91,7 +99,11 @@ class MLPHyperModel(kt.HyperModel):
         batch_size = declare(hp, "batch_size", self.space.batch_size)
         x_val, y_val = kwargs["validation_data"]
         result = train(
-            model, x, y, x_val, y_val,
+            model,
+            x,
+            y,
+            x_val,
+            y_val,
             batch_size=batch_size,
             epochs=kwargs.get("epochs", self.epochs),
             initial_epoch=kwargs.get("initial_epoch", 0),

@@ -94,33 +94,46 @@ class RunConfig:
 
     def _validate_distributed(self) -> None:
         if self.chief and self.worker:
-            raise ConfigError("Pass either --chief or --worker, not both: a process is one or the "
-                              "other (the chief also starts --workers N local workers).")
+            raise ConfigError(
+                "Pass either --chief or --worker, not both: a process is one or the "
+                "other (the chief also starts --workers N local workers)."
+            )
         if (self.chief or self.worker) and self.name is None:
-            raise ConfigError(f"--{'chief' if self.chief else 'worker'} needs --name: the chief "
-                              "and its workers must share one run folder, --out/--name.")
+            raise ConfigError(
+                f"--{'chief' if self.chief else 'worker'} needs --name: the chief "
+                "and its workers must share one run folder, --out/--name."
+            )
         if self.chief:
             if self.port is None:
-                raise ConfigError("--chief needs --port P: the port workers connect to, e.g. "
-                                  "--port 8470.")
+                raise ConfigError(
+                    "--chief needs --port P: the port workers connect to, e.g. --port 8470."
+                )
             _port("--port", self.port)
             if not self.bind or any(c.isspace() for c in self.bind):
-                raise ConfigError(f"--bind must be an address such as 0.0.0.0 or 10.0.0.5, got "
-                                  f"{self.bind!r}.")
+                raise ConfigError(
+                    f"--bind must be an address such as 0.0.0.0 or 10.0.0.5, got {self.bind!r}."
+                )
         elif self.port is not None:
-            raise ConfigError("--port is the chief's: pass it with --chief (workers use "
-                              "--oracle HOST:PORT).")
+            raise ConfigError(
+                "--port is the chief's: pass it with --chief (workers use --oracle HOST:PORT)."
+            )
         if self.worker:
             if self.oracle is None:
-                raise ConfigError("--worker needs --oracle HOST:PORT: where the chief listens, "
-                                  "e.g. --oracle 10.0.0.5:8470.")
+                raise ConfigError(
+                    "--worker needs --oracle HOST:PORT: where the chief listens, "
+                    "e.g. --oracle 10.0.0.5:8470."
+                )
             split_address(self.oracle)
             if self.workers != 1:
-                raise ConfigError("--worker runs one trial at a time, so --workers must stay 1; "
-                                  "start one --worker process per trial slot (with --threads).")
+                raise ConfigError(
+                    "--worker runs one trial at a time, so --workers must stay 1; "
+                    "start one --worker process per trial slot (with --threads)."
+                )
             if self.resume:
-                raise ConfigError("--resume is the chief's option: a worker joins whatever "
-                                  "search the chief serves.")
+                raise ConfigError(
+                    "--resume is the chief's option: a worker joins whatever "
+                    "search the chief serves."
+                )
         else:
             if self.oracle is not None:
                 raise ConfigError("--oracle is a worker's option: pass it with --worker.")
@@ -129,14 +142,17 @@ class RunConfig:
         if self.worker_id is not None and (
             not _PLAIN_NAME.match(self.worker_id) or "chief" in self.worker_id
         ):
-            raise ConfigError(f"--worker-id '{self.worker_id}' must be a plain name (letters, "
-                              "digits, '.', '_', '-') without the word 'chief', which Keras "
-                              "Tuner reserves for the chief.")
+            raise ConfigError(
+                f"--worker-id '{self.worker_id}' must be a plain name (letters, "
+                "digits, '.', '_', '-') without the word 'chief', which Keras "
+                "Tuner reserves for the chief."
+            )
         if self.threads is not None:
             _at_least("--threads", self.threads, 1)
         if not self.connect_timeout > 0:
-            raise ConfigError(f"--connect-timeout must be a number of seconds > 0, got "
-                              f"{self.connect_timeout!r}.")
+            raise ConfigError(
+                f"--connect-timeout must be a number of seconds > 0, got {self.connect_timeout!r}."
+            )
 
     @property
     def dataset_name(self) -> str:
@@ -152,8 +168,22 @@ class RunConfig:
         The data and search-space files are identified by their contents (SHA-256) as well as
         their paths: an edited file under the same name is a different search.
         """
-        keep = ("data", "target", "drop", "dataset", "task", "tuner", "max_trials", "epochs",
-                "patience", "space", "val_size", "test_size", "seed", "refit")
+        keep = (
+            "data",
+            "target",
+            "drop",
+            "dataset",
+            "task",
+            "tuner",
+            "max_trials",
+            "epochs",
+            "patience",
+            "space",
+            "val_size",
+            "test_size",
+            "seed",
+            "refit",
+        )
         values = asdict(self)
         settings = {k: (list(values[k]) if k == "drop" else values[k]) for k in keep}
         settings["data_sha256"] = _file_digest(self.data)
@@ -173,8 +203,10 @@ def settings_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str
         if key.endswith("_sha256"):
             if was is not None and was != value:
                 what = key.removesuffix("_sha256")
-                differ.append(f"the {what} file's contents changed (SHA-256 was {str(was)[:12]}…, "
-                              f"now {str(value)[:12]}…)")
+                differ.append(
+                    f"the {what} file's contents changed (SHA-256 was {str(was)[:12]}…, "
+                    f"now {str(value)[:12]}…)"
+                )
             continue
         if key in ("data", "space") and was is not None and value is not None and was != value:
             digest = f"{key}_sha256"

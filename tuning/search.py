@@ -15,8 +15,19 @@ import keras_tuner as kt
 from tuning.records import SearchResult, TrialRecord
 
 # trials.csv puts these hyperparameters first, in this order; others follow alphabetically.
-_HP_ORDER = ("layers", "units_0", "units_1", "units_2", "units_3", "activation", "optimizer",
-             "learning_rate", "batch_size", "l2", "dropout")
+_HP_ORDER = (
+    "layers",
+    "units_0",
+    "units_1",
+    "units_2",
+    "units_3",
+    "activation",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "l2",
+    "dropout",
+)
 
 
 def run_search(
@@ -63,8 +74,9 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
         trial = tuner.oracle.trials[trial_id]
         path = history_dir / f"trial_{trial_id}.json"
         extra = json.loads(path.read_text()) if path.exists() else {}
-        values = {k: v for k, v in trial.hyperparameters.values.items()
-                  if not k.startswith("tuner/")}
+        values = {
+            k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")
+        }
         completed = trial.status == "COMPLETED"
         records.append(
             TrialRecord(
@@ -75,8 +87,13 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
                 epochs=int(extra.get("epochs", 0)),
                 best_epoch=extra.get("best_epoch"),
                 seconds=float(extra.get("seconds", 0.0)),
-                message="" if completed else (extra.get("message") or _short_message(trial.message)
-                                              or _UNFINISHED.get(trial.status, "")),
+                message=""
+                if completed
+                else (
+                    extra.get("message")
+                    or _short_message(trial.message)
+                    or _UNFINISHED.get(trial.status, "")
+                ),
                 history=extra.get("history", {}),
             )
         )
@@ -98,13 +115,15 @@ def trials_csv(result: SearchResult) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["trial_id", "status", "score", *names, "epochs", "seconds", "message"])
     for r in result.trials:
-        writer.writerow([
-            r.trial_id,
-            r.status,
-            "" if r.score is None else f"{r.score:.6g}",
-            *(r.hyperparameters.get(n, "") for n in names),
-            r.epochs,
-            f"{r.seconds:.2f}",
-            r.message,
-        ])
+        writer.writerow(
+            [
+                r.trial_id,
+                r.status,
+                "" if r.score is None else f"{r.score:.6g}",
+                *(r.hyperparameters.get(n, "") for n in names),
+                r.epochs,
+                f"{r.seconds:.2f}",
+                r.message,
+            ]
+        )
     return buffer.getvalue()

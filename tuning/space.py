@@ -84,8 +84,12 @@ class SearchSpace:
         for name in _RULES:
             value = getattr(self, name)
             if isinstance(value, Range):
-                out[name] = {"min": value.min, "max": value.max, "step": value.step,
-                             "sampling": value.sampling}
+                out[name] = {
+                    "min": value.min,
+                    "max": value.max,
+                    "step": value.step,
+                    "sampling": value.sampling,
+                }
             elif isinstance(value, tuple):
                 out[name] = list(value)
             else:
@@ -142,15 +146,21 @@ def _parse_param(name: str, raw: Any, where: str) -> Param:
             raise ConfigError(f"{where}: {name} has min {low:g} > max {high:g}; swap them.")
         sampling = raw.get("sampling", "linear")
         if sampling not in ("linear", "log"):
-            raise ConfigError(f"{where}: {name} sampling must be 'linear' or 'log', got {sampling!r}.")
+            raise ConfigError(
+                f"{where}: {name} sampling must be 'linear' or 'log', got {sampling!r}."
+            )
         if sampling == "log" and low <= 0:
-            raise ConfigError(f"{where}: {name} uses log sampling, so min must be > 0 (got {low:g}).")
+            raise ConfigError(
+                f"{where}: {name} uses log sampling, so min must be > 0 (got {low:g})."
+            )
         step = raw.get("step")
         if step is not None:
             if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
                 raise ConfigError(f"{where}: {name} step must be a positive number, got {step!r}.")
             if sampling == "log" and step <= 1:
-                raise ConfigError(f"{where}: {name} with log sampling needs step > 1 (a multiplier).")
+                raise ConfigError(
+                    f"{where}: {name} with log sampling needs step > 1 (a multiplier)."
+                )
             if rule.kind is int and step != int(step):
                 raise ConfigError(f"{where}: {name} step must be a whole number, got {step!r}.")
         if low == high:
@@ -180,7 +190,9 @@ def load_space(path: str | Path | None) -> SearchSpace:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: cannot read it ({exc}).") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML ({exc}). See the README for the format.") from None
+        raise ConfigError(
+            f"{where}: not valid TOML ({exc}). See the README for the format."
+        ) from None
     unknown = sorted(set(data) - set(_RULES))
     if unknown:
         raise ConfigError(
@@ -199,8 +211,10 @@ def declare(hp: Any, name: str, param: Param, **scope: Any) -> Any:
     if isinstance(param, Range):
         if _RULES[name.split("_")[0] if name.startswith("units_") else name].kind is int:
             step = int(param.step) if param.step else (None if param.sampling == "log" else 1)
-            return hp.Int(name, int(param.min), int(param.max), step=step,
-                          sampling=param.sampling, **scope)
-        return hp.Float(name, param.min, param.max, step=param.step, sampling=param.sampling,
-                        **scope)
+            return hp.Int(
+                name, int(param.min), int(param.max), step=step, sampling=param.sampling, **scope
+            )
+        return hp.Float(
+            name, param.min, param.max, step=param.step, sampling=param.sampling, **scope
+        )
     return hp.Fixed(name, param, **scope)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import files, pipeline
+from tuning import files, outputs, pipeline
 from tuning.config import RunConfig
 from tuning.errors import SearchFailedError
 from tuning.tuners import RandomOracle, kept_epoch
@@ -36,7 +36,7 @@ def _run(tmp_path: Path, learning_rates: str, tuner: str, trials: int, monkeypat
     config = RunConfig(data=_regression_csv(tmp_path), target="y",
                        space=str(tmp_path / "space.toml"), tuner=tuner, max_trials=trials,
                        epochs=3, patience=0, out=str(tmp_path / "runs"), name="run")
-    monkeypatch.setattr(pipeline, "_export", lambda *args, **kwargs: {})  # tested elsewhere
+    monkeypatch.setattr(outputs, "export_best", lambda *args, **kwargs: {})  # tested elsewhere
     lines: list[str] = []
     run_dir = tmp_path / "runs" / "run"
     try:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import pipeline
+from tuning import outputs, pipeline
 from tuning.config import RunConfig
 from tuning.tuners import BayesianOracle, GridOracle, HyperbandOracle, RandomOracle
 
@@ -250,7 +250,7 @@ def _wait_for_second_trial(proc: subprocess.Popen, run_dir: Path) -> dict:
 
 def _resume(options: dict, monkeypatch) -> Path:
     # The model export is tested elsewhere; here it would only add seconds.
-    monkeypatch.setattr(pipeline, "_export", lambda *args, **kwargs: {})
+    monkeypatch.setattr(outputs, "export_best", lambda *args, **kwargs: {})
     return pipeline.run(RunConfig(**options, resume=True), report=lambda line: None)
 
 

@@ -1,0 +1,228 @@
+"""What a finished search leaves: the exported model, baselines, diagnosis, report, metrics.json.
+
+`tuning.pipeline.run` calls these after the search, in this order; metrics.json is written last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tuning.config import RunConfig
+
+if TYPE_CHECKING:
+    from tuning.pipeline import Prepared
+
+
+def evaluate_best(tuner: Any, best: Any, encoded: Any, task: Any, splits: Any) -> tuple[Any, Any]:
+    """Load the best trial's network and score it on every split.
+
+    Returns:
+        The network and its `reports.evaluation.Evaluation`.
+    """
+    import warnings
+
+    from reports.evaluation import evaluate, predictions_from_output
+
+    with warnings.catch_warnings():
+        # Only weights are checkpointed; the optimizer's state is not needed to predict.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = tuner.load_model(tuner.oracle.trials[best.trial_id])
+    predictions = {
+        name: predictions_from_output(task, splits.y[name], encoded.predict(model, name))
+        for name in ("train", "validation", "test")
+    }
+    return model, evaluate(task, predictions)
+
+
+def export_best(
+    config: RunConfig,
+    prepared: Prepared,
+    encoded: Any,
+    tuner: Any,
+    best: Any,
+    model: Any,
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    """Write `<run>/model/` and return metrics.json's "exported_model" (issue 4).
+
+    Exports the best trial's network or, with --refit, its configuration retrained on
+    train+validation; the test metrics come from the exported model itself on the raw test rows.
+    """
+    import keras_tuner as kt
+
+    from models.export import ExportedModel, compose, export_model
+    from models.predictor import predict_rows
+    from models.refit import refit, trained_epochs
+    from reports.evaluation import evaluate, predictions_from_output
+
+    task, splits = prepared.task, prepared.splits
+    hp = tuner.oracle.trials[best.trial_id].hyperparameters
+    epochs = trained_epochs(best.best_epoch or best.epochs, hp.values)
+    kind, trained_on, note, network = "best_trial", ("train",), "", model
+    if config.refit:
+        report(f"refit: trial {best.trial_id}'s configuration on train+validation, {epochs} epochs")
+        x = np.concatenate([encoded.x["train"], encoded.x["validation"]])
+        y = np.concatenate([encoded.y["train"], encoded.y["validation"]])
+        seed = config.seed * 1000 + int(best.trial_id)  # the seed the trial itself ran with
+        try:
+            network = refit(tuner.hypermodel, hp, x, y, epochs, seed)
+            kind, trained_on = "refit", ("train", "validation")
+        except kt.errors.FailedTrialError as exc:
+            note = f"refit failed ({exc}); the best trial's model was exported instead"
+            report(f"warning: {note}")
+    exported_model = compose(encoded, network, task)
+    output = predict_rows(exported_model, encoded.preprocessing, splits.x["test"])
+    test = evaluate(task, {"test": predictions_from_output(task, splits.y["test"], output)})
+    exported = ExportedModel(kind, best.trial_id, epochs, trained_on, test.metrics["test"], note)
+    export_model(
+        prepared.run_dir / "model",
+        exported_model,
+        encoded,
+        task,
+        target=prepared.dataset.target,
+        hyperparameters=best.hyperparameters,
+        exported=exported,
+        raw=prepared.dataset.frame,
+        source=prepared.dataset.source,
+    )
+    report(f"model: {kind} exported to {prepared.run_dir / 'model'}")
+    return exported.to_dict()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("tensorflow-cpu", "keras", "keras-tuner", "numpy", "pandas", "scikit-learn"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def diagnose_and_report(
+    config: RunConfig,
+    prepared: Prepared,
+    encoded: Any,
+    result: Any,
+    evaluation: Any,
+    exported: dict[str, Any],
+    metrics: dict[str, Any],
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    """Baselines on the same splits, the over/underfitting diagnosis, and report.html (issue 3).
+
+    Returns:
+        metrics.json's "baselines" and "diagnosis" entries.
+    """
+    from reports.baselines import fit_baselines
+    from reports.diagnosis import diagnose, diagnose_trial
+    from reports.html import ReportContext, write_report
+
+    task, splits, best = prepared.task, prepared.splits, result.best
+    baselines = fit_baselines(
+        task,
+        encoded.x["train"],
+        splits.y["train"],
+        encoded.x["test"],
+        splits.y["test"],
+        config.seed,
+        x_val=encoded.x["validation"],
+        y_val=splits.y["validation"],
+    )
+    diagnosis = diagnose(
+        task, evaluation.metrics, baselines, best, patience=config.patience, epochs=config.epochs
+    )
+    report(
+        f"diagnosis: {diagnosis.verdict}"
+        + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None) else "")
+    )
+    test = exported.get("test") or {}
+    described = (
+        "best trial's network"
+        if exported.get("kind") == "best_trial"
+        else ("best configuration retrained on train+validation")
+    )
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, (int, float)))
+    context = ReportContext(
+        source=prepared.dataset.source,
+        task=task,
+        target=prepared.dataset.target,
+        n_rows=splits.sizes(),
+        feature_columns=tuple(c.name for c in prepared.data.columns),
+        search=result,
+        best_hyperparameters=best.hyperparameters,
+        evaluation=evaluation,
+        baselines=baselines,
+        diagnosis=diagnosis,
+        dropped_columns=prepared.data.dropped,
+        warnings=tuple(prepared.data.notes),
+        config={
+            "tuner": config.tuner,
+            "max_trials": config.max_trials,
+            "epochs": config.epochs,
+            "patience": config.patience,
+            "seed": config.seed,
+            "val_size": config.val_size,
+            "test_size": config.test_size,
+            "workers": config.workers,
+            "space": config.space or "built-in",
+        },
+        trial_diagnoses={
+            t.trial_id: diagnose_trial(t, patience=config.patience) for t in result.trials
+        },
+        timings={"search": result.seconds, "total": metrics["seconds"]["total"]},
+        exported_model=f"model/model.keras: the {described}"
+        + (f" (test {shown})" if shown else ""),
+        versions=_versions(),
+        created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        seed=config.seed,
+    )
+    write_report(prepared.run_dir / "report.html", context)
+    report(f"report: {prepared.run_dir / 'report.html'}")
+    return {"baselines": baselines, "diagnosis": diagnosis.to_dict()}
+
+
+def metrics_record(
+    config: RunConfig,
+    prepared: Prepared,
+    result: Any,
+    started: float,
+    status: str,
+    evaluation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """metrics.json's contents; `status` is "complete", "interrupted" (Ctrl-C: the best trial
+    so far) or "failed" (every trial failed: no model, so no metrics)."""
+    task, best = prepared.task, result.best
+    return {
+        "status": status,
+        "task": task.kind,
+        "task_reason": task.reason,
+        "target": prepared.dataset.target,
+        "source": prepared.dataset.source,
+        "classes": list(task.classes),
+        "objective": "val_loss",
+        "tuner": config.tuner,
+        "n_rows": prepared.splits.sizes(),
+        "features": [{"name": c.name, "kind": c.kind} for c in prepared.data.columns],
+        "dropped_columns": prepared.data.dropped,
+        "best_trial": best.trial_id if best else None,
+        "best_hyperparameters": best.hyperparameters if best else None,
+        "metrics": evaluation or {},
+        "trials": {
+            "completed": result.n_completed,
+            "failed": result.n_failed,
+            "requested": config.max_trials,
+            "interrupted": result.interrupted,
+        },
+        "seconds": {
+            "search": round(result.seconds, 3),
+            "total": round(time.perf_counter() - started, 3),
+        },
+    }
