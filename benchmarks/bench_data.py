@@ -71,12 +71,11 @@ def load(name: str, seed: int = 0, csv: str | Path | None = None,
         n_classes = len(classes)
     n = len(frame)
     n_test, n_val = math.ceil(test_size * n), math.ceil(val_size * n)
-    strat = task != "regression"
+    strata = y if task != "regression" else _target_bins(y, min(n_test, n_val))
     index = np.arange(n)
-    rest, test = train_test_split(index, test_size=n_test, random_state=seed,
-                                  stratify=y if strat else None)
+    rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=strata)
     train, val = train_test_split(rest, test_size=n_val, random_state=seed,
-                                  stratify=y[rest] if strat else None)
+                                  stratify=None if strata is None else strata[rest])
     parts = {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
     x = _preprocess({k: frame.iloc[v] for k, v in parts.items()})
     ys = {k: y[v] for k, v in parts.items()}
@@ -87,6 +86,15 @@ def load(name: str, seed: int = 0, csv: str | Path | None = None,
     else:
         ys = {k: v.astype(np.int64) for k, v in ys.items()}
     return Data(task, x, ys, n_classes, mean, std)
+
+
+def _target_bins(y: np.ndarray, smallest_split: int) -> np.ndarray | None:
+    """The tool's regression strata (data/splits.py): quantile bins of >= 30 rows, at most 10."""
+    n_bins = min(10, len(y) // 30, smallest_split)
+    if n_bins < 2:
+        return None
+    ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
+    return (ranks * n_bins // len(y)).astype(np.int64)
 
 
 def _preprocess(frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
