@@ -229,11 +229,21 @@ def _argv(options: dict) -> list[str]:
     return argv
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, as in a terminal.
+
+    A shell starts background jobs with SIGINT ignored, children inherit that, and Python
+    then installs no KeyboardInterrupt handler at all: under such a CI runner, Ctrl-C would be
+    a no-op and the run would simply finish.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(options: dict) -> subprocess.Popen:
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen([sys.executable, str(ROOT / "run_tuning.py"), *_argv(options)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_second_trial(proc: subprocess.Popen, run_dir: Path) -> dict:
