@@ -141,6 +141,7 @@ class Chief:
 
         from tuning.search import collect
 
+        _silence_keras_tuner_debug_print()
         oracle = tuner.oracle
         oracle.verbose = 0  # one progress line per ended trial instead
         _serialize_saves(oracle)
@@ -238,6 +239,17 @@ class Chief:
                 worker.process.kill()
                 worker.process.wait()
         self._workers.clear()
+
+
+def _silence_keras_tuner_debug_print() -> None:
+    """Keras Tuner 1.4.8's `conditions.Parent.to_proto` prints its first value (a leftover debug
+    `print`) whenever a conditional hyperparameter (units_1 depends on layers) crosses gRPC,
+    littering the console with bare numbers. A module-level `print` shadows the builtin for
+    that module only; it has no other print.
+    """
+    from keras_tuner.src.engine import conditions
+
+    conditions.print = lambda *args, **kwargs: None
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -404,6 +416,7 @@ def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
     import grpc
     from keras_tuner.src.distribute import oracle_client
 
+    _silence_keras_tuner_debug_print()
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     _wait_for_chief(address, config.connect_timeout, report)
     oracle_client.TIMEOUT = _RPC_TIMEOUT
