@@ -226,6 +226,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
             tuner, encoded.fit_data("train"), encoded.fit_data("validation"), config, report
         )
         return run_dir
+    baselines = outputs.start_baselines(config, prepared, encoded)  # alongside the search
     if chief is not None:
         result = chief.search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"))
     else:
@@ -261,7 +262,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     metrics["exported_model"] = exported
     metrics.update(
         outputs.diagnose_and_report(
-            config, prepared, encoded, result, evaluation, exported, metrics, report
+            config, prepared, result, evaluation, baselines.result(), exported, metrics, report
         )
     )
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 
 import numpy as np
 import pandas as pd
@@ -102,3 +103,21 @@ def test_early_stopping_off_keeps_the_last_epoch(tmp_path, seed):
                   report=lambda _: None)
     history = json.loads((run_dir / "histories" / "trial_0.json").read_text())
     assert history["epochs"] == 3 and history["best_epoch"] == 3
+
+
+def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_path, monkeypatch):
+    import reports.baselines
+
+    threads = []
+
+    def exploding(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        raise ValueError("baseline exploded")
+
+    monkeypatch.setattr(reports.baselines, "fit_baselines", exploding)
+    data, space = _csv(tmp_path, "binary")
+    with pytest.raises(ValueError, match="baseline exploded"):
+        run(_config(tmp_path, data, space), report=lambda _: None)
+    assert threads == ["baselines"]
+    # Not a finished run: metrics.json, written last, is absent.
+    assert not (tmp_path / "runs" / "run" / "metrics.json").exists()
