@@ -69,13 +69,16 @@ class _LocalWorker:
     worker_id: str
     process: subprocess.Popen
     log: Path
+    copier: threading.Thread | None = None
 
 
 class Chief:
     """Reserves the chief's port and starts the local workers; `search` then serves the oracle.
 
-    Made before TensorFlow is imported, so the workers' start-up (importing TensorFlow, loading
-    and encoding the data) overlaps the chief's own.
+    Made first thing, before this process loads the data or TensorFlow, so the workers' whole
+    start-up (Python, the data, TensorFlow) overlaps the chief's own instead of following its
+    data loading. The run folder does not exist yet: the workers wait for its settings.json,
+    their output is held in memory until `folder_ready`, and on bad input `close` stops them.
     """
 
     def __init__(self, config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> None:
@@ -96,23 +99,29 @@ class Chief:
         self._restarts_left = extra
         self._servicer: Any = None
         self._stop = threading.Event()
+        self._folder = threading.Event()  # the run folder exists: worker logs may be written
         self._own_done = False
         self._interrupted = False
         atexit.register(self.close)
         for _ in range(extra):
             self._start_worker()
-        where = f"{self._listen} for workers on other machines" if config.chief else self._listen
+
+    def folder_ready(self) -> None:
+        """The run folder exists: write the workers' logs there from now on, and say so."""
+        self._folder.set()
+        extra = max(0, self._config.workers - 1)
+        where = (f"{self._listen} for workers on other machines" if self._config.chief
+                 else self._listen)
         runs = (f"this process and {extra} local worker process{'es' if extra != 1 else ''} run"
-                if config.workers else "this process runs no")
-        report(f"parallel: chief serving the search on {where}; {runs} trials, "
-               f"{self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
-               + (f", logs in {run_dir / 'workers'}" if extra else ""))
+                if self._config.workers else "this process runs no")
+        self._report(f"parallel: chief serving the search on {where}; {runs} trials, "
+                     f"{self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
+                     + (f", logs in {self._run_dir / 'workers'}" if extra else ""))
 
     def _start_worker(self) -> None:
         self._started += 1
         worker_id = f"local-{self._started}"
         log = self._run_dir / "workers" / f"{worker_id}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
         env.update(TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                    PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(self._threads),
@@ -120,12 +129,39 @@ class Chief:
         argv = [*_forwarded_options(self._config), "--name", self._run_dir.name,
                 "--worker", "--oracle", self.address, "--worker-id", worker_id,
                 "--threads", str(self._threads)]
-        with open(log, "ab") as handle:
-            process = subprocess.Popen(
-                [sys.executable, str(_ROOT / "run_tuning.py"), *argv],
-                stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env,
-            )
-        self._workers.append(_LocalWorker(worker_id, process, log))
+        process = subprocess.Popen(
+            [sys.executable, str(_ROOT / "run_tuning.py"), *argv],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        )
+        worker = _LocalWorker(worker_id, process, log)
+        worker.copier = threading.Thread(target=self._copy_log, args=(worker,),
+                                         name=f"log-{worker_id}", daemon=True)
+        worker.copier.start()
+        self._workers.append(worker)
+
+    def _copy_log(self, worker: _LocalWorker) -> None:
+        """Copy a worker's output into its log, holding it in memory until the folder exists."""
+        held: list[bytes] = []
+        handle = None
+        try:
+            for line in worker.process.stdout:
+                held.append(line)
+                if handle is None and self._folder.is_set():
+                    worker.log.parent.mkdir(exist_ok=True)
+                    handle = open(worker.log, "ab")  # noqa: SIM115 - open until the worker ends
+                if handle is not None:
+                    handle.writelines(held)
+                    handle.flush()
+                    held.clear()
+            # Ended before the folder existed (e.g. the chief's input was bad): nothing to keep
+            # unless the folder appears after all, as when this worker failed at start-up.
+            if held and handle is None and self._folder.wait(30):
+                worker.log.parent.mkdir(exist_ok=True)
+                handle = open(worker.log, "ab")  # noqa: SIM115
+                handle.writelines(held)
+        finally:
+            if handle is not None:
+                handle.close()
 
     def search(self, tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any]) -> Any:
         """Serve `tuner`'s oracle, run this process's share of the trials, wait for the rest.
@@ -205,6 +241,8 @@ class Chief:
                 continue  # told to stop by the oracle: its share of the search is done
             what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
             # A worker that exits by itself says why last; one killed by a signal does not.
+            if worker.copier is not None:
+                worker.copier.join(2.0)  # its last lines into the log, to quote them
             said = _last_line(worker.log) if code > 0 else ""
             self._report(f"warning: worker {worker.worker_id} exited with code {code}; {what}"
                          f" (log: {worker.log}{said})")
@@ -238,6 +276,8 @@ class Chief:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
+            if worker.copier is not None and self._folder.is_set():
+                worker.copier.join(2.0)
         self._workers.clear()
 
 
@@ -359,6 +399,7 @@ def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> Non
     Raises:
         ConfigError: no run folder appeared in --connect-timeout seconds, or its settings differ.
     """
+    _exit_with_parent()  # a local worker starts before the chief's folder exists
     settings = run_dir / "settings.json"
     deadline = time.monotonic() + config.connect_timeout
     while not settings.exists():
@@ -368,7 +409,7 @@ def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> Non
                 f"first (run_tuning.py --chief --name {run_dir.name} ...) and give the workers the "
                 "same --out and --name, on a filesystem they share."
             )
-        time.sleep(1.0)
+        time.sleep(0.1)
     saved = json.loads(settings.read_text())
     now = config.settings()
     differ = [k for k in now if saved.get(k) != now[k]]
@@ -381,7 +422,6 @@ def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> Non
     os.environ.update(KERASTUNER_TUNER_ID=worker_id,
                       KERASTUNER_ORACLE_IP=f"[{host}]" if ":" in host else host,
                       KERASTUNER_ORACLE_PORT=str(port))
-    _exit_with_parent()
     report(f"worker {worker_id}: chief at {config.oracle}, run folder {run_dir}")
 
 
@@ -437,8 +477,8 @@ def _wait_for_chief(address: str, timeout: float, report: Callable[[str], None])
     delay, told = 0.25, False
     # gRPC backs off up to 2 minutes between attempts to reach a server that is not up yet;
     # the chief is usually only seconds away, so keep the attempts frequent.
-    options = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
-               ("grpc.max_reconnect_backoff_ms", 2000)]
+    options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+               ("grpc.max_reconnect_backoff_ms", 500)]
     with grpc.insecure_channel(address, options=options) as channel:
         while True:
             try:

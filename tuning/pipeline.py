@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,10 +32,12 @@ class Prepared:
     run_dir: Path
 
 
-def _run_name(config: RunConfig, dataset: Dataset) -> str:
+def _run_name(config: RunConfig) -> str:
+    """--name, or the data's name (the CSV's stem, the bundled set's name) and the time."""
     if config.name:
         return config.name
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset.name)[:40] or "run"
+    name = Path(config.data).stem if config.data is not None else config.dataset_name
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40] or "run"
     return f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
@@ -91,7 +94,7 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
         config.test_size,
         config.seed,
     )
-    run_dir = config.run_dir(_run_name(config, dataset))
+    run_dir = config.run_dir(_run_name(config))
     if not config.worker:  # a worker joins the chief's run folder: distributed.join checks it
         _check_run_dir(config, run_dir)
     for note in data.notes:
@@ -189,19 +192,31 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
             "interrupted", the best trial so far) are written, and --resume continues.
     """
     started = time.perf_counter()
-    prepared = prepare(config, report)
-    run_dir = prepared.run_dir
-    if config.worker:
-        distributed.join(config, run_dir, report)
-    elif config.resume:
-        _check_resume(config, run_dir)
-        # Until this session ends, the folder is not a finished run (see outputs.metrics_record).
-        (run_dir / "metrics.json").unlink(missing_ok=True)
-        remove_stale_temporaries(run_dir)  # what a killed session's atomic writes left
-    else:
-        _make_run_dir(config, run_dir)
-    # Parallel trials: workers start now, loading TensorFlow and the data alongside this process.
-    chief = distributed.Chief(config, run_dir, report) if distributed.is_chief(config) else None
+    chief = None
+    if distributed.is_chief(config):
+        # Parallel trials: the workers start first, so that their start-up (Python, the data,
+        # TensorFlow) overlaps all of this process's own; on bad input they are stopped with it.
+        config = dataclasses.replace(config, name=_run_name(config))  # the workers' folder too
+        chief = distributed.Chief(config, config.run_dir(config.name), report)
+    try:
+        prepared = prepare(config, report)
+        run_dir = prepared.run_dir
+        if config.worker:
+            distributed.join(config, run_dir, report)
+        elif config.resume:
+            _check_resume(config, run_dir)
+            # Until this session ends, the folder is not a finished run (see
+            # outputs.metrics_record).
+            (run_dir / "metrics.json").unlink(missing_ok=True)
+            remove_stale_temporaries(run_dir)  # what a killed session's atomic writes left
+        else:
+            _make_run_dir(config, run_dir)
+    except BaseException:
+        if chief is not None:
+            chief.close()
+        raise
+    if chief is not None:
+        chief.folder_ready()
 
     # TensorFlow is imported only now, so bad input is reported instantly.
     from data.encoding import encode_splits

@@ -218,3 +218,30 @@ def _pid_of(run: Path, worker_id: str) -> int:
         if entry.name.isdigit() and wanted <= argv:
             return int(entry.name)
     raise AssertionError(f"no process for {worker_id}")
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_workers_started_early_are_stopped_on_bad_input(tmp_path):
+    # The workers start before the chief has checked its input; an error must not leave them.
+    (tmp_path / "runs" / "run").mkdir(parents=True)
+    proc = _start(tmp_path, "--max-trials", "2")
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 2, out
+    assert "already exists" in out
+    assert not _processes_mentioning(str(tmp_path / "runs")), "a worker outlived its chief"
+    assert list((tmp_path / "runs" / "run").iterdir()) == []
