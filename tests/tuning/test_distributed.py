@@ -165,7 +165,8 @@ def test_two_workers_run_every_trial_exactly_once(tmp_path):
     assert (run / "model" / "model.keras").exists()
     assert out.count("trial ") >= 4 and "warning" not in out
     # Keras Tuner's stray debug print of conditional hyperparameters (bare numbers) is silenced.
-    logs = [line for log in (run / "workers").glob("*.log") for line in log.read_text().splitlines()]
+    logs = [line for log in (run / "workers").glob("*.log")
+            for line in log.read_text().splitlines()]
     assert not [line for line in out.splitlines() + logs if line.strip().isdigit()]
 
 
