@@ -305,7 +305,8 @@ def test_sigkill_mid_trial_then_resume(tmp_path, tuner, monkeypatch):
 
 @pytest.mark.slow
 def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
-    options = _options(tmp_path, "random")
+    # Enough epochs that trial 1 is still training when the signal comes, on a fast machine too.
+    options = _options(tmp_path, "random") | {"epochs": 400}
     run_dir = tmp_path / "runs" / "run"
     proc = _start(options)
     try:
