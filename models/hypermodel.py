@@ -47,6 +47,16 @@ class MLPHyperModel(kt.HyperModel):
         self.epochs = epochs
         self.patience = patience
 
+    def declare_hyperparameters(self, hp: kt.HyperParameters) -> None:
+        """Declare `batch_size`, which only `fit` reads, with the rest of the space up front.
+
+        Keras Tuner learns the space by building the model; a hyperparameter first seen in
+        `fit` would join it only when the first trial ends, so that trial would train at the
+        default batch size, and a trial started by a parallel worker before then would draw
+        its values from a different space than the same trial in a one-process search.
+        """
+        declare(hp, "batch_size", self.space.batch_size)
+
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         space = self.space
         n_layers = declare(hp, "layers", space.layers)
@@ -56,8 +66,11 @@ class MLPHyperModel(kt.HyperModel):
         layer_values = _possible_values(space.layers)
         model = keras.Sequential(name="mlp")
         model.add(keras.Input(shape=(self.n_features,), name="features"))
-        for i in range(n_layers):
-            # units_i exists only in trials with more than i layers.
+        # Declare units_i for every layer the space allows, active only in trials with more
+        # than i layers: so Keras Tuner knows the whole space before the first trial, and
+        # draws the same values for a seed whether one process or several run the trials.
+        widths = []
+        for i in range(max(layer_values)):
             parents = [v for v in layer_values if v > i]
             scope = (
                 {}
@@ -65,6 +78,9 @@ class MLPHyperModel(kt.HyperModel):
                 else {"parent_name": "layers", "parent_values": parents}
             )
             units = declare(hp, f"units_{i}", space.units, **scope)
+            if i < n_layers:
+                widths.append(units)
+        for i, units in enumerate(widths):
             model.add(
                 keras.layers.Dense(
                     units,

@@ -1,0 +1,42 @@
+"""The MLP hypermodel's search space as Keras Tuner sees it."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+
+from data.task import Task
+from models.heads import head_for
+from models.hypermodel import MLPHyperModel
+from tuning.space import SearchSpace, declare
+
+
+def _tuner(tmp_path, name: str) -> kt.RandomSearch:
+    hypermodel = MLPHyperModel(5, head_for(Task("binary", (0, 1))), SearchSpace(), 3, 1)
+    return kt.RandomSearch(hypermodel, objective="val_loss", max_trials=6, seed=7,
+                           max_consecutive_failed_trials=9, directory=str(tmp_path),
+                           project_name=name)
+
+
+def test_the_whole_space_is_known_before_the_first_trial(tmp_path):
+    names = {hp.name for hp in _tuner(tmp_path, "space").oracle.get_space().space}
+    assert {"layers", "units_0", "units_1", "units_2", "units_3", "batch_size", "activation",
+            "optimizer", "learning_rate", "l2", "dropout"} <= names
+
+
+def test_draws_do_not_depend_on_when_trials_end(tmp_path):
+    # One process: each trial ends before the next is drawn. Parallel workers: all four are
+    # drawn before any ends. A seed must give the same four trials either way.
+    tuner = _tuner(tmp_path, "one")
+    one, sequential = tuner.oracle, []
+    for _ in range(4):
+        trial = one.create_trial("tuner0")
+        sequential.append(dict(trial.hyperparameters.values))
+        # What running the trial declares: the model's hyperparameters, and fit's batch size.
+        tuner.hypermodel.build(trial.hyperparameters)
+        declare(trial.hyperparameters, "batch_size", tuner.hypermodel.space.batch_size)
+        trial.status = kt.engine.trial.TrialStatus.FAILED
+        one.end_trial(trial)
+    many = _tuner(tmp_path, "many").oracle
+    parallel = [dict(many.create_trial(f"worker{i}").hyperparameters.values) for i in range(4)]
+    assert parallel == sequential
+    assert len({str(sorted(v.items())) for v in sequential}) == 4
