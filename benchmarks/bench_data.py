@@ -53,7 +53,8 @@ def _raw(name: str, csv: str | Path | None) -> tuple[pd.DataFrame, np.ndarray, s
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, f"load_{name}")(as_frame=True)
-    task = "regression" if name == "diabetes" else ("binary" if name == "breast_cancer" else "multiclass")
+    task = ("regression" if name == "diabetes"
+            else "binary" if name == "breast_cancer" else "multiclass")
     return bunch.data, bunch.target.to_numpy(), task
 
 

@@ -113,7 +113,7 @@ class _EpochRunner:
         val_loss = val_values[val_keys.index("loss")]
         # EarlyStopping's bookkeeping (mode min, min_delta 0), and a snapshot of the best weights.
         improved = val_loss < self.best
-        for shadow, weight in zip(self.shadow, self.weights):
+        for shadow, weight in zip(self.shadow, self.weights, strict=True):
             shadow.assign(tf.where(improved, weight.value, shadow))
         self.best.assign(tf.where(improved, val_loss, self.best))
         self.best_epoch.assign(tf.where(improved, epoch, self.best_epoch))
@@ -122,7 +122,7 @@ class _EpochRunner:
 
     def restore_best(self) -> None:
         if int(self.best_epoch.numpy()) >= 0:
-            for shadow, weight in zip(self.shadow, self.weights):
+            for shadow, weight in zip(self.shadow, self.weights, strict=True):
                 weight.assign(shadow.value())
 
 
@@ -168,7 +168,7 @@ def train(
         for callback in callbacks:
             callback.on_epoch_begin(epoch, {})
         values = runner.run_epoch(tf.constant(epoch)).numpy()
-        logs = {key: float(v) for key, v in zip(runner.keys, values)}
+        logs = {key: float(v) for key, v in zip(runner.keys, values, strict=True)}
         for key, value in logs.items():
             result.history.setdefault(key, []).append(value)
         for callback in callbacks:

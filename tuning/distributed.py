@@ -181,7 +181,7 @@ class Chief:
         oracle = tuner.oracle
         oracle.verbose = 0  # one progress line per ended trial instead
         _serialize_saves(oracle)
-        own = _track_own_trials(oracle, tuner.tuner_id)
+        _pause_idle_requests(oracle, tuner.tuner_id)
         tuner.save()
         self._servicer = OracleServicer(oracle)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -198,7 +198,7 @@ class Chief:
         server.start()
         self._reserved.close()
         start = time.perf_counter()
-        monitor = threading.Thread(target=self._monitor, args=(tuner, own), name="chief-monitor",
+        monitor = threading.Thread(target=self._monitor, args=(tuner,), name="chief-monitor",
                                    daemon=True)
         try:
             monitor.start()
@@ -217,17 +217,17 @@ class Chief:
             monitor.join(5.0)
         return collect(tuner, time.perf_counter() - start, self._interrupted)
 
-    def _monitor(self, tuner: Any, own: set[str]) -> None:
-        """Until every trial has ended: replace dead workers, report the others' trials."""
+    def _monitor(self, tuner: Any) -> None:
+        """Until every trial has ended: replace dead workers, report every ended trial in order."""
         oracle, reported = tuner.oracle, 0
         while not self._stop.is_set():
             stopping = self._servicer.stop_triggered or self._own_done
             if stopping and _all_ended(oracle):
                 break
             self._watch_workers(oracle)
-            reported = self._report_ended(tuner, reported, own)
+            reported = self._report_ended(tuner, reported)
             time.sleep(_POLL_SECONDS)
-        self._report_ended(tuner, reported, own)
+        self._report_ended(tuner, reported)
 
     def _watch_workers(self, oracle: Any) -> None:
         """End the trial of any worker that died, and start a replacement while any are left."""
@@ -254,12 +254,11 @@ class Chief:
                 self._report(f"parallel: started worker {self._workers[-1].worker_id} in its "
                              "place")
 
-    def _report_ended(self, tuner: Any, reported: int, own: set[str]) -> int:
-        """Progress lines for trials other processes ran (this process's tuner reports its own)."""
+    def _report_ended(self, tuner: Any, reported: int) -> int:
+        """A progress line for each newly ended trial, whichever process ran it, in end order."""
         ended = tuner.oracle.end_order
         while reported < len(ended):
-            if ended[reported] not in own:
-                self._report(tuner._trial_line(tuner.oracle.trials[ended[reported]]))
+            self._report(tuner._trial_line(tuner.oracle.trials[ended[reported]]))
             reported += 1
         return reported
 
@@ -352,24 +351,19 @@ def _serialize_saves(oracle: Any) -> None:
     oracle.save = lambda: _synchronized(lambda _oracle: save())(oracle)
 
 
-def _track_own_trials(oracle: Any, tuner_id: str) -> set[str]:
-    """The ids of the trials this process's own tuner takes from the oracle."""
+def _pause_idle_requests(oracle: Any, tuner_id: str) -> None:
+    """Let this process's own tuner wait a moment when the oracle has no trial for it yet."""
     from keras_tuner.src.engine.trial import TrialStatus
 
-    own: set[str] = set()
     create_trial = oracle.create_trial
 
-    def tracked(requester: str) -> Any:
+    def paused(requester: str) -> Any:
         trial = create_trial(requester)
-        if requester == tuner_id:
-            if trial.status == TrialStatus.RUNNING:
-                own.add(trial.trial_id)
-            elif trial.status == TrialStatus.IDLE:  # Keras Tuner asks again at once: pause
-                time.sleep(_IDLE_PAUSE)
+        if requester == tuner_id and trial.status == TrialStatus.IDLE:
+            time.sleep(_IDLE_PAUSE)  # Keras Tuner asks again at once
         return trial
 
-    oracle.create_trial = tracked
-    return own
+    oracle.create_trial = paused
 
 
 def _release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:

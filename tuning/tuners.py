@@ -52,6 +52,7 @@ from keras_tuner.src.engine import metrics_tracking
 from keras_tuner.src.tuners import gridsearch
 
 from tuning.config import RunConfig
+from tuning.distributed import is_chief
 from tuning.errors import ConfigError
 from tuning.files import write_json, write_text
 
@@ -359,12 +360,14 @@ class _TrialBookkeeping:
         super().on_trial_end(trial)
         if self._is_worker():  # the oracle is the chief's, over gRPC: the chief reports progress
             self._report(f"trial {trial.trial_id} {trial.status.lower()}")
-        else:
+        elif not is_chief(self._config):  # a chief reports every process's trials in end order
             self._report(self._trial_line(trial))
 
     def _trial_line(self, trial: kt.engine.trial.Trial) -> str:
         oracle = self.oracle
-        done = len(oracle.end_order)
+        # Its place among the ended trials: with --workers, another may end before this prints.
+        ended = oracle.end_order
+        done = ended.index(trial.trial_id) + 1 if trial.trial_id in ended else len(ended)
         total = self._config.max_trials
         path = self._history_dir / f"trial_{trial.trial_id}.json"
         seconds = json.loads(path.read_text())["seconds"] if path.exists() else float("nan")
