@@ -1,0 +1,376 @@
+"""The diagnosis's checks on the best model: its evidence, each rule's check, warnings, advice."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from data.task import Task
+from reports.fit_rules import (
+    BASELINE_BEATS_WARNING,
+    OVERFIT_GAP,
+    OVERFIT_MIN_EPOCHS_PAST_MIN,
+    OVERFIT_TRAIN_DROP,
+    OVERFIT_VAL_RISE,
+    REGULARIZATION_COST,
+    STILL_LEARNING_TRAIN_DROP,
+    TEST_GAP_WARNING,
+    UNDERFIT_LINEAR_MARGIN,
+    UNDERFIT_MIN_TRAIN_SKILL,
+    _rising_after_minimum,
+    _still_improving,
+)
+from tuning.records import TrialRecord
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule applied to the best model, for the report's table of rules.
+
+    Attributes:
+        rule: "O1", "O2", "U1" … "U4", or "T" for the test-vs-validation warning.
+        measure: what the rule measures, in words.
+        value: the measured value as text, or why the rule could not be checked.
+        threshold: when the rule fires, in words.
+        fired: whether it fired.
+        reason: the sentence shown when it fired, with its numbers.
+    """
+
+    rule: str
+    measure: str
+    value: str
+    threshold: str
+    fired: bool
+    reason: str = ""
+
+
+def _loss(metrics: Mapping[str, Mapping[str, float | None]], split: str) -> float | None:
+    value = metrics.get(split, {}).get("loss")
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _first_loss(metrics: Mapping[str, Mapping[str, float | None]], *splits: str) -> float | None:
+    return next((v for v in (_loss(metrics, s) for s in splits) if v is not None), None)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _advice(
+    verdict: str,
+    hp: Mapping[str, Any],
+    patience: int,
+    facts: Mapping[str, Any],
+    epochs: int,
+    weak_data: bool,
+    fired: set[str],
+) -> list[str]:
+    """Next steps for the verdict, naming the best trial's values where they are known."""
+    units = [
+        hp[k]
+        for k in sorted((k for k in hp if k.startswith("units_")), key=lambda k: int(k[6:]))
+        if hp[k] is not None
+    ]
+    shape = ""
+    if "layers" in hp and units:
+        sizes = ", ".join(map(str, units))
+        shape = f" (the best trial has {hp['layers']} hidden layer(s) of {sizes} units)"
+    now = {
+        k: f" (now {hp[k]:.3g})" if isinstance(hp.get(k), (int, float)) else ""
+        for k in ("learning_rate", "l2", "dropout")
+    }
+    if verdict == "underfitting":
+        capacity = (
+            f"Give the network more capacity: more layers or more neurons per layer{shape}; widen "
+            "`layers` and `units` in the --space file if the search could not go higher."
+        )
+        regularize = f"Regularize less: lower l2{now['l2']} and dropout{now['dropout']}."
+        rate = f"Raise the learning rate{now['learning_rate']} or use the adam optimizer."
+        longer = (
+            f"Train longer: raise --epochs (the best trial ran {facts.get('epochs_run', '?')} of "
+            f"{epochs})" + (" and was still improving." if "U3" in fired else ".")
+        )
+        # The step that answers the rule that fired comes first.
+        first = [step for rule, step in (("U4", regularize), ("U3", longer)) if rule in fired]
+        steps = first + [s for s in (capacity, regularize, rate, longer) if s not in first]
+        if facts.get("stopped_by_early_stopping"):
+            steps.remove(longer)  # early stopping ended it: more epochs would not be used
+        if weak_data:
+            steps.append(
+                "No baseline does much better than the naive one either: the features may carry "
+                "little information about the target. Check the target column and add features "
+                "before adding capacity."
+            )
+        return steps
+    if verdict == "overfitting":
+        steps = [
+            f"Regularize more: raise l2{now['l2']} or dropout{now['dropout']}.",
+            f"Use a smaller network: fewer neurons or layers{shape}.",
+            "Get more training data, or leave out features that only add noise (--drop).",
+        ]
+        if patience == 0:
+            steps.insert(
+                0,
+                "Turn early stopping on (e.g. --patience 10): it is off, so training "
+                "ran on long after the validation loss stopped improving.",
+            )
+        else:
+            steps.append(
+                f"Keep early stopping on (--patience {patience}); a smaller patience "
+                "alone will not close the gap, because the best weights are already "
+                "restored."
+            )
+        return steps
+    return [
+        "No change is forced. To look for a better model, run a longer search (--max-trials) or "
+        "narrow the search space around the best hyperparameters.",
+        "Judge the model by its test metrics next to the baselines above.",
+    ]
+
+
+def _overfitting_checks(
+    ev: Mapping[str, Any], facts: Mapping[str, Any], patience: int
+) -> list[Check]:
+    gap, excess = ev["gap"], ev["excess_gap"]
+    beyond = f" beyond the linear baseline's {ev['linear_gap']:.2f}" if "linear_gap" in ev else ""
+    checks = [
+        Check(
+            "O1",
+            "validation loss − training loss, × naive loss, beyond the linear baseline's gap",
+            f"{excess:.3f}" + (f" (gap {gap:.3f})" if excess != gap else ""),
+            f"≥ {OVERFIT_GAP:g}",
+            excess >= OVERFIT_GAP,
+            f"O1: validation loss {_fmt(ev['validation_loss'])} is above training loss "
+            f"{_fmt(ev['train_loss'])} by {gap:.2f} × the naive loss{beyond} (threshold "
+            f"{OVERFIT_GAP:g}).",
+        )
+    ]
+    measure = "epochs of rising validation loss after its minimum, with training loss falling"
+    threshold = (
+        f"≥ {OVERFIT_MIN_EPOCHS_PAST_MIN} epochs, rise ≥ {OVERFIT_VAL_RISE:.0%}, fall ≥ "
+        f"{OVERFIT_TRAIN_DROP:.0%}; early stopping off"
+    )
+    if not facts:
+        checks.append(Check("O2", measure, "no curves recorded", threshold, False))
+    elif patience > 0:
+        checks.append(Check("O2", measure, "not checked: early stopping is on", threshold, False))
+    else:
+        value = (
+            f"{facts['epochs_after_val_min']} epochs, rise {facts['val_rise_after_min']:.0%}, "
+            f"fall {facts['train_drop_after_min']:.0%}"
+        )
+        reason = (
+            f"O2: without early stopping, validation loss rose {facts['val_rise_after_min']:.0%} "
+            f"over the {facts['epochs_after_val_min']} epochs after its minimum at epoch "
+            f"{facts['val_min_epoch']}, while training loss fell "
+            f"{facts['train_drop_after_min']:.0%}."
+        )
+        checks.append(Check("O2", measure, value, threshold, _rising_after_minimum(facts), reason))
+    return checks
+
+
+def _underfitting_checks(
+    ev: Mapping[str, Any], facts: Mapping[str, Any], epochs: int
+) -> list[Check]:
+    skill = ev["train_skill"]
+    checks = [
+        Check(
+            "U1",
+            "training skill (1 − training loss / naive loss)",
+            f"{skill:.3f}",
+            f"< {UNDERFIT_MIN_TRAIN_SKILL:g}",
+            skill < UNDERFIT_MIN_TRAIN_SKILL,
+            f"U1: training skill {skill:.2f} < {UNDERFIT_MIN_TRAIN_SKILL:g}: training loss "
+            f"{_fmt(ev['train_loss'])} against the naive {_fmt(ev['naive_train_loss'])}.",
+        )
+    ]
+    behind = ev.get("validation_behind_linear", -math.inf) > 0
+    linear_val = ev.get("linear_validation_loss")
+    measure = "training loss − linear baseline's, × naive loss"
+    if "train_behind_linear" in ev and linear_val is not None:
+        value = ev["train_behind_linear"]
+        checks.append(
+            Check(
+                "U2",
+                measure,
+                f"{value:.3f}" + ("" if behind else " (validation ahead of linear)"),
+                f"≥ {UNDERFIT_LINEAR_MARGIN:g} and validation behind linear",
+                behind and value >= UNDERFIT_LINEAR_MARGIN,
+                f"U2: the linear baseline fits the training split better (loss "
+                f"{_fmt(ev['linear_train_loss'])} vs {_fmt(ev['train_loss'])}, {value:.3f} × the "
+                f"naive loss; threshold {UNDERFIT_LINEAR_MARGIN:g}) and validates better too "
+                f"({_fmt(linear_val)} vs {_fmt(ev['validation_loss'])}).",
+            )
+        )
+    else:
+        checks.append(Check("U2", measure, "no linear baseline", "", False))
+
+    measure = "validation loss still falling when the epoch budget ran out"
+    threshold = (
+        f"ended by the budget, validation falling, and training falling ≥ "
+        f"{STILL_LEARNING_TRAIN_DROP:.0%} or validation behind linear"
+    )
+    if facts:
+        improving = _still_improving(facts)
+        val_change, train_change = -facts["val_drop_last_window"], -facts["train_drop_last_window"]
+        value = (
+            f"{'yes' if improving else 'no'}: over the last {facts['window']} epochs validation "
+            f"{val_change:+.1%}, training {train_change:+.1%}"
+        )
+        fired = improving and (
+            behind or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
+        )
+        reason = (
+            f"U3: training stopped at epoch {facts['epochs_run']} (budget {epochs}) while still "
+            f"improving: over the last {facts['window']} epochs validation loss fell "
+            f"{facts['val_drop_last_window']:.1%} and training loss "
+            f"{facts['train_drop_last_window']:.1%}"
+            + (
+                f", and validation loss is still above the linear model's {_fmt(linear_val)}."
+                if behind
+                else "."
+            )
+        )
+        checks.append(Check("U3", measure, value, threshold, fired, reason))
+    else:
+        checks.append(Check("U3", measure, "no curves recorded", threshold, False))
+
+    measure = "regularization cost: Keras' objective − plain training loss, × naive loss"
+    if "regularization_cost" in ev:
+        cost = ev["regularization_cost"]
+        checks.append(
+            Check(
+                "U4",
+                measure,
+                f"{cost:.3f}" + ("" if behind else " (validation ahead of linear)"),
+                f"≥ {REGULARIZATION_COST:g} and validation behind linear",
+                behind and cost >= REGULARIZATION_COST,
+                f"U4: regularization costs {cost:.2f} × the naive loss (threshold "
+                f"{REGULARIZATION_COST:g}): the L2 penalty and dropout keep the training "
+                f"objective well above the plain training loss {_fmt(ev['train_loss'])}, and "
+                f"validation loss {_fmt(ev['validation_loss'])} is above the linear baseline's "
+                f"{_fmt(linear_val)}.",
+            )
+        )
+    else:
+        checks.append(Check("U4", measure, "no curves recorded", "", False))
+    return checks
+
+
+def _evidence(
+    task: Task,
+    metrics: Mapping[str, Mapping[str, float | None]],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    record: TrialRecord,
+    facts: Mapping[str, Any],
+    patience: int,
+    epochs: int,
+) -> dict[str, float | str | bool]:
+    """The numbers every rule reads, on the naive baseline's scale where they are compared."""
+    naive = baselines.get("naive", {})
+    naive_train = _first_loss(naive, "train", "validation", "test")
+    naive_val = _first_loss(naive, "validation", "train", "test")
+    train_loss, val_loss = _loss(metrics, "train"), _loss(metrics, "validation")
+    if naive_train is None or naive_val is None or train_loss is None or val_loss is None:
+        raise ValueError(
+            "diagnose() needs a finite 'loss' for the model on 'train' and 'validation' and for "
+            f"the naive baseline; got model splits {sorted(metrics)} and naive splits "
+            f"{sorted(naive)}. Pass Evaluation.metrics and the output of fit_baselines()."
+        )
+    naive_train, naive_val = max(naive_train, 1e-12), max(naive_val, 1e-12)
+    ev: dict[str, float | str | bool] = {
+        "train_loss": train_loss,
+        "validation_loss": val_loss,
+        "naive_train_loss": naive_train,
+        "naive_validation_loss": naive_val,
+        "train_skill": 1 - train_loss / naive_train,
+        "validation_skill": 1 - val_loss / naive_val,
+        "gap": (val_loss - train_loss) / naive_val,
+        "early_stopping": patience > 0,
+        "epochs_budget": epochs,
+    }
+    test_loss = _loss(metrics, "test")
+    if test_loss is not None:
+        ev["test_loss"] = test_loss
+        ev["test_minus_validation"] = (test_loss - val_loss) / naive_val
+    metric = "accuracy" if task.is_classification else "r2"
+    for split in ("train", "validation", "test"):
+        value = metrics.get(split, {}).get(metric)
+        if value is not None:
+            ev[f"{split}_{metric}"] = float(value)
+    linear = baselines.get("linear", {})
+    linear_train = _first_loss(linear, "train")
+    linear_val = _first_loss(linear, "validation", "test")
+    if linear_train is not None:
+        ev["linear_train_loss"] = linear_train
+        ev["train_behind_linear"] = (train_loss - linear_train) / naive_train
+    if linear_val is not None:
+        ev["linear_validation_loss"] = linear_val
+        ev["validation_behind_linear"] = (val_loss - linear_val) / naive_val
+    ev["excess_gap"] = ev["gap"]
+    if linear_train is not None and linear_val is not None:
+        ev["linear_gap"] = (linear_val - linear_train) / naive_val
+        ev["excess_gap"] = ev["gap"] - max(ev["linear_gap"], 0.0)
+    ev.update({k: v for k, v in facts.items() if k != "window"})
+    if facts:
+        # Keras' history holds regression losses in standardized units, where the naive loss
+        # (the training variance) is 1; classification losses are in the naive loss's units.
+        history_naive = 1.0 if task.kind == "regression" else naive_train
+        objective = float(record.history["loss"][facts["kept_epoch"] - 1])
+        ev["regularization_cost"] = objective / history_naive - train_loss / naive_train
+    return ev
+
+
+def _warnings(
+    ev: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    verdict: str,
+    facts: Mapping[str, Any],
+) -> tuple[Check | None, list[str]]:
+    """The test-vs-validation check and the notes that do not change the verdict."""
+    warnings: list[str] = []
+    check = None
+    if "test_minus_validation" in ev:
+        drop = ev["test_minus_validation"]
+        check = Check(
+            "T",
+            "test loss − validation loss, × naive loss",
+            f"{drop:.3f}",
+            f"≥ {TEST_GAP_WARNING:g} warns",
+            drop >= TEST_GAP_WARNING,
+        )
+        if check.fired:
+            warnings.append(
+                f"Test loss {_fmt(ev['test_loss'])} is well above validation loss "
+                f"{_fmt(ev['validation_loss'])} ({drop:.2f} × the naive loss; warning at "
+                f"{TEST_GAP_WARNING:g}): the search may have overfit the validation split, or "
+                "the splits are small. Trust the test metrics; a larger --val-size or fewer "
+                "trials help."
+            )
+    naive_test = _first_loss(baselines.get("naive", {}), "test")
+    if "test_loss" in ev and naive_test:
+        for name, scores in baselines.items():
+            other = _first_loss(scores, "test")
+            if name == "naive" or other is None:
+                continue
+            if (ev["test_loss"] - other) / naive_test >= BASELINE_BEATS_WARNING:
+                warnings.append(
+                    f"The {name.replace('_', ' ')} baseline has a lower test loss "
+                    f"({_fmt(other)}) than the network ({_fmt(ev['test_loss'])})."
+                )
+    if ev["gap"] >= OVERFIT_GAP > ev["excess_gap"]:
+        warnings.append(
+            f"Validation loss is well above training loss ({ev['gap']:.2f} × the naive loss), "
+            f"but the linear baseline shows a similar gap ({ev['linear_gap']:.2f}): the validation "
+            "split is small or differs from the training split, so the gap is not the network's "
+            "doing. More data, or a larger --val-size, makes the comparison steadier."
+        )
+    if verdict == "good fit" and _still_improving(facts):
+        warnings.append(
+            "Validation loss was still falling when training stopped; more epochs may help a "
+            "little."
+        )
+    return check, warnings
