@@ -7,7 +7,8 @@ evaluates the best one and writes the run folder through the normal pipeline.
 A worker is the same command line plus `--worker --oracle HOST:PORT`: Keras Tuner's
 `OracleClient` (selected by KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)
 asks the chief for trials and writes checkpoints and histories into the shared run folder.
-`--workers N` is a chief on a free loopback port plus N - 1 local worker processes.
+`--workers N` is a chief on a free loopback port plus N - 1 local worker processes. This module
+is the chief's side and what both sides share; the worker's side is `tuning.worker`.
 
 What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * the chief watches its local workers: when one dies, the trial it was running is ended as
@@ -24,7 +25,6 @@ What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import socket
 import subprocess
@@ -36,15 +36,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from tuning.config import RunConfig, split_address
+from tuning.config import RunConfig
 from tuning.errors import ConfigError
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
-_RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
-_IDLE_PAUSE = 0.5  # a worker told to wait (Hyperband between brackets) asks again after this
+IDLE_PAUSE = 0.5  # a worker told to wait (Hyperband between brackets) asks again after this
 _ROOT = Path(__file__).resolve().parents[1]
-_PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
+PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
 # RunConfig fields a chief does not pass on to its local workers as they are.
 _NOT_FORWARDED = {"chief", "port", "bind", "worker", "oracle", "worker_id", "threads", "workers",
                   "resume", "name", "connect_timeout"}
@@ -125,7 +124,7 @@ class Chief:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
         env.update(TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                    PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(self._threads),
-                   **{_PARENT_ENV: str(os.getpid())})
+                   **{PARENT_ENV: str(os.getpid())})
         argv = [*_forwarded_options(self._config), "--name", self._run_dir.name,
                 "--worker", "--oracle", self.address, "--worker-id", worker_id,
                 "--threads", str(self._threads)]
@@ -177,11 +176,11 @@ class Chief:
 
         from tuning.search import collect
 
-        _silence_keras_tuner_debug_print()
+        silence_keras_tuner_debug_print()
         oracle = tuner.oracle
         oracle.verbose = 0  # one progress line per ended trial instead
         _serialize_saves(oracle)
-        _pause_idle_requests(oracle, tuner.tuner_id)
+        pause_when_idle(oracle, tuner.tuner_id)
         tuner.save()
         self._servicer = OracleServicer(oracle)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -280,7 +279,7 @@ class Chief:
         self._workers.clear()
 
 
-def _silence_keras_tuner_debug_print() -> None:
+def silence_keras_tuner_debug_print() -> None:
     """Keras Tuner 1.4.8's `conditions.Parent.to_proto` prints its first value (a leftover debug
     `print`) whenever a conditional hyperparameter (units_1 depends on layers) crosses gRPC,
     littering the console with bare numbers. A module-level `print` shadows the builtin for
@@ -351,19 +350,23 @@ def _serialize_saves(oracle: Any) -> None:
     oracle.save = lambda: _synchronized(lambda _oracle: save())(oracle)
 
 
-def _pause_idle_requests(oracle: Any, tuner_id: str) -> None:
-    """Let this process's own tuner wait a moment when the oracle has no trial for it yet."""
+def pause_when_idle(oracle: Any, tuner_id: str | None = None) -> None:
+    """Keras Tuner asks again at once after an IDLE answer; wait a little instead of spinning.
+
+    `oracle` is the chief's oracle or a worker's gRPC client. With `tuner_id`, only that
+    tuner's requests wait: the chief's oracle also answers the workers, who wait themselves.
+    """
     from keras_tuner.src.engine.trial import TrialStatus
 
     create_trial = oracle.create_trial
 
-    def paused(requester: str) -> Any:
+    def patient_create_trial(requester: str) -> Any:
         trial = create_trial(requester)
-        if requester == tuner_id and trial.status == TrialStatus.IDLE:
-            time.sleep(_IDLE_PAUSE)  # Keras Tuner asks again at once
+        if trial.status == TrialStatus.IDLE and tuner_id in (None, requester):
+            time.sleep(IDLE_PAUSE)
         return trial
 
-    oracle.create_trial = paused
+    oracle.create_trial = patient_create_trial
 
 
 def _release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:
@@ -381,126 +384,3 @@ def _release_worker_locked(oracle: Any, worker_id: str, reason: str) -> str | No
         oracle.end_trial(trial)  # re-entrant: this thread already holds the oracle's lock
     oracle.tuner_ids.discard(worker_id)
     return None if trial is None else trial.trial_id
-
-
-# --- worker side -------------------------------------------------------------------------------
-
-
-def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> None:
-    """Before TensorFlow loads: wait for the chief's run folder, check it holds this search, and
-    point Keras Tuner at the chief.
-
-    Raises:
-        ConfigError: no run folder appeared in --connect-timeout seconds, or its settings differ.
-    """
-    _exit_with_parent()  # a local worker starts before the chief's folder exists
-    settings = run_dir / "settings.json"
-    deadline = time.monotonic() + config.connect_timeout
-    while not settings.exists():
-        if time.monotonic() > deadline:
-            raise ConfigError(
-                f"No run folder at '{run_dir}' after {config.connect_timeout:g} s. Start the chief "
-                f"first (run_tuning.py --chief --name {run_dir.name} ...) and give the workers the "
-                "same --out and --name, on a filesystem they share."
-            )
-        time.sleep(0.1)
-    saved = json.loads(settings.read_text())
-    now = config.settings()
-    differ = [k for k in now if saved.get(k) != now[k]]
-    if differ:
-        detail = ", ".join(f"{k}: chief {saved.get(k)!r}, worker {now[k]!r}" for k in differ)
-        raise ConfigError(f"This worker's search options differ from the chief's ({detail}). "
-                          "Start the worker with the chief's options.")
-    host, port = split_address(config.oracle or "")
-    worker_id = config.worker_id or _default_worker_id()
-    os.environ.update(KERASTUNER_TUNER_ID=worker_id,
-                      KERASTUNER_ORACLE_IP=f"[{host}]" if ":" in host else host,
-                      KERASTUNER_ORACLE_PORT=str(port))
-    report(f"worker {worker_id}: chief at {config.oracle}, run folder {run_dir}")
-
-
-def _default_worker_id() -> str:
-    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
-    # Keras Tuner treats any id containing "chief" as the chief.
-    return f"worker-{host.replace('chief', 'chf')[:40]}-{os.getpid()}"
-
-
-def _exit_with_parent() -> None:
-    """A local worker ends itself when the chief that started it is gone (even if killed)."""
-    parent = os.environ.get(_PARENT_ENV)
-    if not parent:
-        return
-
-    def watch() -> None:
-        while os.getppid() == int(parent):
-            time.sleep(1.0)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="chief-watch", daemon=True).start()
-
-
-def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
-         config: RunConfig, report: Callable[[str], None]) -> None:
-    """Run trials for the chief until its oracle says the search is over.
-
-    Raises:
-        ConfigError: the chief did not answer within --connect-timeout seconds.
-        RuntimeError: the chief stopped answering in the middle of the search.
-    """
-    import grpc
-    from keras_tuner.src.distribute import oracle_client
-
-    _silence_keras_tuner_debug_print()
-    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    _wait_for_chief(address, config.connect_timeout, report)
-    oracle_client.TIMEOUT = _RPC_TIMEOUT
-    _pause_when_idle(tuner.oracle)
-    try:
-        tuner.search(*train, validation_data=validation, verbose=0)
-    except grpc.RpcError as exc:
-        raise RuntimeError(f"Lost the chief at {address} ({exc.code().name}: {exc.details()}). "
-                           "Check that the chief is still running.") from exc
-    report("worker: the chief has no more trials for this worker; done")
-
-
-def _wait_for_chief(address: str, timeout: float, report: Callable[[str], None]) -> None:
-    """Retry with backoff until the chief answers: it may still be loading TensorFlow or data."""
-    import grpc
-
-    deadline = time.monotonic() + timeout
-    delay, told = 0.25, False
-    # gRPC backs off up to 2 minutes between attempts to reach a server that is not up yet;
-    # the chief is usually only seconds away, so keep the attempts frequent.
-    options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
-               ("grpc.max_reconnect_backoff_ms", 500)]
-    with grpc.insecure_channel(address, options=options) as channel:
-        while True:
-            try:
-                grpc.channel_ready_future(channel).result(timeout=delay)
-                return
-            except grpc.FutureTimeoutError:
-                if time.monotonic() > deadline:
-                    raise ConfigError(
-                        f"The chief at {address} did not answer within {timeout:g} s. Start it "
-                        "with run_tuning.py --chief --port P, check --oracle and the firewall, "
-                        "or raise --connect-timeout."
-                    ) from None
-                if not told and delay >= 2.0:
-                    report(f"worker: waiting for the chief at {address}")
-                    told = True
-                delay = min(delay * 2, 5.0)
-
-
-def _pause_when_idle(client: Any) -> None:
-    """Keras Tuner asks again at once after an IDLE answer; wait a little instead of spinning."""
-    from keras_tuner.src.engine.trial import TrialStatus
-
-    create_trial = client.create_trial
-
-    def patient_create_trial(tuner_id: str) -> Any:
-        trial = create_trial(tuner_id)
-        if trial.status == TrialStatus.IDLE:
-            time.sleep(_IDLE_PAUSE)
-        return trial
-
-    client.create_trial = patient_create_trial

@@ -13,7 +13,7 @@ from data.cleaning import CleanData, clean
 from data.loading import Dataset, drop_columns, load_bundled, load_csv
 from data.splits import Splits, encode_target, split
 from data.task import Task, infer_task
-from tuning import distributed, outputs
+from tuning import distributed, outputs, worker
 from tuning.config import RunConfig, settings_differences
 from tuning.errors import ConfigError, SearchFailedError, SearchInterrupted
 from tuning.files import remove_stale_temporaries, write_json, write_text
@@ -95,7 +95,7 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
         config.seed,
     )
     run_dir = config.run_dir(_run_name(config))
-    if not config.worker:  # a worker joins the chief's run folder: distributed.join checks it
+    if not config.worker:  # a worker joins the chief's run folder: worker.join checks it
         _check_run_dir(config, run_dir)
     for note in data.notes:
         report(f"warning: {note}")
@@ -202,7 +202,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         prepared = prepare(config, report)
         run_dir = prepared.run_dir
         if config.worker:
-            distributed.join(config, run_dir, report)
+            worker.join(config, run_dir, report)
         elif config.resume:
             _check_resume(config, run_dir)
             # Until this session ends, the folder is not a finished run (see
@@ -237,7 +237,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}"
     )
     if config.worker:
-        distributed.work(
+        worker.work(
             tuner, encoded.fit_data("train"), encoded.fit_data("validation"), config, report
         )
         return run_dir

@@ -15,7 +15,8 @@ import pytest
 from tuning import files, outputs, pipeline
 from tuning.config import RunConfig
 from tuning.errors import SearchFailedError
-from tuning.tuners import RandomOracle, kept_epoch
+from tuning.oracles import RandomOracle
+from tuning.tuners import kept_epoch
 
 
 def _regression_csv(folder: Path) -> str:

@@ -24,7 +24,7 @@ import pytest
 
 from tuning import outputs, pipeline
 from tuning.config import RunConfig
-from tuning.tuners import BayesianOracle, GridOracle, HyperbandOracle, RandomOracle
+from tuning.oracles import BayesianOracle, GridOracle, HyperbandOracle, RandomOracle
 
 ROOT = Path(__file__).resolve().parents[2]
 
