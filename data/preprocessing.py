@@ -78,13 +78,32 @@ class Preprocessing:
         """
         result: dict[str, np.ndarray] = {}
         for spec in self.features:
-            values = convert_column(frame[spec.name], spec.kind)
             if spec.kind == "categorical":
-                array = values.fillna(MISSING_CATEGORY).astype(str).to_numpy(dtype=object)
+                array = _category_texts(frame[spec.name]).to_numpy(dtype=object)
             else:
-                array = values.to_numpy(dtype=np.float32)
+                array = convert_column(frame[spec.name], spec.kind).to_numpy(dtype=np.float32)
             result[spec.input_name] = array.reshape(-1, 1)
         return result
+
+    def unseen_categories(self, frame: pd.DataFrame) -> list[tuple[str, int, list[str]]]:
+        """Categorical values in `frame` that training gave no one-hot slot of their own.
+
+        The model reads them all as one "other" category, which is right for a rare value and
+        worth a warning for a new one (a typo, a renamed category).
+
+        Returns:
+            (column, rows holding such values, up to three of them, most frequent first) for
+            each categorical column that has any.
+        """
+        found = []
+        for spec in self.features:
+            if spec.kind != "categorical":
+                continue
+            texts = _category_texts(frame[spec.name])
+            outside = texts[~texts.isin(spec.vocabulary)]
+            if len(outside):
+                found.append((spec.name, len(outside), list(outside.value_counts().index[:3])))
+        return found
 
     def build(self) -> keras.Model:
         """A Keras model from the named raw inputs to the encoded feature matrix.
@@ -169,6 +188,11 @@ def _input_names(names: list[str]) -> list[str]:
         seen.add(candidate.lower())
         result.append(candidate)
     return result
+
+
+def _category_texts(values: pd.Series) -> pd.Series:
+    """A categorical column as the model's string input sees it: missing as its own category."""
+    return convert_column(values, "categorical").fillna(MISSING_CATEGORY).astype(str)
 
 
 def fit_preprocessing(train: pd.DataFrame, columns: tuple[Column, ...]) -> Preprocessing:

@@ -435,6 +435,24 @@ def test_only_this_tools_folders_are_loaded(exports, tmp_path, capsys, damage):
     assert status == 2 and expected in capsys.readouterr().err
 
 
+def test_new_categories_are_warned_about(exports, tmp_path, capsys):
+    status = _predict(
+        "--model",
+        str(exports["binary"].folder),
+        "--data",
+        str(exports["binary"].new_csv),
+        "--out",
+        str(tmp_path / "out.csv"),
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    # "purple" never occurred in training; " green " is "green" once stripped, "" is missing.
+    assert len(warnings) == 1 and "'color'" in warnings[0], out
+    assert "'purple'" in warnings[0] and "green" not in warnings[0]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == len(pd.read_csv(exports["binary"].new_csv))
+
+
 def test_never_overwrites_the_input(exports, tmp_path, capsys):
     data = tmp_path / "new.csv"
     shutil.copy(exports["binary"].new_csv, data)

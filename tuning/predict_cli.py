@@ -93,9 +93,16 @@ def _predict(args: argparse.Namespace) -> int:
     frame = read_rows(data, metadata)
     check_rows(metadata, frame)
 
+    preprocessing = preprocessing_of(metadata)
+    for column, rows, examples in preprocessing.unseen_categories(frame):
+        shown = ", ".join(repr(e) for e in examples)
+        print(f"warning: column {column!r}: {rows} row(s) hold values training did not see "
+              f"as categories of their own ({shown}); the model reads them as one 'other' "
+              "category", flush=True)
+
     # Only now, with every input checked, is TensorFlow imported.
     model = load_model(model_dir, metadata)
-    output = predict_rows(model, preprocessing_of(metadata), frame)
+    output = predict_rows(model, preprocessing, frame)
     table = prediction_table(metadata, output)
     # %.9g round-trips the model's float32 outputs exactly.
     try:
