@@ -453,6 +453,28 @@ def test_new_categories_are_warned_about(exports, tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "out.csv")) == len(pd.read_csv(exports["binary"].new_csv))
 
 
+def test_a_gap_seen_in_training_is_not_new(exports, tmp_path, capsys):
+    frame = pd.read_csv(exports["binary"].new_csv, dtype=str, keep_default_na=False)
+    spec = next(f for f in exports["binary"].encoded.preprocessing.features if f.name == "color")
+    assert "" in spec.vocabulary  # the fixture's training colors had gaps
+    frame["color"] = "purple"
+    frame.loc[0, "color"] = ""
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    _predict("--model", str(exports["binary"].folder), "--data", str(tmp_path / "new.csv"),
+             "--out", str(tmp_path / "out.csv"))
+    warning = capsys.readouterr().out.splitlines()[0]
+    assert f"{len(frame) - 1} row(s)" in warning and "'purple'" in warning
+    assert "missing" not in warning  # a gap was seen in training: it has its own slot
+
+
+def test_a_new_gap_is_named_missing():
+    from tuning.predict_cli import unseen_warning
+
+    line = unseen_warning("plan", 3, ["", "gold"])
+    assert line.startswith("warning: column 'plan': 3 row(s) ")
+    assert "(missing, 'gold')" in line
+
+
 def test_never_overwrites_the_input(exports, tmp_path, capsys):
     data = tmp_path / "new.csv"
     shutil.copy(exports["binary"].new_csv, data)

@@ -75,6 +75,17 @@ def _check_out(out: Path, data: Path, model: Path) -> None:
         raise ConfigError(f"Cannot write to '{out.parent}'. Pass --out in a writable folder.")
 
 
+def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
+    """The console line for categorical values that training gave no category of their own."""
+    from data.preprocessing import MISSING_CATEGORY
+
+    shown = ", ".join("missing" if e == MISSING_CATEGORY else repr(e) for e in examples)
+    return (
+        f"warning: column {column!r}: {rows} row(s) hold values training did not see as "
+        f"categories of their own ({shown}); the model reads them as one 'other' category"
+    )
+
+
 def _predict(args: argparse.Namespace) -> int:
     from models.predictor import (
         check_rows,
@@ -95,10 +106,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     preprocessing = preprocessing_of(metadata)
     for column, rows, examples in preprocessing.unseen_categories(frame):
-        shown = ", ".join(repr(e) for e in examples)
-        print(f"warning: column {column!r}: {rows} row(s) hold values training did not see "
-              f"as categories of their own ({shown}); the model reads them as one 'other' "
-              "category", flush=True)
+        print(unseen_warning(column, rows, examples), flush=True)
 
     # Only now, with every input checked, is TensorFlow imported.
     model = load_model(model_dir, metadata)
