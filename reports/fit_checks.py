@@ -172,6 +172,21 @@ def _overfitting_checks(
     return checks
 
 
+def _unless_ahead_of_linear(
+    rule: str, measure: str, value: float, threshold: float, behind: bool, reason: str
+) -> Check:
+    """A check that fires when `value` reaches `threshold` and the validation loss is also
+    behind the linear baseline's (a network that validates better is not held back)."""
+    return Check(
+        rule,
+        measure,
+        f"{value:.3f}" + ("" if behind else " (validation ahead of linear)"),
+        f"≥ {threshold:g} and validation behind linear",
+        behind and value >= threshold,
+        reason,
+    )
+
+
 def _underfitting_checks(
     ev: Mapping[str, Any], facts: Mapping[str, Any], epochs: int
 ) -> list[Check]:
@@ -193,12 +208,12 @@ def _underfitting_checks(
     if "train_behind_linear" in ev and linear_val is not None:
         value = ev["train_behind_linear"]
         checks.append(
-            Check(
+            _unless_ahead_of_linear(
                 "U2",
                 measure,
-                f"{value:.3f}" + ("" if behind else " (validation ahead of linear)"),
-                f"≥ {UNDERFIT_LINEAR_MARGIN:g} and validation behind linear",
-                behind and value >= UNDERFIT_LINEAR_MARGIN,
+                value,
+                UNDERFIT_LINEAR_MARGIN,
+                behind,
                 f"U2: the linear baseline fits the training split better (loss "
                 f"{_fmt(ev['linear_train_loss'])} vs {_fmt(ev['train_loss'])}, {value:.3f} × the "
                 f"naive loss; threshold {UNDERFIT_LINEAR_MARGIN:g}) and validates better too "
@@ -242,12 +257,12 @@ def _underfitting_checks(
     if "regularization_cost" in ev:
         cost = ev["regularization_cost"]
         checks.append(
-            Check(
+            _unless_ahead_of_linear(
                 "U4",
                 measure,
-                f"{cost:.3f}" + ("" if behind else " (validation ahead of linear)"),
-                f"≥ {REGULARIZATION_COST:g} and validation behind linear",
-                behind and cost >= REGULARIZATION_COST,
+                cost,
+                REGULARIZATION_COST,
+                behind,
                 f"U4: regularization costs {cost:.2f} × the naive loss (threshold "
                 f"{REGULARIZATION_COST:g}): the L2 penalty and dropout keep the training "
                 f"objective well above the plain training loss {_fmt(ev['train_loss'])}, and "
