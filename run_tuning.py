@@ -96,6 +96,9 @@ def _tune_parser() -> argparse.ArgumentParser:
                       help="TensorFlow threads per process (default: cores // --workers)")
     dist.add_argument("--connect-timeout", type=float, default=600.0, metavar="S",
                       help="seconds a worker keeps retrying to reach the chief (default: 600)")
+    dist.add_argument("--worker-timeout", type=float, default=60.0, metavar="S",
+                      help="seconds without a call from a worker after which the chief records "
+                      "its trial as failed and goes on without it (default: 60)")
     out = p.add_argument_group("output")
     out.add_argument("--out", default="runs", metavar="DIR",
                      help="where run folders go (default: runs)")

@@ -10,6 +10,7 @@ from typing import Any
 from data.loading import BUNDLED
 from data.task import TASKS
 from tuning.errors import ConfigError
+from tuning.liveness import HEARTBEAT_SECONDS, MIN_WORKER_TIMEOUT
 
 TUNERS = ("random", "grid", "bayesian", "hyperband")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -46,6 +47,7 @@ class RunConfig:
     worker_id: str | None = None  # this worker's Keras Tuner id; None = worker-<host>-<pid>
     threads: int | None = None  # TensorFlow intra-op threads; None = cores // workers
     connect_timeout: float = 600.0  # seconds a worker keeps retrying to reach the chief
+    worker_timeout: float = 60.0  # seconds of silence after which the chief gives a worker up
 
     def __post_init__(self) -> None:
         self._validate()
@@ -152,6 +154,11 @@ class RunConfig:
         if not self.connect_timeout > 0:
             raise ConfigError(
                 f"--connect-timeout must be a number of seconds > 0, got {self.connect_timeout!r}."
+            )
+        if not self.worker_timeout >= MIN_WORKER_TIMEOUT:
+            raise ConfigError(
+                f"--worker-timeout must be at least {MIN_WORKER_TIMEOUT:g} seconds (workers call "
+                f"the chief every {HEARTBEAT_SECONDS:g} s), got {self.worker_timeout!r}."
             )
 
     @property

@@ -14,6 +14,10 @@ What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * the chief watches its local workers: when one dies, the trial it was running is ended as
     FAILED and a replacement is started (at most N times), so a lost worker never stalls the
     search (keras-team/keras-tuner#915);
+  * every worker, local or remote, calls the chief at least once a second while it holds a
+    trial, and one silent for --worker-timeout seconds is given up the same way
+    (`tuning.liveness`): a remote host that dies, hangs or drops off the network costs its
+    trial, not the search;
   * the chief stops as soon as every trial has ended and every worker was told to stop,
     instead of re-checking every 20 s;
   * workers wait for the chief's run folder and retry reaching the chief with backoff for
@@ -38,6 +42,7 @@ from typing import Any
 
 from tuning.config import RunConfig
 from tuning.errors import ConfigError
+from tuning.liveness import CallLog
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
@@ -46,7 +51,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
 # RunConfig fields a chief does not pass on to its local workers as they are.
 _NOT_FORWARDED = {"chief", "port", "bind", "worker", "oracle", "worker_id", "threads", "workers",
-                  "resume", "name", "connect_timeout"}
+                  "resume", "name", "connect_timeout", "worker_timeout"}
 
 
 def is_chief(config: RunConfig) -> bool:
@@ -111,8 +116,10 @@ class Chief:
         extra = max(0, self._config.workers - 1)
         where = (f"{self._listen} for workers on other machines" if self._config.chief
                  else self._listen)
-        runs = (f"this process and {extra} local worker process{'es' if extra != 1 else ''} run"
-                if self._config.workers else "this process runs no")
+        runs = ("this process runs no" if not self._config.workers
+                else "this process runs" if not extra
+                else f"this process and {extra} local worker process{'es' if extra != 1 else ''}"
+                     " run")
         self._report(f"parallel: chief serving the search on {where}; {runs} trials, "
                      f"{self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
                      + (f", logs in {self._run_dir / 'workers'}" if extra else ""))
@@ -183,6 +190,7 @@ class Chief:
         pause_when_idle(oracle, tuner.tuner_id)
         tuner.save()
         self._servicer = OracleServicer(oracle)
+        self._calls = CallLog(self._servicer, oracle)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, server)
         try:
@@ -224,6 +232,7 @@ class Chief:
             if stopping and _all_ended(oracle):
                 break
             self._watch_workers(oracle)
+            self._give_up_silent(tuner)
             reported = self._report_ended(tuner, reported)
             time.sleep(_POLL_SECONDS)
         self._report_ended(tuner, reported)
@@ -252,6 +261,32 @@ class Chief:
                 self._start_worker()
                 self._report(f"parallel: started worker {self._workers[-1].worker_id} in its "
                              "place")
+
+    def _give_up_silent(self, tuner: Any) -> None:
+        """End the trial of any worker that has not called for --worker-timeout seconds.
+
+        A local worker that hangs is killed, and `_watch_workers` replaces it; a remote one is
+        dropped from the search (it may come back: see `tuning.liveness`).
+        """
+        for trial_id in self._calls.ignored[:]:
+            self._calls.ignored.remove(trial_id)
+            self._report(f"warning: trial {trial_id}'s result came after it was recorded as "
+                         "failed; ignored")
+        timeout = self._config.worker_timeout
+        for worker_id, silence in self._calls.silent(timeout, skip=tuner.tuner_id):
+            local = next((w for w in self._workers if w.worker_id == worker_id), None)
+            if local is not None:
+                if local.process.poll() is None:
+                    self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
+                                 "(--worker-timeout); stopping it")
+                    local.process.kill()
+                continue
+            reason = (f"worker {worker_id} sent nothing for {silence:.0f} s (--worker-timeout "
+                      f"{timeout:g}) during this trial")
+            trial_id = _release_worker(tuner.oracle, worker_id, reason)
+            what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
+            self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
+                         f"(--worker-timeout); {what}, going on without it")
 
     def _report_ended(self, tuner: Any, reported: int) -> int:
         """A progress line for each newly ended trial, whichever process ran it, in end order."""

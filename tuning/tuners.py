@@ -182,7 +182,7 @@ class _TrialBookkeeping:
         done = ended.index(trial.trial_id) + 1 if trial.trial_id in ended else len(ended)
         total = self._config.max_trials
         path = self._history_dir / f"trial_{trial.trial_id}.json"
-        seconds = json.loads(path.read_text())["seconds"] if path.exists() else float("nan")
+        seconds = f"{json.loads(path.read_text())['seconds']:6.1f} s" if path.exists() else "     -"
         # get_best_trials falls back to failed trials when none completed: filter them out.
         best = [t for t in oracle.get_best_trials(1) if t.status == "COMPLETED"]
         best_text = f"best {best[0].score:.4f}" if best else "best -"
@@ -192,7 +192,7 @@ class _TrialBookkeeping:
             head = f"val_loss {score:.4f}"
         else:
             head = f"{status.lower()}"
-        return f"trial {done}/{total}  {head:<18} {best_text:<14} {seconds:6.1f} s"
+        return f"trial {done}/{total}  {head:<18} {best_text:<14} {seconds}"
 
 
 def _forget_custom_gradients() -> None:

@@ -24,6 +24,7 @@ from tuning.distributed import (
     silence_keras_tuner_debug_print,
 )
 from tuning.errors import ConfigError
+from tuning.liveness import Heartbeat
 
 RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
 
@@ -97,11 +98,15 @@ def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
     _wait_for_chief(address, config.connect_timeout, report)
     oracle_client.TIMEOUT = RPC_TIMEOUT
     pause_when_idle(tuner.oracle)
+    heartbeat = Heartbeat(tuner.oracle)
+    heartbeat.start()
     try:
         tuner.search(*train, validation_data=validation, verbose=0)
     except grpc.RpcError as exc:
         raise RuntimeError(f"Lost the chief at {address} ({exc.code().name}: {exc.details()}). "
                            "Check that the chief is still running.") from exc
+    finally:
+        heartbeat.stop()
     report("worker: the chief has no more trials for this worker; done")
 
 

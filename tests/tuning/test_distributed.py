@@ -43,11 +43,12 @@ ROOT = Path(__file__).resolve().parents[2]
          "without the word"),
         ({"threads": 0}, "--threads must be a whole number"),
         ({"workers": 0}, "--workers must be a whole number ≥ 1"),
+        ({"worker_timeout": 1}, "--worker-timeout must be at least 5 seconds"),
     ],
     ids=["chief-and-worker", "chief-no-name", "worker-no-name", "chief-no-port", "bad-port",
          "port-without-chief", "worker-no-oracle", "oracle-no-port", "oracle-port-zero",
          "worker-with-workers", "oracle-without-worker", "worker-id-chief", "zero-threads",
-         "zero-workers"],
+         "zero-workers", "short-worker-timeout"],
 )
 def test_bad_distributed_options(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -92,6 +93,62 @@ def test_a_dead_workers_trial_ends_as_failed(tmp_path):
     assert "local-1" not in oracle.tuner_ids and "local-1" not in oracle.ongoing_trials
     assert _release_worker(oracle, "local-1", "again") is None  # nothing held any more
     assert not _all_ended(oracle)  # local-2 still runs its trial
+
+
+def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monkeypatch):
+    """The chief's call log, on a real oracle served by Keras Tuner's servicer (no network):
+    a worker that stops calling is reported once the timeout passes, its trial is ended as
+    failed, and the result it sends afterwards neither ends that trial again nor counts."""
+    import keras_tuner as kt
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    from tuning import liveness
+    from tuning.distributed import _all_ended, _release_worker
+
+    clock = [1000.0]
+    monkeypatch.setattr(liveness.time, "monotonic", lambda: clock[0])
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 8)
+    oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=4, seed=1,
+                                           hyperparameters=hp)
+    oracle._set_project_dir(str(tmp_path), "keras_tuner")
+    servicer = OracleServicer(oracle)
+    calls = liveness.CallLog(servicer, oracle)
+    service = protos.get_service()
+
+    def create(tuner_id):
+        request = service.CreateTrialRequest(tuner_id=tuner_id)
+        return kt.engine.trial.Trial.from_proto(servicer.CreateTrial(request, None).trial)
+
+    lost, alive = create("remote-a"), create("remote-b")
+    oracle.create_trial("chief")  # the chief's own trials do not go through gRPC
+    clock[0] += 4
+    servicer.GetTrial(service.GetTrialRequest(trial_id=alive.trial_id), None)  # a heartbeat
+    assert calls.silent(5, skip="chief") == []
+    clock[0] += 2
+    assert calls.silent(5, skip="chief") == [("remote-a", 6.0)]  # b called 2 s ago
+
+    assert _release_worker(oracle, "remote-a", "silent") == lost.trial_id
+    assert calls.silent(5, skip="chief") == []
+    # remote-a was only cut off: its result arrives after all.
+    lost.status = "COMPLETED"
+    servicer.UpdateTrial(service.UpdateTrialRequest(trial_id=lost.trial_id,
+                                                    metrics={"val_loss": 0.1}), None)
+    servicer.EndTrial(service.EndTrialRequest(trial=lost.to_proto()), None)
+    assert oracle.trials[lost.trial_id].status == "FAILED"
+    assert oracle.trials[lost.trial_id].message == "silent"
+    assert oracle.end_order.count(lost.trial_id) == 1
+    assert calls.ignored == [lost.trial_id]
+    # It is a worker like any other again once it asks for a trial.
+    again = create("remote-a")
+    assert again.trial_id not in (lost.trial_id, alive.trial_id)
+    alive.status = again.status = "COMPLETED"
+    for trial in (alive, again):
+        oracle.update_trial(trial.trial_id, {"val_loss": 0.2})
+        servicer.EndTrial(service.EndTrialRequest(trial=trial.to_proto()), None)
+    assert oracle.trials[again.trial_id].status == "COMPLETED"
+    assert not _all_ended(oracle)  # the chief's own trial still runs
 
 
 # --- real runs: a chief and two workers on loopback ---------------------------------------------
@@ -193,6 +250,40 @@ def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
     if killed["status"] == "FAILED":  # unless it ended in the instant before the kill
         assert "worker local-1 stopped" in killed["message"]
     assert json.loads((run / "metrics.json").read_text())["trials"]["completed"] >= 1
+
+
+@pytest.mark.slow
+def test_a_remote_worker_that_hangs_does_not_stall_the_chief(tmp_path):
+    """A worker on "another machine" (a process the chief did not start) stops mid-trial, as a
+    hung or cut-off host would: after --worker-timeout the chief records its trial as failed
+    and finishes the search itself."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    trials = ("--max-trials", "6", "--epochs", "30", "--patience", "0")
+    chief = _start(tmp_path, *trials, "--chief", "--port", str(port), "--bind", "127.0.0.1",
+                   "--workers", "1", "--worker-timeout", "5")
+    remote = _start(tmp_path, *trials, "--worker", "--oracle", f"127.0.0.1:{port}",
+                    "--worker-id", "remote-1", "--workers", "1", "--threads", "1")
+    run = tmp_path / "runs" / "run"
+    try:
+        trial_id = _wait_for_trial_of(run, "remote-1", chief, timeout=120)
+        os.killpg(remote.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        out = _finish(chief, timeout=150)
+    finally:
+        _kill_group(chief)
+        _kill_group(remote)
+    rows = {r["trial_id"]: r for r in _trials(run)}
+    assert sorted(int(t) for t in rows) == list(range(6))
+    assert "warning: worker remote-1 sent nothing for" in out
+    held = rows[str(int(trial_id))]
+    if held["status"] == "FAILED":  # unless it ended in the instant before the stop
+        assert "worker remote-1 sent nothing for" in held["message"]
+        assert time.monotonic() - stopped >= 5
+    assert json.loads((run / "metrics.json").read_text())["status"] == "complete"
 
 
 def _wait_for_trial_of(run: Path, worker_id: str, proc: subprocess.Popen, timeout: float) -> str:

@@ -1,0 +1,153 @@
+"""Telling a silent worker from a slow one: heartbeats to the chief, and the chief's timeout.
+
+The chief watches the processes it starts itself (`tuning.distributed`), but a worker on another
+machine is only a gRPC client: when it dies, loses the network or hangs, Keras Tuner's chief
+keeps its trial "running" and waits for it forever (keras-team/keras-tuner#915). So:
+
+  * a worker calls the chief at least every `HEARTBEAT_SECONDS` while it holds a trial (a
+    read-only `GetTrial` of that trial, from a daemon thread: a trial's tracing and long epochs
+    do not delay it), on top of Keras Tuner's own calls (new trial, per-epoch update, end);
+  * the chief notes when each worker last called (`CallLog`), and a worker silent for
+    `--worker-timeout` seconds is given up: the trial it held is recorded as FAILED with the
+    reason, and the search goes on without it;
+  * a worker that was given up but was only cut off can come back: its result for the trial the
+    chief already recorded as failed is ignored (so no trial ends twice), and it is handed new
+    trials like any other worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+HEARTBEAT_SECONDS = 1.0
+MIN_WORKER_TIMEOUT = 5.0  # several heartbeats, so one late call is not taken for a lost worker
+
+
+def _synchronized(func: Callable[..., Any]) -> Callable[..., Any]:
+    from keras_tuner import synchronized  # the oracle's own lock, as its gRPC handlers take it
+
+    return synchronized(func)
+
+
+def _owner_locked(oracle: Any, trial_id: str) -> str | None:
+    return next((tid for tid, t in oracle.ongoing_trials.items() if t.trial_id == trial_id), None)
+
+
+class CallLog:
+    """The chief's record of when each worker last called it, kept by wrapping `servicer`.
+
+    Args:
+        servicer: Keras Tuner's `OracleServicer` serving `oracle` to the workers.
+        oracle: the chief's oracle.
+    """
+
+    def __init__(self, servicer: Any, oracle: Any) -> None:
+        self._oracle = oracle
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.ignored: list[str] = []  # trials whose result came after they were given up
+        self._wrap(servicer)
+
+    def _stamp(self, tuner_id: str | None) -> None:
+        if tuner_id is not None:
+            with self._lock:
+                self._seen[tuner_id] = time.monotonic()
+
+    def _owner(self, trial_id: str) -> str | None:
+        return _synchronized(_owner_locked)(self._oracle, trial_id)
+
+    def _wrap(self, servicer: Any) -> None:
+        from keras_tuner.src import protos
+
+        service = protos.get_service()
+        create, update = servicer.CreateTrial, servicer.UpdateTrial
+        end, get = servicer.EndTrial, servicer.GetTrial
+
+        def create_trial(request: Any, context: Any) -> Any:
+            self._stamp(request.tuner_id)
+            return create(request, context)
+
+        def update_trial(request: Any, context: Any) -> Any:
+            owner = self._owner(request.trial_id)
+            if owner is None:  # given up on: its metrics no longer count
+                trial = self._oracle.trials[request.trial_id]
+                return service.UpdateTrialResponse(trial=trial.to_proto())
+            self._stamp(owner)
+            return update(request, context)
+
+        def end_trial(request: Any, context: Any) -> Any:
+            owner = self._owner(request.trial.trial_id)
+            if owner is None:
+                self.ignored.append(request.trial.trial_id)
+                return service.EndTrialResponse()
+            self._stamp(owner)
+            return end(request, context)
+
+        def get_trial(request: Any, context: Any) -> Any:
+            self._stamp(self._owner(request.trial_id))
+            return get(request, context)
+
+        servicer.CreateTrial, servicer.UpdateTrial = create_trial, update_trial
+        servicer.EndTrial, servicer.GetTrial = end_trial, get_trial
+
+    def silent(self, timeout: float, skip: str) -> list[tuple[str, float]]:
+        """Workers in the search, other than `skip` (the chief's own tuner), that have not
+        called for `timeout` seconds, with how long they have been silent."""
+        tuner_ids = _synchronized(lambda oracle: set(oracle.tuner_ids))(self._oracle)
+        now = time.monotonic()
+        with self._lock:
+            for tuner_id in tuner_ids:
+                self._seen.setdefault(tuner_id, now)  # joined before the log was kept
+            return [(t, now - self._seen[t]) for t in sorted(tuner_ids - {skip})
+                    if now - self._seen[t] >= timeout]
+
+
+class Heartbeat:
+    """A worker's calls to the chief while it holds a trial (see the module docstring).
+
+    Args:
+        client: the worker's Keras Tuner `OracleClient`.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._trial_id: str | None = None
+        self._stop = threading.Event()
+        create, end = client.create_trial, client.end_trial
+
+        def create_trial(tuner_id: str) -> Any:
+            trial = create(tuner_id)
+            self._trial_id = trial.trial_id if trial.status == "RUNNING" else None
+            return trial
+
+        def end_trial(trial: Any) -> None:
+            self._trial_id = None
+            end(trial)
+
+        client.create_trial, client.end_trial = create_trial, end_trial
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _beat(self) -> None:
+        import grpc
+        from keras_tuner.src import protos
+
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            trial_id = self._trial_id
+            if trial_id is None:
+                continue
+            try:
+                self._client.stub.GetTrial(
+                    protos.get_service().GetTrialRequest(trial_id=trial_id),
+                    timeout=HEARTBEAT_SECONDS * 5,
+                )
+            except grpc.RpcError:
+                pass  # the worker's own next call reports a chief that is gone
