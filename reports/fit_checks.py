@@ -191,15 +191,25 @@ def _underfitting_checks(
     ev: Mapping[str, Any], facts: Mapping[str, Any], epochs: int
 ) -> list[Check]:
     skill = ev["train_skill"]
+    # Low skill is underfitting only if more is to be had: some baseline validates better.
+    outdone = ev.get("validation_behind_best_baseline", math.inf) >= UNDERFIT_LINEAR_MARGIN
     checks = [
         Check(
             "U1",
             "training skill (1 − training loss / naive loss)",
-            f"{skill:.3f}",
-            f"< {UNDERFIT_MIN_TRAIN_SKILL:g}",
-            skill < UNDERFIT_MIN_TRAIN_SKILL,
+            f"{skill:.3f}" + ("" if outdone else " (no baseline validates better)"),
+            f"< {UNDERFIT_MIN_TRAIN_SKILL:g} and a baseline validates better by ≥ "
+            f"{UNDERFIT_LINEAR_MARGIN:g}",
+            skill < UNDERFIT_MIN_TRAIN_SKILL and outdone,
             f"U1: training skill {skill:.2f} < {UNDERFIT_MIN_TRAIN_SKILL:g}: training loss "
-            f"{_fmt(ev['train_loss'])} against the naive {_fmt(ev['naive_train_loss'])}.",
+            f"{_fmt(ev['train_loss'])} against the naive {_fmt(ev['naive_train_loss'])}"
+            + (
+                f", and the {ev['best_baseline'].replace('_', ' ')} baseline validates better "
+                f"({_fmt(ev['best_baseline_validation_loss'])} vs "
+                f"{_fmt(ev['validation_loss'])})."
+                if "best_baseline" in ev
+                else "."
+            ),
         )
     ]
     behind = ev.get("validation_behind_linear", -math.inf) > 0
@@ -325,6 +335,16 @@ def _evidence(
     if linear_val is not None:
         ev["linear_validation_loss"] = linear_val
         ev["validation_behind_linear"] = (val_loss - linear_val) / naive_val
+    others = {
+        name: loss
+        for name, scores in baselines.items()
+        if name != "naive" and (loss := _first_loss(scores, "validation", "test")) is not None
+    }
+    if others:
+        best = min(others, key=others.__getitem__)
+        ev["best_baseline"] = best
+        ev["best_baseline_validation_loss"] = others[best]
+        ev["validation_behind_best_baseline"] = (val_loss - others[best]) / naive_val
     ev["excess_gap"] = ev["gap"]
     if linear_train is not None and linear_val is not None:
         ev["linear_gap"] = (linear_val - linear_train) / naive_val
@@ -382,6 +402,19 @@ def _warnings(
             f"but the linear baseline shows a similar gap ({ev['linear_gap']:.2f}): the validation "
             "split is small or differs from the training split, so the gap is not the network's "
             "doing. More data, or a larger --val-size, makes the comparison steadier."
+        )
+    if (
+        ev["train_skill"] < UNDERFIT_MIN_TRAIN_SKILL
+        and ev.get("validation_behind_best_baseline", math.inf) < UNDERFIT_LINEAR_MARGIN
+    ):
+        best_skill = 1 - ev["best_baseline_validation_loss"] / ev["naive_validation_loss"]
+        warnings.append(
+            f"The network is little better than the naive baseline (training skill "
+            f"{ev['train_skill']:.2f}, validation skill {ev['validation_skill']:.2f}), but no "
+            f"baseline validates better either (best: {ev['best_baseline'].replace('_', ' ')}, "
+            f"validation skill {best_skill:.2f}"
+            "): the features seem to carry little information about the target, so more "
+            "capacity or training would not help. Check the target column, and add features."
         )
     if verdict == "good fit" and _still_improving(facts):
         warnings.append(

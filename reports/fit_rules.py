@@ -21,7 +21,9 @@ VERDICTS = ("underfitting", "overfitting", "good fit")
 
 # --- Underfitting -------------------------------------------------------------------------------
 # U1: the model closes less than this share of the gap between the naive baseline's training loss
-# and a perfect fit (1 - train loss / naive train loss; for regression this is the training R²).
+# and a perfect fit (1 - train loss / naive train loss; for regression this is the training R²),
+# and some baseline's validation loss is lower than the network's by `UNDERFIT_LINEAR_MARGIN` ×
+# the naive loss. When none is, the data holds little signal for any model: a warning says so.
 UNDERFIT_MIN_TRAIN_SKILL = 0.2
 # U2: the network's training loss is above the linear baseline's training loss by at least this
 # share of the naive loss, and its validation loss is above the linear baseline's too. Each
@@ -74,7 +76,9 @@ linear baseline's own gap (when positive) on the same splits.
 ≥ {OVERFIT_TRAIN_DROP:.0%}. With early stopping on, the restored best weights are judged by O1 only.
 Underfitting:
   U1  training skill < {UNDERFIT_MIN_TRAIN_SKILL:g}: the model is little better than naive even \
-on the data it was trained on.
+on the data it was trained on, and a baseline (linear, gradient boosting) validates better by \
+≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss. If none does, the features carry little signal: a \
+warning, not a verdict.
   U2  the network's training loss is above the linear baseline's by ≥ {UNDERFIT_LINEAR_MARGIN:g} \
 × naive loss, and its validation loss is above the linear baseline's too: it fits its own \
 training data worse than a linear model and does not generalize better for it.

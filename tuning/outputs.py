@@ -172,6 +172,8 @@ def diagnose_and_report(
         f"diagnosis: {diagnosis.verdict}"
         + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None) else "")
     )
+    for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
+        report(f"diagnosis warning: {warning}")
     test = exported.get("test") or {}
     described = (
         "best trial's network"

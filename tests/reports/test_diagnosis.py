@@ -367,17 +367,40 @@ def test_regularization_cost_reads_regression_history_in_standardized_units():
     assert result.evidence["rules_fired"] == "U4"
 
 
-def test_weak_data_advice_when_no_baseline_does_better():
+def test_low_skill_that_no_baseline_beats_is_a_warning_not_underfitting():
+    """A table with little signal: the network is barely better than naive, and so is every
+    baseline. More capacity would not help, so U1 does not call it underfitting."""
     result = diagnose(
         BINARY,
         _metrics(0.64, 0.65),
-        _baselines(linear=(0.63, 0.65)),
+        _baselines(linear=(0.63, 0.655), boosting=0.651),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
+    u1 = next(c for c in result.checks if c.rule == "U1")
+    assert not u1.fired and "no baseline validates better" in u1.value
+    assert result.evidence["best_baseline"] == "gradient_boosting"
+    warning = next(w for w in result.warnings if "little information" in w)
+    assert "gradient boosting" in warning and "validation skill 0.01" in warning
+
+
+def test_low_skill_is_underfitting_when_a_baseline_validates_better():
+    result = diagnose(
+        BINARY,
+        _metrics(0.64, 0.65),
+        _baselines(linear=(0.63, 0.65), boosting=0.55),
         _converged(),
         patience=10,
         epochs=100,
     )
     assert result.verdict == "underfitting"
+    assert result.evidence["rules_fired"] == "U1"
+    assert "gradient boosting baseline validates better" in result.reasons[0]
+    # Even the best baseline is weak (validation skill 0.17): the advice says so.
     assert any("little information" in step for step in result.advice)
+    assert not any("little information" in w for w in result.warnings)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -81,6 +81,10 @@ def test_each_task_end_to_end(tmp_path, task, seed):
     assert (run_dir / "keras_tuner" / "oracle.json").exists()
     assert any(line.startswith("task: " + task) for line in lines)
     assert sum(line.startswith("trial ") for line in lines) == 2
+    # The diagnosis's warnings qualify its verdict, so the console shows them too.
+    shown = [line.removeprefix("diagnosis warning: ") for line in lines
+             if line.startswith("diagnosis warning: ")]
+    assert shown == metrics["diagnosis"]["warnings"]
 
 
 @pytest.mark.parametrize("tuner", ["random", "grid", "bayesian", "hyperband"])
