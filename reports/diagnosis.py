@@ -175,6 +175,7 @@ def diagnose(
         epochs,
         weak_data=best_val_skill < UNDERFIT_MIN_TRAIN_SKILL,
         fired={c.rule for c in fired},
+        low_signal=max(best_val_skill, ev["validation_skill"]) < UNDERFIT_MIN_TRAIN_SKILL,
     )
     checks = overfit + underfit + ([test_check] if test_check else [])
     return Diagnosis(

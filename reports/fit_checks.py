@@ -67,8 +67,13 @@ def _advice(
     epochs: int,
     weak_data: bool,
     fired: set[str],
+    low_signal: bool = False,
 ) -> list[str]:
-    """Next steps for the verdict, naming the best trial's values where they are known."""
+    """Next steps for the verdict, naming the best trial's values where they are known.
+
+    `weak_data`: no baseline validates much better than the naive one; `low_signal`: nor does
+    the network.
+    """
     units = [
         hp[k]
         for k in sorted((k for k in hp if k.startswith("units_")), key=lambda k: int(k[6:]))
@@ -124,10 +129,19 @@ def _advice(
                 "restored."
             )
         return steps
+    judge = "Judge the model by its test metrics next to the baselines above."
+    if low_signal:
+        return [
+            "Look at the data before the model: no model here does much better than predicting "
+            "the class frequencies or the mean. Check that the target column is the intended "
+            "one, and add features more closely related to it; a bigger network or a longer "
+            "search will not help much.",
+            judge,
+        ]
     return [
         "No change is forced. To look for a better model, run a longer search (--max-trials) or "
         "narrow the search space around the best hyperparameters.",
-        "Judge the model by its test metrics next to the baselines above.",
+        judge,
     ]
 
 

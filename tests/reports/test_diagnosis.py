@@ -384,6 +384,21 @@ def test_low_skill_that_no_baseline_beats_is_a_warning_not_underfitting():
     assert result.evidence["best_baseline"] == "gradient_boosting"
     warning = next(w for w in result.warnings if "little information" in w)
     assert "gradient boosting" in warning and "validation skill 0.01" in warning
+    assert "Look at the data before the model" in result.advice[0]
+
+
+def test_a_good_network_on_data_the_baselines_find_hard_gets_no_low_signal_advice():
+    result = diagnose(
+        BINARY,
+        _metrics(0.04, 0.09),
+        _baselines(linear=(0.6, 0.6), boosting=0.6),
+        _converged(),
+        patience=10,
+        epochs=100,
+    )
+    assert result.verdict == "good fit"
+    assert not any("little information" in w for w in result.warnings)
+    assert not any("before the model" in step for step in result.advice)
 
 
 def test_low_skill_is_underfitting_when_a_baseline_validates_better():
