@@ -42,7 +42,7 @@ from typing import Any
 
 from tuning.config import RunConfig
 from tuning.errors import ConfigError
-from tuning.liveness import CallLog
+from tuning.liveness import CallLog, all_ended, release_worker, synchronized
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
@@ -229,7 +229,7 @@ class Chief:
         oracle, reported = tuner.oracle, 0
         while not self._stop.is_set():
             stopping = self._servicer.stop_triggered or self._own_done
-            if stopping and _all_ended(oracle):
+            if stopping and all_ended(oracle):
                 break
             self._watch_workers(oracle)
             self._give_up_silent(tuner)
@@ -244,7 +244,7 @@ class Chief:
             code = worker.process.returncode
             reason = (f"worker {worker.worker_id} stopped with exit code {code} during this "
                       f"trial (log: {worker.log})")
-            trial_id = _release_worker(oracle, worker.worker_id, reason)
+            trial_id = release_worker(oracle, worker.worker_id, reason)
             if code == 0 and trial_id is None:
                 continue  # told to stop by the oracle: its share of the search is done
             what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
@@ -280,10 +280,11 @@ class Chief:
                     self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
                                  "(--worker-timeout); stopping it")
                     local.process.kill()
+                    local.process.wait(5)  # dead before the next look: one warning, not two
                 continue
             reason = (f"worker {worker_id} sent nothing for {silence:.0f} s (--worker-timeout "
                       f"{timeout:g}) during this trial")
-            trial_id = _release_worker(tuner.oracle, worker_id, reason)
+            trial_id = release_worker(tuner.oracle, worker_id, reason)
             what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
             self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
                          f"(--worker-timeout); {what}, going on without it")
@@ -365,24 +366,10 @@ def _last_line(log: Path) -> str:
     return f"; last line: {lines[-1].strip()[:300]}" if lines else ""
 
 
-def _synchronized(func: Callable[..., Any]) -> Callable[..., Any]:
-    from keras_tuner import synchronized  # the oracle's own lock, as its gRPC handlers take it
-
-    return synchronized(func)
-
-
-def _all_ended(oracle: Any) -> bool:
-    return _synchronized(_all_ended_locked)(oracle)
-
-
-def _all_ended_locked(oracle: Any) -> bool:
-    return not oracle.ongoing_trials and not oracle.tuner_ids
-
-
 def _serialize_saves(oracle: Any) -> None:
     """The chief's own tuner saves the oracle outside its lock; gRPC threads change it meanwhile."""
     save = oracle.save
-    oracle.save = lambda: _synchronized(lambda _oracle: save())(oracle)
+    oracle.save = lambda: synchronized(lambda _oracle: save())(oracle)
 
 
 def pause_when_idle(oracle: Any, tuner_id: str | None = None) -> None:
@@ -402,20 +389,3 @@ def pause_when_idle(oracle: Any, tuner_id: str | None = None) -> None:
         return trial
 
     oracle.create_trial = patient_create_trial
-
-
-def _release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:
-    """End `worker_id`'s running trial as FAILED and forget the worker; returns that trial's id."""
-    return _synchronized(_release_worker_locked)(oracle, worker_id, reason)
-
-
-def _release_worker_locked(oracle: Any, worker_id: str, reason: str) -> str | None:
-    from keras_tuner.src.engine.trial import TrialStatus
-
-    trial = oracle.ongoing_trials.get(worker_id)
-    if trial is not None:
-        trial.status = TrialStatus.FAILED
-        trial.message = reason
-        oracle.end_trial(trial)  # re-entrant: this thread already holds the oracle's lock
-    oracle.tuner_ids.discard(worker_id)
-    return None if trial is None else trial.trial_id

@@ -13,6 +13,9 @@ keeps its trial "running" and waits for it forever (keras-team/keras-tuner#915).
   * a worker that was given up but was only cut off can come back: its result for the trial the
     chief already recorded as failed is ignored (so no trial ends twice), and it is handed new
     trials like any other worker.
+
+`release_worker` (ending a lost worker's trial) and `all_ended` are shared with the chief's
+watch over its local worker processes.
 """
 
 from __future__ import annotations
@@ -26,10 +29,37 @@ HEARTBEAT_SECONDS = 1.0
 MIN_WORKER_TIMEOUT = 5.0  # several heartbeats, so one late call is not taken for a lost worker
 
 
-def _synchronized(func: Callable[..., Any]) -> Callable[..., Any]:
-    from keras_tuner import synchronized  # the oracle's own lock, as its gRPC handlers take it
+def synchronized(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func(oracle, ...)` under the oracle's own lock, as Keras Tuner's gRPC handlers take it."""
+    from keras_tuner import synchronized as locked
 
-    return synchronized(func)
+    return locked(func)
+
+
+def all_ended(oracle: Any) -> bool:
+    """No trial runs and no worker is still asking for trials: the search is over."""
+    return synchronized(_all_ended_locked)(oracle)
+
+
+def _all_ended_locked(oracle: Any) -> bool:
+    return not oracle.ongoing_trials and not oracle.tuner_ids
+
+
+def release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:
+    """End `worker_id`'s running trial as FAILED and forget the worker; returns that trial's id."""
+    return synchronized(_release_worker_locked)(oracle, worker_id, reason)
+
+
+def _release_worker_locked(oracle: Any, worker_id: str, reason: str) -> str | None:
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    trial = oracle.ongoing_trials.get(worker_id)
+    if trial is not None:
+        trial.status = TrialStatus.FAILED
+        trial.message = reason
+        oracle.end_trial(trial)  # re-entrant: this thread already holds the oracle's lock
+    oracle.tuner_ids.discard(worker_id)
+    return None if trial is None else trial.trial_id
 
 
 def _owner_locked(oracle: Any, trial_id: str) -> str | None:
@@ -57,7 +87,7 @@ class CallLog:
                 self._seen[tuner_id] = time.monotonic()
 
     def _owner(self, trial_id: str) -> str | None:
-        return _synchronized(_owner_locked)(self._oracle, trial_id)
+        return synchronized(_owner_locked)(self._oracle, trial_id)
 
     def _wrap(self, servicer: Any) -> None:
         from keras_tuner.src import protos
@@ -96,7 +126,7 @@ class CallLog:
     def silent(self, timeout: float, skip: str) -> list[tuple[str, float]]:
         """Workers in the search, other than `skip` (the chief's own tuner), that have not
         called for `timeout` seconds, with how long they have been silent."""
-        tuner_ids = _synchronized(lambda oracle: set(oracle.tuner_ids))(self._oracle)
+        tuner_ids = synchronized(lambda oracle: set(oracle.tuner_ids))(self._oracle)
         now = time.monotonic()
         with self._lock:
             for tuner_id in tuner_ids:

@@ -78,7 +78,7 @@ def test_a_dead_workers_trial_ends_as_failed(tmp_path):
     """What the chief does when a worker dies holding a trial: no stall, nothing lost."""
     import keras_tuner as kt
 
-    from tuning.distributed import _all_ended, _release_worker
+    from tuning.liveness import all_ended, release_worker
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 8)
@@ -87,12 +87,12 @@ def test_a_dead_workers_trial_ends_as_failed(tmp_path):
     oracle._set_project_dir(str(tmp_path), "keras_tuner")
     trial = oracle.create_trial("local-1")
     oracle.create_trial("local-2")
-    assert _release_worker(oracle, "local-1", "worker local-1 stopped") == trial.trial_id
+    assert release_worker(oracle, "local-1", "worker local-1 stopped") == trial.trial_id
     assert oracle.trials[trial.trial_id].status == "FAILED"
     assert oracle.trials[trial.trial_id].message == "worker local-1 stopped"
     assert "local-1" not in oracle.tuner_ids and "local-1" not in oracle.ongoing_trials
-    assert _release_worker(oracle, "local-1", "again") is None  # nothing held any more
-    assert not _all_ended(oracle)  # local-2 still runs its trial
+    assert release_worker(oracle, "local-1", "again") is None  # nothing held any more
+    assert not all_ended(oracle)  # local-2 still runs its trial
 
 
 def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monkeypatch):
@@ -104,7 +104,7 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
     from tuning import liveness
-    from tuning.distributed import _all_ended, _release_worker
+    from tuning.liveness import all_ended, release_worker
 
     clock = [1000.0]
     monkeypatch.setattr(liveness.time, "monotonic", lambda: clock[0])
@@ -129,7 +129,7 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
     clock[0] += 2
     assert calls.silent(5, skip="chief") == [("remote-a", 6.0)]  # b called 2 s ago
 
-    assert _release_worker(oracle, "remote-a", "silent") == lost.trial_id
+    assert release_worker(oracle, "remote-a", "silent") == lost.trial_id
     assert calls.silent(5, skip="chief") == []
     # remote-a was only cut off: its result arrives after all.
     lost.status = "COMPLETED"
@@ -148,7 +148,7 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
         oracle.update_trial(trial.trial_id, {"val_loss": 0.2})
         servicer.EndTrial(service.EndTrialRequest(trial=trial.to_proto()), None)
     assert oracle.trials[again.trial_id].status == "COMPLETED"
-    assert not _all_ended(oracle)  # the chief's own trial still runs
+    assert not all_ended(oracle)  # the chief's own trial still runs
 
 
 # --- real runs: a chief and two workers on loopback ---------------------------------------------
