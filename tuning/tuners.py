@@ -192,7 +192,8 @@ class _TrialBookkeeping:
             head = f"val_loss {score:.4f}"
         else:
             head = f"{status.lower()}"
-        return f"trial {done}/{total}  {head:<18} {best_text:<14} {seconds}"
+        count = f"{done}/{total}".ljust(2 * len(str(total)) + 1)  # columns line up past 9/9
+        return f"trial {count}  {head:<18} {best_text:<14} {seconds}"
 
 
 def _forget_custom_gradients() -> None:
