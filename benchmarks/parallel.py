@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(workers: int, args: argparse.Namespace, out: Path, name: str) -> dict[str, float]:
     cmd = [sys.executable, str(ROOT / "run_tuning.py"), "--dataset", args.dataset,
-           "--tuner", "random", "--max-trials", str(args.max_trials), "--epochs",
+           "--tuner", args.tuner, "--max-trials", str(args.max_trials), "--epochs",
            str(args.epochs), "--patience", str(args.patience), "--seed", str(args.seed),
            "--workers", str(workers), "--out", str(out), "--name", name]
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -54,6 +54,10 @@ def _run(workers: int, args: argparse.Namespace, out: Path, name: str) -> dict[s
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="breast_cancer")
+    p.add_argument("--tuner", default="random",
+                   help="random (default: the same trials on both sides) or bayesian, grid, "
+                   "hyperband (bayesian and hyperband learn from ended trials, so parallel "
+                   "workers see different trials)")
     p.add_argument("--max-trials", type=int, default=8)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=10)
@@ -64,7 +68,7 @@ def main() -> None:
     args = p.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
-    print(f"{args.max_trials} random-search trials on {args.dataset}, up to {args.epochs} "
+    print(f"{args.max_trials} {args.tuner}-search trials on {args.dataset}, up to {args.epochs} "
           f"epochs (patience {args.patience}), {os.cpu_count()} cores, seed {args.seed}")
     print(f"{'workers':>7} {'wall s':>8} {'search s':>9} {'trials/min':>11} {'speed-up':>9} "
           f"{'trials ok':>10} {'load':>5}")

@@ -6,7 +6,8 @@ keeps its trial "running" and waits for it forever (keras-team/keras-tuner#915).
 
   * a worker calls the chief at least every `HEARTBEAT_SECONDS` while it holds a trial (a
     read-only `GetTrial` of that trial, from a daemon thread: a trial's tracing and long epochs
-    do not delay it), on top of Keras Tuner's own calls (new trial, per-epoch update, end);
+    do not delay it); Keras Tuner itself calls only to get a trial and to hand in its result,
+    so a long trial was indistinguishable from a dead worker;
   * the chief notes when each worker last called (`CallLog`), and a worker silent for
     `--worker-timeout` seconds is given up: the trial it held is recorded as FAILED with the
     reason, and the search goes on without it;
