@@ -64,6 +64,15 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def oversubscribed(workers: int, cores: int) -> str | None:
+    """What to tell a user who runs more trials at once than the machine has cores."""
+    if workers <= cores:
+        return None
+    return (f"--workers {workers} on {cores} core{'s' if cores != 1 else ''}: the trials take "
+            "turns on the cores and every process loads its own TensorFlow (~0.7 GB), so the "
+            f"run is slower than with --workers {cores}. Pass --workers {cores} or fewer.")
+
+
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -123,6 +132,9 @@ class Chief:
         self._report(f"parallel: chief serving the search on {where}; {runs} trials, "
                      f"{self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
                      + (f", logs in {self._run_dir / 'workers'}" if extra else ""))
+        warning = oversubscribed(self._config.workers, os.cpu_count() or 1)
+        if warning:
+            self._report(f"warning: {warning}")
 
     def _start_worker(self) -> None:
         self._started += 1

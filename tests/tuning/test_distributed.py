@@ -60,6 +60,14 @@ def test_chief_may_serve_without_local_workers():
     assert config.workers == 0 and config.bind == "0.0.0.0"
 
 
+def test_more_workers_than_cores_is_warned_about():
+    from tuning.distributed import oversubscribed
+
+    assert oversubscribed(2, 2) is None and oversubscribed(1, 1) is None
+    assert oversubscribed(3, 2).startswith("--workers 3 on 2 cores")
+    assert "--workers 1 or fewer" in oversubscribed(2, 1)
+
+
 def test_workers_get_the_chiefs_search_options():
     """A local worker's command line parses back to the chief's search settings."""
     import run_tuning
