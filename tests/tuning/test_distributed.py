@@ -228,7 +228,9 @@ def test_two_workers_run_every_trial_exactly_once(tmp_path):
     assert set(oracle["run_times"].values()) == {1}  # none lost, none run twice
     assert json.loads((run / "metrics.json").read_text())["trials"]["completed"] == 4
     assert (run / "model" / "model.keras").exists()
-    assert not [line for line in out.splitlines() if line.startswith("warning:")], out
+    # (On a 1-core machine the chief rightly warns that --workers 2 is more than its cores.)
+    assert not [line for line in out.splitlines()
+                if line.startswith("warning:") and not line.startswith("warning: --workers")], out
     # One progress line per trial, numbered in the order they ended, however close together.
     counts = [line.split()[1] for line in out.splitlines() if line.startswith("trial ")]
     assert counts == ["1/4", "2/4", "3/4", "4/4"], out
