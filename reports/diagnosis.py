@@ -144,9 +144,17 @@ def diagnose(
         ValueError: if a required loss is missing.
     """
     facts = _curve_facts(record, patience)
-    ev = _evidence(task, metrics, baselines, record, facts, patience, epochs)
+    # Hyperband sets each trial's epochs itself (a round's share of --epochs).
+    budget = record.epoch_budget or epochs
+    ev = _evidence(task, metrics, baselines, record, facts, patience, budget)
     overfit = _overfitting_checks(ev, facts, patience)
-    underfit = _underfitting_checks(ev, facts, epochs)
+    rounds = record.epoch_budget is not None and record.epoch_budget < epochs
+    budget_text = (
+        f"Hyperband's budget for this trial {budget} of --epochs {epochs}"
+        if rounds
+        else f"budget {budget}"
+    )
+    underfit = _underfitting_checks(ev, facts, budget_text)
     fired = [c for c in overfit if c.fired] or [c for c in underfit if c.fired]
     verdict = (
         "good fit" if not fired else "overfitting" if fired[0].rule[0] == "O" else "underfitting"
@@ -176,6 +184,7 @@ def diagnose(
         weak_data=best_val_skill < UNDERFIT_MIN_TRAIN_SKILL,
         fired={c.rule for c in fired},
         low_signal=max(best_val_skill, ev["validation_skill"]) < UNDERFIT_MIN_TRAIN_SKILL,
+        round_epochs=budget if rounds else None,
     )
     checks = overfit + underfit + ([test_check] if test_check else [])
     return Diagnosis(

@@ -68,11 +68,12 @@ def _advice(
     weak_data: bool,
     fired: set[str],
     low_signal: bool = False,
+    round_epochs: int | None = None,
 ) -> list[str]:
     """Next steps for the verdict, naming the best trial's values where they are known.
 
     `weak_data`: no baseline validates much better than the naive one; `low_signal`: nor does
-    the network.
+    the network; `round_epochs`: Hyperband gave the best trial these epochs, fewer than --epochs.
     """
     units = [
         hp[k]
@@ -98,6 +99,14 @@ def _advice(
             f"Train longer: raise --epochs (the best trial ran {facts.get('epochs_run', '?')} of "
             f"{epochs})" + (" and was still improving." if "U3" in fired else ".")
         )
+        if round_epochs is not None:  # the search's length, not --epochs, cut it short
+            longer = (
+                f"Train longer: Hyperband gave the best trial {round_epochs} epochs, an early"
+                " round's share of --epochs, and ran out of trials before its longer rounds"
+                + (" while that trial was still improving" if "U3" in fired else "")
+                + ". Raise --max-trials, or use --tuner bayesian or random, which train every "
+                "trial for up to --epochs."
+            )
         # The step that answers the rule that fired comes first.
         first = [step for rule, step in (("U4", regularize), ("U3", longer)) if rule in fired]
         steps = first + [s for s in (capacity, regularize, rate, longer) if s not in first]
@@ -202,7 +211,7 @@ def _unless_ahead_of_linear(
 
 
 def _underfitting_checks(
-    ev: Mapping[str, Any], facts: Mapping[str, Any], epochs: int
+    ev: Mapping[str, Any], facts: Mapping[str, Any], budget_text: str
 ) -> list[Check]:
     skill = ev["train_skill"]
     # Low skill is underfitting only if more is to be had: some baseline validates better.
@@ -263,7 +272,7 @@ def _underfitting_checks(
             behind or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
         )
         reason = (
-            f"U3: training stopped at epoch {facts['epochs_run']} (budget {epochs}) while still "
+            f"U3: training stopped at epoch {facts['epochs_run']} ({budget_text}) while still "
             f"improving: over the last {facts['window']} epochs validation loss fell "
             f"{facts['val_drop_last_window']:.1%} and training loss "
             f"{facts['train_drop_last_window']:.1%}"

@@ -85,7 +85,7 @@ training data worse than a linear model and does not generalize better for it.
   U3  training ended at the epoch budget (not by early stopping) with the validation loss still \
 falling over the last {WINDOW_FRACTION:.0%} of epochs (at least {MIN_WINDOW}), and either the \
 training loss fell ≥ {STILL_LEARNING_TRAIN_DROP:.0%} over that window or the validation loss is \
-still above the linear model's.
+still above the linear model's. (With Hyperband, the budget is what its round gave the trial.)
   U4  the objective Keras minimized at the kept epoch (loss + L2 penalty, with dropout on) is \
 above the plain training loss by ≥ {REGULARIZATION_COST:g} × naive loss, and the validation loss \
 is above the linear baseline's: regularization costs more than it gives back.

@@ -22,6 +22,8 @@ class TrialRecord:
         message: why the trial failed, empty otherwise.
         history: per-epoch values keyed like Keras' History: "loss", "val_loss" and the
             task's metric (e.g. "accuracy", "val_accuracy"); one entry per epoch run.
+        epoch_budget: the most epochs this trial could run when the tuner set it (Hyperband's
+            round); None when it is --epochs.
     """
 
     trial_id: str
@@ -33,6 +35,7 @@ class TrialRecord:
     seconds: float = 0.0
     message: str = ""
     history: dict[str, list[float]] = field(default_factory=dict)
+    epoch_budget: int | None = None
 
     @property
     def completed(self) -> bool:

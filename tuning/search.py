@@ -66,6 +66,13 @@ def _short_message(message: str | None) -> str:
     return lines[-1] if lines else ""
 
 
+def _round_epochs(values: dict) -> int | None:
+    """The epochs Hyperband gave a trial (it continues some from an earlier round's weights)."""
+    if "tuner/epochs" not in values:
+        return None
+    return int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0))
+
+
 def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> SearchResult:
     """Merge the oracle's trials with the per-epoch histories the tuner wrote."""
     history_dir = Path(tuner.project_dir).parent / "histories"
@@ -95,6 +102,7 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
                     or _UNFINISHED.get(trial.status, "")
                 ),
                 history=extra.get("history", {}),
+                epoch_budget=_round_epochs(trial.hyperparameters.values),
             )
         )
     completed = [r for r in records if r.completed]

@@ -299,6 +299,26 @@ def test_still_improving_at_the_budget_is_underfitting_u3():
     assert result.advice[0].startswith("Train longer")
 
 
+def test_a_hyperband_round_that_cut_training_short_is_named_with_the_right_advice():
+    """Hyperband gave the best trial 100 of --epochs 900: raising --epochs would not help."""
+    import dataclasses
+
+    record = dataclasses.replace(_still_learning(), epoch_budget=100)
+    last = record.history["loss"][-1]
+    result = diagnose(
+        BINARY,
+        _metrics(last, last + 0.02),
+        _baselines(linear=(last, last + 0.01)),
+        record,
+        patience=10,
+        epochs=900,
+    )
+    assert result.evidence["rules_fired"] == "U3"
+    assert "Hyperband's budget for this trial 100 of --epochs 900" in result.reasons[0]
+    assert result.evidence["epochs_budget"] == 100
+    assert "Raise --max-trials" in result.advice[0] and "--epochs (" not in result.advice[0]
+
+
 def test_still_improving_but_ahead_of_linear_is_a_good_fit_with_a_note():
     # Val still falling, train falling < 10% per window, and already better than linear.
     record = _still_learning(tau=200.0)

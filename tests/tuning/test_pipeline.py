@@ -97,6 +97,10 @@ def test_each_tuner_completes(tmp_path, tuner, seed):
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     scores = {r["trial_id"]: float(r["score"]) for r in rows if r["status"] == "COMPLETED"}
     assert metrics["best_trial"] == min(scores, key=scores.get)
+    # The diagnosis judges the best trial against the epochs it was given: Hyperband's first
+    # round gives 1 of --epochs 3.
+    budget = metrics["diagnosis"]["evidence"]["epochs_budget"]
+    assert budget == (1 if tuner == "hyperband" else 3)
     if tuner == "grid":  # the grid walks its values in order, starting from each one's first
         assert rows[0]["layers"] == "1" and rows[0]["units_0"] == "8"
 
