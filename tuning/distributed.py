@@ -8,7 +8,7 @@ A worker is the same command line plus `--worker --oracle HOST:PORT`: Keras Tune
 `OracleClient` (selected by KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)
 asks the chief for trials and writes checkpoints and histories into the shared run folder.
 `--workers N` is a chief on a free loopback port plus N - 1 local worker processes. This module
-is the chief's side and what both sides share; the worker's side is `tuning.worker`.
+is the chief's side; the worker's is `tuning.worker`, and the calls between them `tuning.liveness`.
 
 What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * the chief watches its local workers: when one dies, the trial it was running is ended as
@@ -42,11 +42,17 @@ from typing import Any
 
 from tuning.config import RunConfig
 from tuning.errors import ConfigError
-from tuning.liveness import CallLog, all_ended, release_worker, synchronized
+from tuning.liveness import (
+    CallLog,
+    all_ended,
+    pause_when_idle,
+    release_worker,
+    silence_keras_tuner_debug_print,
+    synchronized,
+)
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
-IDLE_PAUSE = 0.5  # a worker told to wait (Hyperband between brackets) asks again after this
 _ROOT = Path(__file__).resolve().parents[1]
 PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
 # RunConfig fields a chief does not pass on to its local workers as they are.
@@ -110,6 +116,7 @@ class Chief:
         # TensorFlow start-up fewer competing for the cores at the start.
         extra = max(0, config.workers - 1)
         self._restarts_left = extra
+        self._silenced: set[str] = set()  # local workers killed for staying silent
         self._servicer: Any = None
         self._stop = threading.Event()
         self._folder = threading.Event()  # the run folder exists: worker logs may be written
@@ -256,6 +263,10 @@ class Chief:
             code = worker.process.returncode
             reason = (f"worker {worker.worker_id} stopped with exit code {code} during this "
                       f"trial (log: {worker.log})")
+            if worker.worker_id in self._silenced:
+                reason = (f"worker {worker.worker_id} sent nothing for "
+                          f"{self._config.worker_timeout:g} s (--worker-timeout) during this "
+                          f"trial and was stopped (log: {worker.log})")
             trial_id = release_worker(oracle, worker.worker_id, reason)
             if code == 0 and trial_id is None:
                 continue  # told to stop by the oracle: its share of the search is done
@@ -291,6 +302,7 @@ class Chief:
                 if local.process.poll() is None:
                     self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
                                  "(--worker-timeout); stopping it")
+                    self._silenced.add(worker_id)
                     local.process.kill()
                     local.process.wait(5)  # dead before the next look: one warning, not two
                 continue
@@ -325,17 +337,6 @@ class Chief:
             if worker.copier is not None and self._folder.is_set():
                 worker.copier.join(2.0)
         self._workers.clear()
-
-
-def silence_keras_tuner_debug_print() -> None:
-    """Keras Tuner 1.4.8's `conditions.Parent.to_proto` prints its first value (a leftover debug
-    `print`) whenever a conditional hyperparameter (units_1 depends on layers) crosses gRPC,
-    littering the console with bare numbers. A module-level `print` shadows the builtin for
-    that module only; it has no other print.
-    """
-    from keras_tuner.src.engine import conditions
-
-    conditions.print = lambda *args, **kwargs: None
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -382,22 +383,3 @@ def _serialize_saves(oracle: Any) -> None:
     """The chief's own tuner saves the oracle outside its lock; gRPC threads change it meanwhile."""
     save = oracle.save
     oracle.save = lambda: synchronized(lambda _oracle: save())(oracle)
-
-
-def pause_when_idle(oracle: Any, tuner_id: str | None = None) -> None:
-    """Keras Tuner asks again at once after an IDLE answer; wait a little instead of spinning.
-
-    `oracle` is the chief's oracle or a worker's gRPC client. With `tuner_id`, only that
-    tuner's requests wait: the chief's oracle also answers the workers, who wait themselves.
-    """
-    from keras_tuner.src.engine.trial import TrialStatus
-
-    create_trial = oracle.create_trial
-
-    def patient_create_trial(requester: str) -> Any:
-        trial = create_trial(requester)
-        if trial.status == TrialStatus.IDLE and tuner_id in (None, requester):
-            time.sleep(IDLE_PAUSE)
-        return trial
-
-    oracle.create_trial = patient_create_trial

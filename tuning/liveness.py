@@ -16,7 +16,8 @@ keeps its trial "running" and waits for it forever (keras-team/keras-tuner#915).
     trials like any other worker.
 
 `release_worker` (ending a lost worker's trial) and `all_ended` are shared with the chief's
-watch over its local worker processes.
+watch over its local worker processes; `pause_when_idle` and `silence_keras_tuner_debug_print`
+are what both sides do around Keras Tuner's other calls.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 HEARTBEAT_SECONDS = 1.0
+IDLE_PAUSE = 0.5  # a worker told to wait (Hyperband between brackets) asks again after this
 MIN_WORKER_TIMEOUT = 5.0  # several heartbeats, so one late call is not taken for a lost worker
 
 
@@ -182,3 +184,33 @@ class Heartbeat:
                 )
             except grpc.RpcError:
                 pass  # the worker's own next call reports a chief that is gone
+
+
+def silence_keras_tuner_debug_print() -> None:
+    """Keras Tuner 1.4.8's `conditions.Parent.to_proto` prints its first value (a leftover debug
+    `print`) whenever a conditional hyperparameter (units_1 depends on layers) crosses gRPC,
+    littering the console with bare numbers. A module-level `print` shadows the builtin for
+    that module only; it has no other print.
+    """
+    from keras_tuner.src.engine import conditions
+
+    conditions.print = lambda *args, **kwargs: None
+
+
+def pause_when_idle(oracle: Any, tuner_id: str | None = None) -> None:
+    """Keras Tuner asks again at once after an IDLE answer; wait a little instead of spinning.
+
+    `oracle` is the chief's oracle or a worker's gRPC client. With `tuner_id`, only that
+    tuner's requests wait: the chief's oracle also answers the workers, who wait themselves.
+    """
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    create_trial = oracle.create_trial
+
+    def patient_create_trial(requester: str) -> Any:
+        trial = create_trial(requester)
+        if trial.status == TrialStatus.IDLE and tuner_id in (None, requester):
+            time.sleep(IDLE_PAUSE)
+        return trial
+
+    oracle.create_trial = patient_create_trial

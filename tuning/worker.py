@@ -18,13 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tuning.config import RunConfig, split_address
-from tuning.distributed import (
-    PARENT_ENV,
-    pause_when_idle,
-    silence_keras_tuner_debug_print,
-)
+from tuning.distributed import PARENT_ENV
 from tuning.errors import ConfigError
-from tuning.liveness import Heartbeat
+from tuning.liveness import Heartbeat, pause_when_idle, silence_keras_tuner_debug_print
 
 RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
 
