@@ -137,7 +137,10 @@ def _tune(argv: list[str]) -> int:
 
     try:
         config = RunConfig(**vars(args))
+        from tuning.errors import catch_interrupts
         from tuning.pipeline import run
+
+        catch_interrupts()
 
         run(config, report=_report)
     except TunerError as exc:

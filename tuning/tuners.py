@@ -35,6 +35,7 @@ from keras_tuner.src import config as kt_config
 
 from tuning.config import RunConfig
 from tuning.distributed import is_chief
+from tuning.errors import interrupt_requested
 from tuning.files import write_json
 from tuning.oracles import (
     BayesianOracle,
@@ -60,6 +61,15 @@ class EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the end of an epoch once Ctrl-C was pressed, in case the
+    signal's own KeyboardInterrupt was lost in a finalizer (`tuning.errors.catch_interrupts`)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if interrupt_requested():
+            raise KeyboardInterrupt
 
 
 def kept_epoch(history: dict[str, list[float]], early_stopping: bool) -> int | None:
@@ -130,8 +140,10 @@ class _TrialBookkeeping:
         checkpoint.unlink(missing_ok=True)  # an earlier, killed attempt's weights
         _forget_custom_gradients()  # before _try_build's clear_session and gc.collect
         keras.utils.set_random_seed(self._config.seed * 1000 + int(trial.trial_id))
+        if interrupt_requested():  # Ctrl-C was pressed and lost between trials
+            raise KeyboardInterrupt
         log = EpochLog()
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), log]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), log, StopOnInterrupt()]
         start = time.perf_counter()
         message, details = "", ""
         try:

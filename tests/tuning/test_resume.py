@@ -331,6 +331,62 @@ def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
     _check_accounted_for(run_dir, trial_0)
 
 
+@pytest.fixture
+def lost_ctrl_c():
+    """Python's own SIGINT handler and a clear 'Ctrl-C was pressed' flag, before and after."""
+    from tuning import errors
+
+    errors._INTERRUPTED.clear()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    hook = sys.unraisablehook
+    yield errors
+    sys.unraisablehook = hook
+    signal.signal(signal.SIGINT, previous)
+    errors._INTERRUPTED.clear()
+
+
+def test_ctrl_c_inside_a_finalizer_is_remembered(lost_ctrl_c):
+    """CPython drops a KeyboardInterrupt raised in a finalizer, which is where Keras Tuner's
+    garbage collections between trials spend their time; the flag keeps it, and its
+    "Exception ignored" traceback is not printed."""
+    import gc
+
+    printed = []
+    sys.unraisablehook = printed.append  # what Python would print
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(10_000))  # Python code runs, so the signal's handler does too
+
+    lost_ctrl_c.catch_interrupts()
+    cycle = [Finalized()]
+    cycle.append(cycle)
+    del cycle
+    gc.collect()  # the KeyboardInterrupt goes no further
+    assert lost_ctrl_c.interrupt_requested()
+    assert printed == []
+
+
+def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch, lost_ctrl_c):
+    from tuning import tuners
+
+    on_epoch_end = tuners.EpochLog.on_epoch_end
+
+    def pressed_during_first_epoch(self, epoch, logs=None):
+        on_epoch_end(self, epoch, logs)
+        lost_ctrl_c._INTERRUPTED.set()  # as if the KeyboardInterrupt itself had been lost
+
+    monkeypatch.setattr(tuners.EpochLog, "on_epoch_end", pressed_during_first_epoch)
+    options = _options(tmp_path, "random") | {"epochs": 50}
+    with pytest.raises(pipeline.SearchInterrupted):
+        pipeline.run(RunConfig(**options), report=lambda line: None)
+    run_dir = tmp_path / "runs" / "run"
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [(r["status"], r["epochs"]) for r in rows] == [("RUNNING", "1")]
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
+
+
 def test_resume_refuses_other_settings(tmp_path):
     options = _options(tmp_path, "random")
     run_dir = tmp_path / "runs" / "run"
