@@ -56,7 +56,8 @@ def catch_interrupts() -> None:
     trial, which finalize the previous trial's TensorFlow objects. So Ctrl-C also sets a flag,
     and the tuner stops at the next epoch when it is set (`interrupt_requested`); the dropped
     exception's traceback is not printed. Call from the main thread; SIGINT is left alone when
-    it is ignored (as for a background job).
+    it is ignored (as for a background job). The flag stays set for the rest of the process:
+    this is for a command line that runs one search.
     """
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return
