@@ -123,6 +123,7 @@ class _TrialBookkeeping:
                 # A worker shares the chief's project folder: never wipe it.
                 overwrite=not (config.resume or config.worker),
             )
+        self._ended_before = len(self.oracle.end_order) if not config.worker else 0
 
     def save(self) -> None:
         if not self._is_worker():
@@ -205,7 +206,30 @@ class _TrialBookkeeping:
         else:
             head = f"{status.lower()}"
         count = f"{done}/{total}".ljust(2 * len(str(total)) + 1)  # columns line up past 9/9
-        return f"trial {count}  {head:<18} {best_text:<14} {seconds}"
+        return f"trial {count}  {head:<18} {best_text:<14} {seconds}{self._time_left(done)}"
+
+    def _time_left(self, done: int) -> str:
+        """About how long the rest of the search takes, at this session's pace so far.
+
+        Hyperband's trials grow longer round by round (and --max-trials is only its cap), so
+        its pace says little about the rest: no estimate.
+        """
+        ended_here = done - self._ended_before
+        left = self._config.max_trials - done
+        if self._config.tuner == "hyperband" or ended_here < 1 or left < 1:
+            return ""
+        pace = (time.perf_counter() - self._started) / ended_here
+        return f"   ~{_duration(pace * left)} left"
+
+
+def _duration(seconds: float) -> str:
+    """'45 s', '3 min 05 s', '1 h 02 min'."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def _forget_custom_gradients() -> None:

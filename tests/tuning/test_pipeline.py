@@ -80,11 +80,21 @@ def test_each_task_end_to_end(tmp_path, task, seed):
         assert float(r["score"]) == pytest.approx(min(history["history"]["val_loss"]), rel=1e-5)
     assert (run_dir / "keras_tuner" / "oracle.json").exists()
     assert any(line.startswith("task: " + task) for line in lines)
-    assert sum(line.startswith("trial ") for line in lines) == 2
+    trial_lines = [line for line in lines if line.startswith("trial ")]
+    assert len(trial_lines) == 2
+    # Each but the last says about how long the rest of the search takes.
+    assert trial_lines[0].endswith(" left") and "left" not in trial_lines[1]
     # The diagnosis's warnings qualify its verdict, so the console shows them too.
     shown = [line.removeprefix("diagnosis warning: ") for line in lines
              if line.startswith("diagnosis warning: ")]
     assert shown == metrics["diagnosis"]["warnings"]
+
+
+def test_time_left_reads_naturally():
+    from tuning.tuners import _duration
+
+    assert [_duration(s) for s in (4.6, 59.4, 185, 3725)] == [
+        "5 s", "59 s", "3 min 05 s", "1 h 02 min"]
 
 
 @pytest.mark.parametrize("tuner", ["random", "grid", "bayesian", "hyperband"])
