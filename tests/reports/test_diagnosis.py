@@ -282,17 +282,15 @@ def test_u2_does_not_fire_when_the_network_generalizes_better_than_linear():
     assert result.verdict == "good fit"
 
 
-def test_still_improving_at_the_budget_is_underfitting_u3():
-    record = _still_learning()
+def _cut_short(record: TrialRecord, epochs: int) -> dx.Diagnosis:
+    """The diagnosis of a run still learning when its budget ended, a little behind linear."""
     last = record.history["loss"][-1]  # no regularization: the objective is the plain loss
-    result = diagnose(
-        BINARY,
-        _metrics(last, last + 0.02),
-        _baselines(linear=(last, last + 0.01)),
-        record,
-        patience=10,
-        epochs=100,
-    )
+    return diagnose(BINARY, _metrics(last, last + 0.02), _baselines(linear=(last, last + 0.01)),
+                    record, patience=10, epochs=epochs)
+
+
+def test_still_improving_at_the_budget_is_underfitting_u3():
+    result = _cut_short(_still_learning(), epochs=100)
     assert result.verdict == "underfitting"
     assert result.evidence["rules_fired"] == "U3"
     assert result.evidence["val_drop_last_window"] > 0
@@ -303,16 +301,7 @@ def test_a_hyperband_round_that_cut_training_short_is_named_with_the_right_advic
     """Hyperband gave the best trial 100 of --epochs 900: raising --epochs would not help."""
     import dataclasses
 
-    record = dataclasses.replace(_still_learning(), epoch_budget=100)
-    last = record.history["loss"][-1]
-    result = diagnose(
-        BINARY,
-        _metrics(last, last + 0.02),
-        _baselines(linear=(last, last + 0.01)),
-        record,
-        patience=10,
-        epochs=900,
-    )
+    result = _cut_short(dataclasses.replace(_still_learning(), epoch_budget=100), epochs=900)
     assert result.evidence["rules_fired"] == "U3"
     assert "Hyperband's budget for this trial 100 of --epochs 900" in result.reasons[0]
     assert result.evidence["epochs_budget"] == 100
@@ -387,17 +376,16 @@ def test_regularization_cost_reads_regression_history_in_standardized_units():
     assert result.evidence["rules_fired"] == "U4"
 
 
+def _judged(train: float, val: float, **baselines) -> dx.Diagnosis:
+    """The diagnosis of a converged binary classifier with these losses and baselines."""
+    return diagnose(BINARY, _metrics(train, val), _baselines(**baselines), _converged(),
+                    patience=10, epochs=100)
+
+
 def test_low_skill_that_no_baseline_beats_is_a_warning_not_underfitting():
     """A table with little signal: the network is barely better than naive, and so is every
     baseline. More capacity would not help, so U1 does not call it underfitting."""
-    result = diagnose(
-        BINARY,
-        _metrics(0.64, 0.65),
-        _baselines(linear=(0.63, 0.655), boosting=0.651),
-        _converged(),
-        patience=10,
-        epochs=100,
-    )
+    result = _judged(0.64, 0.65, linear=(0.63, 0.655), boosting=0.651)
     assert result.verdict == "good fit"
     u1 = next(c for c in result.checks if c.rule == "U1")
     assert not u1.fired and "no baseline validates better" in u1.value
@@ -408,28 +396,14 @@ def test_low_skill_that_no_baseline_beats_is_a_warning_not_underfitting():
 
 
 def test_a_good_network_on_data_the_baselines_find_hard_gets_no_low_signal_advice():
-    result = diagnose(
-        BINARY,
-        _metrics(0.04, 0.09),
-        _baselines(linear=(0.6, 0.6), boosting=0.6),
-        _converged(),
-        patience=10,
-        epochs=100,
-    )
+    result = _judged(0.04, 0.09, linear=(0.6, 0.6), boosting=0.6)
     assert result.verdict == "good fit"
     assert not any("little information" in w for w in result.warnings)
     assert not any("before the model" in step for step in result.advice)
 
 
 def test_low_skill_is_underfitting_when_a_baseline_validates_better():
-    result = diagnose(
-        BINARY,
-        _metrics(0.64, 0.65),
-        _baselines(linear=(0.63, 0.65), boosting=0.55),
-        _converged(),
-        patience=10,
-        epochs=100,
-    )
+    result = _judged(0.64, 0.65, linear=(0.63, 0.65), boosting=0.55)
     assert result.verdict == "underfitting"
     assert result.evidence["rules_fired"] == "U1"
     assert "gradient boosting baseline validates better" in result.reasons[0]
