@@ -136,8 +136,9 @@ class Chief:
                 else "this process runs" if not extra
                 else f"this process and {extra} local worker process{'es' if extra != 1 else ''}"
                      " run")
-        self._report(f"parallel: chief serving the search on {where}; {runs} trials, "
-                     f"{self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
+        threads = (f", {self._threads} TensorFlow thread{'s' if self._threads != 1 else ''} each"
+                   if self._config.workers else "")
+        self._report(f"parallel: chief serving the search on {where}; {runs} trials{threads}"
                      + (f", logs in {self._run_dir / 'workers'}" if extra else ""))
         warning = oversubscribed(self._config.workers, os.cpu_count() or 1)
         if warning:
@@ -230,7 +231,10 @@ class Chief:
             monitor.start()
             if self._config.workers > 0:  # this process is one of the --workers
                 tuner.search(*train, validation_data=validation, verbose=0)
-            self._own_done = True
+                # Its search returns once the oracle has no trial left to hand out.
+                self._own_done = True
+            # Serving only (--workers 0): the search is over once a worker was told to stop
+            # (every trial handed out) and every trial has ended.
             while monitor.is_alive():
                 monitor.join(0.5)
         except KeyboardInterrupt:

@@ -136,14 +136,13 @@ def _check_resume(config: RunConfig, run_dir: Path) -> None:
 
 def _configure_tensorflow(config: RunConfig) -> None:
     """Seed everything; give TensorFlow's thread pools the machine's cores deliberately."""
-    import os
 
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(config.seed)
-    cores = os.cpu_count() or 1
-    per_worker = config.threads or max(1, cores // config.workers)
+    # --chief --workers 0 runs no trials here: it still evaluates and exports with all cores.
+    per_worker = config.threads or distributed.threads_per_worker(config.workers)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(per_worker)
         tf.config.threading.set_inter_op_parallelism_threads(1 if per_worker == 1 else 2)

@@ -264,9 +264,10 @@ def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
 
 @pytest.mark.slow
 def test_a_remote_worker_that_hangs_does_not_stall_the_chief(tmp_path):
-    """A worker on "another machine" (a process the chief did not start) stops mid-trial, as a
-    hung or cut-off host would: after --worker-timeout the chief records its trial as failed
-    and finishes the search itself."""
+    """Two workers on "other machines" (processes the chief did not start) serve a chief that
+    runs no trials itself; one stops mid-trial, as a hung or cut-off host would. After
+    --worker-timeout the chief records that trial as failed and the other worker finishes the
+    search. (Before the heartbeat, the chief waited for that trial forever.)"""
     import socket
 
     with socket.socket() as sock:
@@ -274,18 +275,19 @@ def test_a_remote_worker_that_hangs_does_not_stall_the_chief(tmp_path):
         port = sock.getsockname()[1]
     trials = ("--max-trials", "6", "--epochs", "30", "--patience", "0")
     chief = _start(tmp_path, *trials, "--chief", "--port", str(port), "--bind", "127.0.0.1",
-                   "--workers", "1", "--worker-timeout", "5")
-    remote = _start(tmp_path, *trials, "--worker", "--oracle", f"127.0.0.1:{port}",
-                    "--worker-id", "remote-1", "--workers", "1", "--threads", "1")
+                   "--workers", "0", "--worker-timeout", "5")
+    remotes = [_start(tmp_path, *trials, "--worker", "--oracle", f"127.0.0.1:{port}",
+                      "--worker-id", f"remote-{i}", "--workers", "1", "--threads", "1")
+               for i in (1, 2)]
     run = tmp_path / "runs" / "run"
     try:
         trial_id = _wait_for_trial_of(run, "remote-1", chief, timeout=120)
-        os.killpg(remote.pid, signal.SIGSTOP)
+        os.killpg(remotes[0].pid, signal.SIGSTOP)
         stopped = time.monotonic()
         out = _finish(chief, timeout=150)
     finally:
-        _kill_group(chief)
-        _kill_group(remote)
+        for proc in (chief, *remotes):
+            _kill_group(proc)
     rows = {r["trial_id"]: r for r in _trials(run)}
     assert sorted(int(t) for t in rows) == list(range(6))
     assert "warning: worker remote-1 sent nothing for" in out
