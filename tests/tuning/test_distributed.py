@@ -215,6 +215,36 @@ def _ran(run: Path) -> list[str]:
     return ids
 
 
+def _worker_alone(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_tuning.py"), "--data", _tiny_csv(tmp_path), "--target",
+         "y", "--tuner", "random", "--out", str(tmp_path / "runs"), "--name", "run", "--worker",
+         "--oracle", "127.0.0.1:9", "--connect-timeout", "1", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_a_worker_without_a_chief_gives_up_after_connect_timeout(tmp_path):
+    done = _worker_alone(tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: No run folder at") and "after 1 s" in done.stderr
+    assert not (tmp_path / "runs" / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_worker_whose_chief_never_answers_gives_up(tmp_path):
+    """The run folder is there (a chief made it) but nothing listens at --oracle."""
+    run = tmp_path / "runs" / "run"
+    run.mkdir(parents=True)
+    config = RunConfig(data=_tiny_csv(tmp_path), target="y", tuner="random", name="run",
+                       out=str(tmp_path / "runs"))
+    (run / "settings.json").write_text(json.dumps(config.settings()))
+    done = _worker_alone(tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "The chief at 127.0.0.1:9 did not answer within 1 s" in done.stderr
+
+
 @pytest.mark.slow
 def test_two_workers_run_every_trial_exactly_once(tmp_path):
     proc = _start(tmp_path, "--max-trials", "4", "--epochs", "1")
