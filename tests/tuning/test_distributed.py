@@ -382,3 +382,21 @@ def test_workers_started_early_are_stopped_on_bad_input(tmp_path):
     assert "already exists" in out
     assert not _processes_mentioning(str(tmp_path / "runs")), "a worker outlived its chief"
     assert list((tmp_path / "runs" / "run").iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_local_workers_end_when_their_chief_is_killed(tmp_path):
+    """kill -9 of the chief leaves no worker behind: each watches its parent."""
+    proc = _start(tmp_path, "--max-trials", "8", "--epochs", "50", "--patience", "0")
+    run = tmp_path / "runs" / "run"
+    try:
+        _wait_for_trial_of(run, "local-1", proc, timeout=120)
+        os.kill(proc.pid, signal.SIGKILL)  # the chief alone, not its process group
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while _processes_mentioning(str(run.parent)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _processes_mentioning(str(run.parent)), "a worker outlived its chief"
+    finally:
+        _kill_group(proc)
