@@ -232,6 +232,18 @@ def test_a_worker_without_a_chief_gives_up_after_connect_timeout(tmp_path):
     assert not (tmp_path / "runs" / "run").exists()
 
 
+def test_a_worker_with_other_search_options_than_its_chief_is_refused(tmp_path):
+    run = tmp_path / "runs" / "run"
+    run.mkdir(parents=True)
+    chief = RunConfig(data=_tiny_csv(tmp_path), target="y", tuner="random", max_trials=3,
+                      name="run", out=str(tmp_path / "runs"))
+    (run / "settings.json").write_text(json.dumps(chief.settings()))
+    done = _worker_alone(tmp_path)  # --max-trials left at its default, 20
+    assert done.returncode == 2, done.stderr
+    assert "differ from the chief's (max_trials: chief 3, worker 20)" in done.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["settings.json"]
+
+
 @pytest.mark.slow
 def test_a_worker_whose_chief_never_answers_gives_up(tmp_path):
     """The run folder is there (a chief made it) but nothing listens at --oracle."""
