@@ -12,7 +12,7 @@ is the chief's side; the worker's is `tuning.worker`, and the calls between them
 
 What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * the chief watches its local workers: when one dies, the trial it was running is ended as
-    FAILED and a replacement is started (at most N times), so a lost worker never stalls the
+    FAILED and a replacement is started (at most N - 1 times), so a lost worker never stalls the
     search (keras-team/keras-tuner#915);
   * every worker, local or remote, calls the chief at least once a second while it holds a
     trial, and one silent for --worker-timeout seconds is given up the same way

@@ -152,3 +152,24 @@ def test_resume_removes_what_killed_writes_left(tmp_path):
     removed = files.remove_stale_temporaries(run)
     assert set(removed) == {*stale, run / ".model.123.abcd.tmp"}
     assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
+
+
+def test_four_failures_in_a_row_are_recorded_and_the_cli_exits_2(tmp_path, monkeypatch, capsys,
+                                                                seed):
+    """Keras Tuner would abort with a RuntimeError (exit 1) after 3 failed trials in a row; here
+    every trial is recorded, and a search with no success is one `error:` line, status 2."""
+    import run_tuning
+
+    (tmp_path / "space.toml").write_text(
+        'layers = 1\nunits = 8\nactivation = "relu"\noptimizer = "sgd"\n'
+        "learning_rate = { min = 5.0, max = 9.0 }\nbatch_size = 8\nl2 = 0\ndropout = 0\n"
+    )
+    argv = ["--data", _regression_csv(tmp_path), "--target", "y", "--space",
+            str(tmp_path / "space.toml"), "--tuner", "random", "--max-trials", "4", "--epochs",
+            "3", "--patience", "0", "--out", str(tmp_path / "runs"), "--name", "run"]
+    assert run_tuning.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: All 4 trials failed") and "training diverged" in err
+    assert len(err.strip().splitlines()) == 1
+    rows = list(csv.DictReader((tmp_path / "runs" / "run" / "trials.csv").open()))
+    assert [r["status"] for r in rows] == ["FAILED"] * 4

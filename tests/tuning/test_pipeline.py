@@ -63,9 +63,15 @@ def test_each_task_end_to_end(tmp_path, task, seed):
     for split in ("train", "validation", "test"):
         assert set(metrics["metrics"][split]) == expected
     if task == "regression":
-        # Reported in the target's original units: RMSE² is the MSE loss.
+        # Reported in the target's original units: RMSE² is the MSE loss, and the network's
+        # test metrics equal those the exported model (raw rows in, original units out) gets.
         test = metrics["metrics"]["test"]
         assert test["rmse"] ** 2 == pytest.approx(test["loss"])
+        assert test["rmse"] == pytest.approx(metrics["exported_model"]["test"]["rmse"], rel=1e-4)
+    # The run folder is complete: report, baselines and diagnosis written with the metrics.
+    assert (run_dir / "report.html").stat().st_size > 10_000
+    assert {"naive", "linear"} <= set(metrics["baselines"])
+    assert metrics["diagnosis"]["verdict"] in ("underfitting", "overfitting", "good fit")
     assert metrics["trials"]["completed"] == 2
     assert set(metrics["best_hyperparameters"]) >= {"layers", "units_0", "optimizer",
                                                      "learning_rate", "batch_size"}

@@ -318,7 +318,9 @@ def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
     # Timing-dependent: on failure, show everything the run said (rarely seen flaky once).
     said = f"stdout:\n{out}\nstderr:\n{err}"
     assert proc.returncode == 130, said
-    assert "--resume" in err and "Traceback" not in err, said
+    assert "Traceback" not in err, said
+    # The last line on stderr is the command that continues the run.
+    assert "--resume --out" in err.strip().splitlines()[-1], said
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert [r["status"] for r in rows] == ["COMPLETED", "RUNNING"], (rows, said)
     assert "interrupted" in rows[1]["message"], (rows, said)
