@@ -75,3 +75,36 @@ def test_infer_kind(values, kind):
 def test_convert_boolean_text():
     out = convert_column(pd.Series(["Yes", "no", None, " YES "]), "boolean")
     assert out.tolist()[:2] == [1.0, 0.0] and np.isnan(out[2]) and out[3] == 1.0
+
+
+def test_empty_columns_and_named_ids_are_dropped_other_distinct_integers_kept():
+    n = 60
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "customer_id": rng.choice(np.arange(10_000, 99_999), n, replace=False),  # sparse ids
+        "amount": rng.choice(np.arange(10_000, 99_999), n, replace=False),  # same, not named id
+        "notes": [None] * n,  # nothing at all
+        "x": rng.normal(size=n),
+        "y": rng.choice(["a", "b"], n),
+    })
+    data = clean(_dataset(frame))
+    assert [c.name for c in data.columns] == ["amount", "x"]
+    assert data.dropped["notes"] == "empty: no values"
+    assert data.dropped["customer_id"].startswith("ID-like")
+
+
+@pytest.mark.parametrize(("text_rows", "kind"), [(4, "numeric"), (10, "categorical")],
+                         ids=["4%-text", "10%-text"])
+def test_a_numeric_column_tolerates_up_to_5_percent_of_text(text_rows, kind):
+    values = [str(v) for v in np.arange(100 - text_rows) / 7] + ["abc"] * text_rows
+    assert infer_kind(pd.Series(values, dtype=object)) == kind
+
+
+def test_na_placeholders_in_a_csv_are_missing(tmp_path):
+    from data.loading import load_csv
+
+    rows = [f"{i / 3:.3f},{'n/a' if i % 10 == 0 else i % 4},{i % 2}" for i in range(40)]
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    data = clean(load_csv(tmp_path / "d.csv", "y"))
+    assert {c.name: c.kind for c in data.columns} == {"a": "numeric", "b": "numeric"}
+    assert int(data.features["b"].isna().sum()) == 4

@@ -18,8 +18,11 @@ from tuning.errors import DataError
         ([3, 1, 2, 2, 1], "multiclass", (1, 2, 3)),
         (list(np.linspace(0, 1, 50)), "regression", ()),
         (list(range(40)), "regression", ()),  # many distinct integers: a quantity, not classes
+        (list(range(20)) * 2, "multiclass", tuple(range(20))),  # at the limit: still classes
+        (list(range(21)) * 2, "regression", ()),
     ],
-    ids=["text-2", "int-2", "bool", "text-3", "int-3", "floats", "many-ints"],
+    ids=["text-2", "int-2", "bool", "text-3", "int-3", "floats", "many-ints", "20-ints",
+         "21-ints"],
 )
 def test_infer_task(values, kind, classes):
     task = infer_task(pd.Series(values, name="y"))
