@@ -491,6 +491,19 @@ def test_never_overwrites_the_input(exports, tmp_path, capsys):
     assert data.read_bytes() == before
 
 
+@pytest.mark.parametrize("where", ["model-folder", "a-folder"])
+def test_predict_refuses_an_out_inside_the_model_or_a_folder(exports, tmp_path, capsys, where):
+    folder = exports["binary"].folder
+    before = sorted(p.name for p in folder.rglob("*"))
+    out = folder / "predictions.csv" if where == "model-folder" else tmp_path
+    status = _predict("--model", str(folder), "--data", str(exports["binary"].new_csv),
+                      "--out", str(out))
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ")
+    assert ("inside the model folder" if where == "model-folder" else "is a folder") in err
+    assert sorted(p.name for p in folder.rglob("*")) == before
+
+
 def test_failed_export_leaves_no_folder(exports, tmp_path):
     class Broken:  # saves, then fails while exporting the SavedModel
         def save(self, path: Path) -> None:
@@ -553,3 +566,26 @@ def test_pipeline_refit_exports_and_reports_it(tmp_path, seed):
     p = predict_rows(model, preprocessing_of(metadata), prepared.splits.x["test"])[:, 0]
     accuracy = float(np.mean((p > 0.5) == prepared.splits.y["test"]))
     assert accuracy == pytest.approx(exported["test"]["accuracy"])
+
+
+def test_a_refit_that_diverges_exports_the_best_trial_and_says_why(tmp_path, monkeypatch, seed):
+    import keras_tuner as kt
+
+    import models.refit
+
+    def diverging(*args, **kwargs):
+        raise kt.errors.FailedTrialError("training diverged: the loss became nan at epoch 1")
+
+    monkeypatch.setattr(models.refit, "refit", diverging)
+    _training_frame("binary").to_csv(tmp_path / "train.csv", index=False)
+    config = RunConfig(data=str(tmp_path / "train.csv"), target="label", tuner="random",
+                       max_trials=1, epochs=2, patience=0, refit=True, out=str(tmp_path),
+                       name="r")
+    lines: list[str] = []
+    run_dir = run(config, report=lines.append)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    exported = metrics["exported_model"]
+    assert exported["kind"] == "best_trial" and exported["trained_on"] == ["train"]
+    assert exported["note"].startswith("refit failed (training diverged")
+    assert any(line.startswith("warning: refit failed") for line in lines)
+    assert read_metadata(run_dir / "model")["exported_model"] == exported
