@@ -145,3 +145,16 @@ def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_pat
     assert threads == ["baselines"]
     # Not a finished run: metrics.json, written last, is absent.
     assert not (tmp_path / "runs" / "run" / "metrics.json").exists()
+
+
+def test_the_same_seed_repeats_the_search(tmp_path, seed):
+    """--seed makes the splits, the initial weights and the search repeatable: two runs with
+    the same options train the same trials to the same scores."""
+    data, space = _csv(tmp_path, "multiclass")
+    scores = []
+    for name in ("first", "second"):
+        run_dir = run(_config(tmp_path, data, space, tuner="bayesian", max_trials=3, name=name),
+                      report=lambda _: None)
+        rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+        scores.append([(r["learning_rate"], r["units_0"], r["score"]) for r in rows])
+    assert scores[0] == scores[1]
