@@ -161,25 +161,28 @@ class Heartbeat:
             end(trial)
 
         client.create_trial, client.end_trial = create_trial, end_trial
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
     def start(self) -> None:
+        # Imported here, not in the thread: its first beat must not wait for an import.
+        import grpc
+        from keras_tuner.src import protos
+
+        self._thread = threading.Thread(
+            target=self._beat, args=(grpc, protos.get_service()), name="heartbeat", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _beat(self) -> None:
-        import grpc
-        from keras_tuner.src import protos
-
+    def _beat(self, grpc: Any, service: Any) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             trial_id = self._trial_id
             if trial_id is None:
                 continue
             try:
                 self._client.stub.GetTrial(
-                    protos.get_service().GetTrialRequest(trial_id=trial_id),
+                    service.GetTrialRequest(trial_id=trial_id),
                     timeout=HEARTBEAT_SECONDS * 5,
                 )
             except grpc.RpcError:

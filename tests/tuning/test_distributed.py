@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,43 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
         servicer.EndTrial(service.EndTrialRequest(trial=trial.to_proto()), None)
     assert oracle.trials[again.trial_id].status == "COMPLETED"
     assert not all_ended(oracle)  # the chief's own trial still runs
+
+
+def test_a_worker_beats_only_while_it_holds_a_trial(monkeypatch):
+    from tuning import liveness
+
+    monkeypatch.setattr(liveness, "HEARTBEAT_SECONDS", 0.05)
+    beats: list[str] = []
+
+    class Stub:  # the gRPC stub: only the heartbeat's call is expected
+        def GetTrial(self, request, timeout=None):  # noqa: N802 - gRPC's method name
+            beats.append(request.trial_id)
+
+    class Client:  # Keras Tuner's OracleClient, as far as the heartbeat sees it
+        stub = Stub()
+
+        def create_trial(self, tuner_id):
+            return types.SimpleNamespace(trial_id="3", status="RUNNING")
+
+        def end_trial(self, trial):
+            pass
+
+    client = Client()
+    heartbeat = liveness.Heartbeat(client)
+    heartbeat.start()
+    try:
+        time.sleep(0.3)
+        assert beats == []  # no trial held yet
+        trial = client.create_trial("w")
+        time.sleep(0.4)
+        assert len(beats) >= 3 and set(beats) == {"3"}
+        client.end_trial(trial)
+        time.sleep(0.15)
+        after_end = len(beats)
+        time.sleep(0.3)
+        assert len(beats) == after_end
+    finally:
+        heartbeat.stop()
 
 
 # --- real runs: a chief and two workers on loopback ---------------------------------------------
