@@ -446,6 +446,26 @@ def test_baseline_that_beats_the_network_is_named():
     assert any("gradient boosting baseline" in w for w in result.warnings)
 
 
+@pytest.mark.parametrize(("above", "warned"), [(0.19, False), (0.21, True)],
+                         ids=["below-0.2", "above-0.2"])
+def test_test_vs_validation_warning_at_its_threshold(above, warned):
+    val = 0.09
+    result = diagnose(BINARY, _metrics(0.04, val, test=val + above * NAIVE), _baselines(),
+                      _converged(), patience=10, epochs=100)
+    assert result.evidence["test_agrees_with_validation"] is not warned
+    assert any("validation split" in w for w in result.warnings) is warned
+
+
+@pytest.mark.parametrize(("ahead", "named"), [(0.04, False), (0.06, True)],
+                         ids=["ahead-0.04", "ahead-0.06"])
+def test_a_baseline_is_named_from_0_05_naive_losses_ahead(ahead, named):
+    test = 0.12
+    result = diagnose(BINARY, _metrics(0.04, 0.09, test=test),
+                      _baselines(boosting=test - ahead * NAIVE), _converged(), patience=10,
+                      epochs=100)
+    assert any("gradient boosting baseline" in w for w in result.warnings) is named
+
+
 # ---------------------------------------------------------------------------------------------
 # Output and errors
 
