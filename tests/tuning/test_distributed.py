@@ -336,6 +336,7 @@ def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
     assert sorted(int(t) for t in rows) == list(range(8))
     assert {r["status"] for r in rows.values()} <= {"COMPLETED", "FAILED"}
     assert "warning: worker local-1 exited with code -9" in out
+    assert "parallel: started worker local-2 in its place" in out
     killed = rows[str(int(trial_id))]
     if killed["status"] == "FAILED":  # unless it ended in the instant before the kill
         assert "worker local-1 stopped" in killed["message"]
@@ -371,6 +372,7 @@ def test_a_remote_worker_that_hangs_does_not_stall_the_chief(tmp_path):
     rows = {r["trial_id"]: r for r in _trials(run)}
     assert sorted(int(t) for t in rows) == list(range(6))
     assert "warning: worker remote-1 sent nothing for" in out
+    assert "remote-2 sent nothing" not in out  # the healthy worker's heartbeat kept it in
     held = rows[str(int(trial_id))]
     if held["status"] == "FAILED":  # unless it ended in the instant before the stop
         assert "worker remote-1 sent nothing for" in held["message"]
