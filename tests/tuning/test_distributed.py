@@ -336,7 +336,6 @@ def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
     assert sorted(int(t) for t in rows) == list(range(8))
     assert {r["status"] for r in rows.values()} <= {"COMPLETED", "FAILED"}
     assert "warning: worker local-1 exited with code -9" in out
-    assert "parallel: started worker local-2 in its place" in out
     killed = rows[str(int(trial_id))]
     if killed["status"] == "FAILED":  # unless it ended in the instant before the kill
         assert "worker local-1 stopped" in killed["message"]
