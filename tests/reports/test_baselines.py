@@ -101,3 +101,12 @@ def test_same_seed_same_scores():
     first = fit_baselines(task, *data[:2], *data[4:], seed=3)
     again = fit_baselines(task, *data[:2], *data[4:], seed=3)
     assert first == again
+
+
+def test_gradient_boosting_is_skipped_on_tables_above_the_size_limit(monkeypatch):
+    import reports.baselines
+
+    x_tr, y_tr, _, _, x_te, y_te = _data("binary")
+    monkeypatch.setattr(reports.baselines, "GRADIENT_BOOSTING_MAX_CELLS", x_tr.size - 1)
+    result = fit_baselines(TASKS["binary"], x_tr, y_tr, x_te, y_te, seed=0)
+    assert list(result) == ["naive", "linear"]
