@@ -21,10 +21,10 @@ from reports.fit_checks import (
     Check,
     _advice,
     _evidence,
-    _first_loss,
     _overfitting_checks,
     _underfitting_checks,
     _warnings,
+    best_baseline_skill,
 )
 from reports.fit_rules import (
     BASELINE_BEATS_WARNING,
@@ -166,15 +166,7 @@ def diagnose(
     test_check, warnings = _warnings(ev, baselines, verdict, facts)
     ev["test_agrees_with_validation"] = not (test_check and test_check.fired)
 
-    naive_val = ev["naive_validation_loss"]
-    best_val_skill = max(
-        (
-            1 - v / naive_val
-            for s in baselines.values()
-            if (v := _first_loss(s, "validation", "test")) is not None
-        ),
-        default=0.0,
-    )
+    best_val_skill = max(0.0, best_baseline_skill(ev))  # the naive baseline's is 0
     advice = _advice(
         verdict,
         record.hyperparameters,

@@ -210,12 +210,24 @@ def _unless_ahead_of_linear(
     )
 
 
+def _outdone_by_a_baseline(ev: Mapping[str, Any]) -> bool:
+    """Some baseline validates better than the network by the margin (or there is none to ask):
+    low skill is underfitting only if more is to be had."""
+    return ev.get("validation_behind_best_baseline", math.inf) >= UNDERFIT_LINEAR_MARGIN
+
+
+def best_baseline_skill(ev: Mapping[str, Any]) -> float:
+    """The best non-naive baseline's validation skill; 0 when there is none."""
+    if "best_baseline" not in ev:
+        return 0.0
+    return 1 - ev["best_baseline_validation_loss"] / ev["naive_validation_loss"]
+
+
 def _underfitting_checks(
     ev: Mapping[str, Any], facts: Mapping[str, Any], budget_text: str
 ) -> list[Check]:
     skill = ev["train_skill"]
-    # Low skill is underfitting only if more is to be had: some baseline validates better.
-    outdone = ev.get("validation_behind_best_baseline", math.inf) >= UNDERFIT_LINEAR_MARGIN
+    outdone = _outdone_by_a_baseline(ev)
     checks = [
         Check(
             "U1",
@@ -426,16 +438,12 @@ def _warnings(
             "split is small or differs from the training split, so the gap is not the network's "
             "doing. More data, or a larger --val-size, makes the comparison steadier."
         )
-    if (
-        ev["train_skill"] < UNDERFIT_MIN_TRAIN_SKILL
-        and ev.get("validation_behind_best_baseline", math.inf) < UNDERFIT_LINEAR_MARGIN
-    ):
-        best_skill = 1 - ev["best_baseline_validation_loss"] / ev["naive_validation_loss"]
+    if ev["train_skill"] < UNDERFIT_MIN_TRAIN_SKILL and not _outdone_by_a_baseline(ev):
         warnings.append(
             f"The network is little better than the naive baseline (training skill "
             f"{ev['train_skill']:.2f}, validation skill {ev['validation_skill']:.2f}), but no "
             f"baseline validates better either (best: {ev['best_baseline'].replace('_', ' ')}, "
-            f"validation skill {best_skill:.2f}"
+            f"validation skill {best_baseline_skill(ev):.2f}"
             "): the features seem to carry little information about the target, so more "
             "capacity or training would not help. Check the target column, and add features."
         )
