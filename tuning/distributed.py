@@ -116,7 +116,7 @@ class Chief:
         # TensorFlow start-up fewer competing for the cores at the start.
         extra = max(0, config.workers - 1)
         self._restarts_left = extra
-        self._silenced: set[str] = set()  # local workers killed for staying silent
+        self._silenced: dict[str, str] = {}  # local workers killed for staying silent: why
         self._servicer: Any = None
         self._stop = threading.Event()
         self._folder = threading.Event()  # the run folder exists: worker logs may be written
@@ -268,9 +268,8 @@ class Chief:
             reason = (f"worker {worker.worker_id} stopped with exit code {code} during this "
                       f"trial (log: {worker.log})")
             if worker.worker_id in self._silenced:
-                reason = (f"worker {worker.worker_id} sent nothing for "
-                          f"{self._config.worker_timeout:g} s (--worker-timeout) during this "
-                          f"trial and was stopped (log: {worker.log})")
+                reason = (f"{self._silenced[worker.worker_id]} during this trial and was "
+                          f"stopped (log: {worker.log})")
             trial_id = release_worker(oracle, worker.worker_id, reason)
             if code == 0 and trial_id is None:
                 continue  # told to stop by the oracle: its share of the search is done
@@ -295,27 +294,24 @@ class Chief:
         A local worker that hangs is killed, and `_watch_workers` replaces it; a remote one is
         dropped from the search (it may come back: see `tuning.liveness`).
         """
-        for trial_id in self._calls.ignored[:]:
-            self._calls.ignored.remove(trial_id)
+        for trial_id in self._calls.take_ignored():
             self._report(f"warning: trial {trial_id}'s result came after it was recorded as "
                          "failed; ignored")
         timeout = self._config.worker_timeout
         for worker_id, silence in self._calls.silent(timeout, skip=tuner.tuner_id):
+            silent = (f"worker {worker_id} sent nothing for {silence:.0f} s (--worker-timeout "
+                      f"{timeout:g})")
             local = next((w for w in self._workers if w.worker_id == worker_id), None)
             if local is not None:
                 if local.process.poll() is None:
-                    self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
-                                 "(--worker-timeout); stopping it")
-                    self._silenced.add(worker_id)
+                    self._report(f"warning: {silent}; stopping it")
+                    self._silenced[worker_id] = silent
                     local.process.kill()
                     local.process.wait(5)  # dead before the next look: one warning, not two
                 continue
-            reason = (f"worker {worker_id} sent nothing for {silence:.0f} s (--worker-timeout "
-                      f"{timeout:g}) during this trial")
-            trial_id = release_worker(tuner.oracle, worker_id, reason)
+            trial_id = release_worker(tuner.oracle, worker_id, f"{silent} during this trial")
             what = f"trial {trial_id} recorded as failed" if trial_id else "it held no trial"
-            self._report(f"warning: worker {worker_id} sent nothing for {silence:.0f} s "
-                         f"(--worker-timeout); {what}, going on without it")
+            self._report(f"warning: {silent}; {what}, going on without it")
 
     def _report_ended(self, tuner: Any, reported: int) -> int:
         """A progress line for each newly ended trial, whichever process ran it, in end order."""

@@ -81,7 +81,7 @@ class CallLog:
         self._oracle = oracle
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.ignored: list[str] = []  # trials whose result came after they were given up
+        self._ignored: list[str] = []  # trials whose result came after they were given up
         self._wrap(servicer)
 
     def _stamp(self, tuner_id: str | None) -> None:
@@ -114,7 +114,8 @@ class CallLog:
         def end_trial(request: Any, context: Any) -> Any:
             owner = self._owner(request.trial.trial_id)
             if owner is None:
-                self.ignored.append(request.trial.trial_id)
+                with self._lock:
+                    self._ignored.append(request.trial.trial_id)
                 return service.EndTrialResponse()
             self._stamp(owner)
             return end(request, context)
@@ -125,6 +126,12 @@ class CallLog:
 
         servicer.CreateTrial, servicer.UpdateTrial = create_trial, update_trial
         servicer.EndTrial, servicer.GetTrial = end_trial, get_trial
+
+    def take_ignored(self) -> list[str]:
+        """Trials whose late result was ignored since the last call."""
+        with self._lock:
+            ignored, self._ignored = self._ignored, []
+        return ignored
 
     def silent(self, timeout: float, skip: str) -> list[tuple[str, float]]:
         """Workers in the search, other than `skip` (the chief's own tuner), that have not
