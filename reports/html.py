@@ -355,10 +355,7 @@ def render_report(context: ReportContext) -> str:
 
 
 def write_report(path: str | os.PathLike[str], context: ReportContext) -> Path:
-    """Render the report and write it atomically: a reader never sees a half-written file.
-
-    The page goes to a temporary file in the same folder, which then replaces `path` in one
-    step (`os.replace`).
+    """Render the report and write it atomically (`write_page`).
 
     Args:
         path: the report's path, e.g. `runs/<name>/report.html`; its folder must exist.
@@ -367,8 +364,23 @@ def write_report(path: str | os.PathLike[str], context: ReportContext) -> Path:
     Returns:
         The path written.
     """
+    return write_page(path, render_report(context))
+
+
+def write_page(path: str | os.PathLike[str], html: str) -> Path:
+    """Write a rendered page atomically: a reader never sees a half-written file.
+
+    The page goes to a temporary file in the same folder, which then replaces `path` in one
+    step (`os.replace`).
+
+    Args:
+        path: the page's path; its folder must exist.
+        html: the page, from `render_report`.
+
+    Returns:
+        The path written.
+    """
     target = Path(path)
-    html = render_report(context)
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )

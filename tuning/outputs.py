@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,27 @@ def evaluate_best(tuner: Any, best: Any, encoded: Any, task: Any, splits: Any) -
     return model, evaluate(task, predictions)
 
 
-def export_best(
+@dataclass(frozen=True)
+class ReadyExport:
+    """The network to export, composed with the preprocessing, before anything is written.
+
+    Attributes:
+        model: the composed Keras model (`models.export.compose`): raw columns in, the task's
+            output out.
+        exported: which network it is and its test metrics (`models.export.ExportedModel`).
+        hyperparameters: the exported network's hyperparameters.
+    """
+
+    model: Any
+    exported: Any
+    hyperparameters: dict[str, Any]
+
+    def record(self) -> dict[str, Any]:
+        """metrics.json's "exported_model"."""
+        return self.exported.to_dict()
+
+
+def prepare_export(
     config: RunConfig,
     prepared: Prepared,
     encoded: Any,
@@ -49,15 +70,13 @@ def export_best(
     best: Any,
     model: Any,
     report: Callable[[str], None],
-) -> dict[str, Any]:
-    """Write `<run>/model/` and return metrics.json's "exported_model" (issue 4).
-
-    Exports the best trial's network or, with --refit, its configuration retrained on
-    train+validation; the test metrics come from the exported model itself on the raw test rows.
-    """
+) -> ReadyExport:
+    """The model to export: the best trial's network or, with --refit, its configuration
+    retrained on train+validation, composed with the preprocessing; its test metrics come from
+    the composed model itself on the raw test rows (issue 4)."""
     import keras_tuner as kt
 
-    from models.export import ExportedModel, compose, export_model
+    from models.export import ExportedModel, compose
     from models.predictor import predict_rows
     from models.refit import refit, trained_epochs
     from reports.evaluation import evaluate, predictions_from_output
@@ -81,19 +100,27 @@ def export_best(
     output = predict_rows(exported_model, encoded.preprocessing, splits.x["test"])
     test = evaluate(task, {"test": predictions_from_output(task, splits.y["test"], output)})
     exported = ExportedModel(kind, best.trial_id, epochs, trained_on, test.metrics["test"], note)
+    return ReadyExport(exported_model, exported, best.hyperparameters)
+
+
+def export_best(
+    prepared: Prepared, encoded: Any, ready: ReadyExport, report: Callable[[str], None]
+) -> None:
+    """Write `<run>/model/` (model.keras, saved_model/, metadata.json) in one step."""
+    from models.export import export_model
+
     export_model(
         prepared.run_dir / "model",
-        exported_model,
+        ready.model,
         encoded,
-        task,
+        prepared.task,
         target=prepared.dataset.target,
-        hyperparameters=best.hyperparameters,
-        exported=exported,
+        hyperparameters=ready.hyperparameters,
+        exported=ready.exported,
         raw=prepared.dataset.frame,
         source=prepared.dataset.source,
     )
-    report(f"model: {kind} exported to {prepared.run_dir / 'model'}")
-    return exported.to_dict()
+    report(f"model: {ready.exported.kind} exported to {prepared.run_dir / 'model'}")
 
 
 def _versions() -> dict[str, str]:
@@ -146,34 +173,75 @@ def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Futu
     return future
 
 
-def diagnose_and_report(
+def export_and_report(
+    config: RunConfig,
+    prepared: Prepared,
+    encoded: Any,
+    ready: ReadyExport,
+    result: Any,
+    evaluation: Any,
+    baselines: Future,
+    metrics: dict[str, Any],
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    """Write the model folder and report.html, with the over/underfitting diagnosis (issue 3).
+
+    When the baselines are ready, the page is rendered in a forked child while this process
+    writes the model (`reports.forked`); otherwise the export goes first, overlapping the
+    baselines' last seconds, and the page is rendered here.
+
+    Returns:
+        metrics.json's "baselines" and "diagnosis" entries.
+    """
+    from reports.diagnosis import diagnose
+
+    baselines_ready = baselines.done()
+    if not baselines_ready:
+        export_best(prepared, encoded, ready, report)
+    fitted = baselines.result()
+    diagnosis = diagnose(
+        prepared.task, evaluation.metrics, fitted, result.best, patience=config.patience,
+        epochs=config.epochs,
+    )
+    page = _start_page(config, prepared, result, evaluation, fitted, diagnosis, ready, metrics,
+                       fork=baselines_ready)
+    try:
+        if baselines_ready:
+            export_best(prepared, encoded, ready, report)
+        report(
+            f"diagnosis: {diagnosis.verdict}"
+            + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None)
+               else "")
+        )
+        for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
+            report(f"diagnosis warning: {warning}")
+        from reports.html import write_page
+
+        write_page(prepared.run_dir / "report.html", page.html())
+    finally:
+        page.cancel()
+    report(f"report: {prepared.run_dir / 'report.html'}")
+    return {"baselines": fitted, "diagnosis": diagnosis.to_dict()}
+
+
+def _start_page(
     config: RunConfig,
     prepared: Prepared,
     result: Any,
     evaluation: Any,
     baselines: dict[str, Any],
-    exported: dict[str, Any],
+    diagnosis: Any,
+    ready: ReadyExport,
     metrics: dict[str, Any],
-    report: Callable[[str], None],
-) -> dict[str, Any]:
-    """The over/underfitting diagnosis against the baselines, and report.html (issue 3).
-
-    Returns:
-        metrics.json's "baselines" and "diagnosis" entries.
-    """
-    from reports.diagnosis import diagnose, diagnose_trial
-    from reports.html import ReportContext, write_report
+    fork: bool,
+) -> Any:
+    """The report's page, rendering (`reports.forked.PendingPage`)."""
+    from reports.diagnosis import diagnose_trial
+    from reports.forked import PendingPage
+    from reports.html import ReportContext, render_report
 
     task, splits, best = prepared.task, prepared.splits, result.best
-    diagnosis = diagnose(
-        task, evaluation.metrics, baselines, best, patience=config.patience, epochs=config.epochs
-    )
-    report(
-        f"diagnosis: {diagnosis.verdict}"
-        + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None) else "")
-    )
-    for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
-        report(f"diagnosis warning: {warning}")
+    exported = ready.record()
     test = exported.get("test") or {}
     described = (
         "best trial's network"
@@ -215,9 +283,7 @@ def diagnose_and_report(
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         seed=config.seed,
     )
-    write_report(prepared.run_dir / "report.html", context)
-    report(f"report: {prepared.run_dir / 'report.html'}")
-    return {"baselines": baselines, "diagnosis": diagnosis.to_dict()}
+    return PendingPage(lambda: render_report(context), fork=fork)
 
 
 def metrics_record(

@@ -269,14 +269,14 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         )
         write_json(run_dir / "metrics.json", metrics)
         raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
-    exported = outputs.export_best(config, prepared, encoded, tuner, best, model, report)
+    ready = outputs.prepare_export(config, prepared, encoded, tuner, best, model, report)
     metrics = outputs.metrics_record(
         config, prepared, result, started, "complete", evaluation.metrics
     )
-    metrics["exported_model"] = exported
+    metrics["exported_model"] = ready.record()
     metrics.update(
-        outputs.diagnose_and_report(
-            config, prepared, result, evaluation, baselines.result(), exported, metrics, report
+        outputs.export_and_report(
+            config, prepared, encoded, ready, result, evaluation, baselines, metrics, report
         )
     )
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.

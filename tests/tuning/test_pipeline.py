@@ -162,3 +162,46 @@ def test_the_same_seed_repeats_the_search(tmp_path, seed):
         rows = list(csv.DictReader((run_dir / "trials.csv").open()))
         scores.append([(r["learning_rate"], r["units_0"], r["score"]) for r in rows])
     assert scores[0] == scores[1]
+
+
+@pytest.mark.parametrize("ready", [True, False], ids=["baselines-ready", "baselines-late"])
+def test_the_report_is_rendered_beside_the_export_when_it_can_be(tmp_path, monkeypatch, ready):
+    """With the baselines fitted when the search ends, a forked child renders the page while
+    the model is written; with them still running, the export goes first and the page is
+    rendered here. Either way the folder and the console are the same."""
+    import sys
+
+    import reports.forked
+    from tuning import outputs
+
+    start_baselines = outputs.start_baselines
+
+    def fitted_by_the_end(*args, **kwargs):
+        future = start_baselines(*args, **kwargs)
+        future.result()
+        if not ready:
+            future.done = lambda: False
+        return future
+
+    forked = []
+
+    class Spy(reports.forked.PendingPage):
+        def html(self) -> str:
+            forked.append(self.forked)
+            return super().html()
+
+    monkeypatch.setattr(outputs, "start_baselines", fitted_by_the_end)
+    monkeypatch.setattr(reports.forked, "PendingPage", Spy)
+    data, space = _csv(tmp_path, "binary")
+    lines: list[str] = []
+    run_dir = run(_config(tmp_path, data, space), report=lines.append)
+
+    assert forked == [ready and sys.platform.startswith("linux")]
+    page = (run_dir / "report.html").read_text()
+    assert page.rstrip().endswith("</html>") and page.count("<svg") >= 4
+    assert (run_dir / "model" / "metadata.json").exists()
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "complete"
+    kinds = [line.split(":")[0] for line in lines if line.split(":")[0] in
+             ("model", "diagnosis", "report")]
+    assert kinds == ["model", "diagnosis", "report"]
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
