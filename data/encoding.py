@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import keras
 
 
+_PREDICT_ROWS = 8192  # rows per eager call when predicting a split
+
+
 @dataclass(frozen=True)
 class EncodedSplits:
     """The splits as the network sees them; preprocessing learned on train, applied to all.
@@ -45,8 +48,19 @@ class EncodedSplits:
         return self.x[name], self.y[name]
 
     def predict(self, model: keras.Model, name: str) -> np.ndarray:
-        """The network's output on one split, regression values back in original units."""
-        output = np.asarray(model.predict(self.x[name], batch_size=4096, verbose=0), np.float64)
+        """The network's output on one split, regression values back in original units.
+
+        The model is called eagerly, in blocks of `_PREDICT_ROWS`: the same numbers as
+        `model.predict`, without tracing a predict function for three calls (0.2 s).
+        """
+        import keras
+
+        x = self.x[name]
+        blocks = [
+            keras.ops.convert_to_numpy(model(x[start : start + _PREDICT_ROWS], training=False))
+            for start in range(0, max(len(x), 1), _PREDICT_ROWS)
+        ]
+        output = np.concatenate(blocks).astype(np.float64)
         return output * self.target_std + self.target_mean
 
 
