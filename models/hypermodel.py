@@ -48,28 +48,25 @@ class MLPHyperModel(kt.HyperModel):
         self.patience = patience
 
     def declare_hyperparameters(self, hp: kt.HyperParameters) -> None:
-        """Declare `batch_size`, which only `fit` reads, with the rest of the space up front.
+        """Declare the whole search space up front, in the order `build` reads it.
 
         Keras Tuner learns the space by building the model; a hyperparameter first seen in
-        `fit` would join it only when the first trial ends, so that trial would train at the
-        default batch size, and a trial started by a parallel worker before then would draw
-        its values from a different space than the same trial in a one-process search.
+        `fit` (`batch_size`) or under a condition (`units_2` with 3 layers) would join it only
+        when a trial first uses it, so trial 0 would train at the default batch size, and a
+        trial started by a parallel worker before then would draw its values from a different
+        space than the same trial in a one-process search.
         """
-        declare(hp, "batch_size", self.space.batch_size)
+        self._declare(hp)
 
-    def build(self, hp: kt.HyperParameters) -> keras.Model:
+    def _declare(self, hp: kt.HyperParameters) -> dict[str, Any]:
+        """Declare every hyperparameter on `hp`; this trial's values (None where inactive)."""
         space = self.space
-        n_layers = declare(hp, "layers", space.layers)
-        activation = declare(hp, "activation", space.activation)
-        l2 = declare(hp, "l2", space.l2)
-        dropout = declare(hp, "dropout", space.dropout)
+        values = {"batch_size": declare(hp, "batch_size", space.batch_size)}
+        for name in ("layers", "activation", "l2", "dropout"):
+            values[name] = declare(hp, name, getattr(space, name))
+        # units_i for every layer the space allows, active only in trials with more than i
+        # layers: so the whole space is known before the first trial.
         layer_values = _possible_values(space.layers)
-        model = keras.Sequential(name="mlp")
-        model.add(keras.Input(shape=(self.n_features,), name="features"))
-        # Declare units_i for every layer the space allows, active only in trials with more
-        # than i layers: so Keras Tuner knows the whole space before the first trial, and
-        # draws the same values for a seed whether one process or several run the trials.
-        widths = []
         for i in range(max(layer_values)):
             parents = [v for v in layer_values if v > i]
             scope = (
@@ -77,13 +74,20 @@ class MLPHyperModel(kt.HyperModel):
                 if len(layer_values) == 1
                 else {"parent_name": "layers", "parent_values": parents}
             )
-            units = declare(hp, f"units_{i}", space.units, **scope)
-            if i < n_layers:
-                widths.append(units)
-        for i, units in enumerate(widths):
+            values[f"units_{i}"] = declare(hp, f"units_{i}", space.units, **scope)
+        for name in ("optimizer", "learning_rate"):
+            values[name] = declare(hp, name, getattr(space, name))
+        return values
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        values = self._declare(hp)
+        activation, l2, dropout = values["activation"], values["l2"], values["dropout"]
+        model = keras.Sequential(name="mlp")
+        model.add(keras.Input(shape=(self.n_features,), name="features"))
+        for i in range(values["layers"]):
             model.add(
                 keras.layers.Dense(
-                    units,
+                    values[f"units_{i}"],
                     activation=activation,
                     kernel_regularizer=keras.regularizers.L2(l2) if l2 > 0 else None,
                     name=f"hidden_{i}",
@@ -94,10 +98,7 @@ class MLPHyperModel(kt.HyperModel):
         model.add(
             keras.layers.Dense(self.head.units, activation=self.head.activation, name="output")
         )
-        optimizer = make_optimizer(
-            declare(hp, "optimizer", space.optimizer),
-            declare(hp, "learning_rate", space.learning_rate),
-        )
+        optimizer = make_optimizer(values["optimizer"], values["learning_rate"])
         model.compile(optimizer=optimizer, loss=self.head.loss, metrics=[self.head.metric])
         return model
 

@@ -125,6 +125,18 @@ class _TrialBookkeeping:
             )
         self._ended_before = len(self.oracle.end_order) if not config.worker else 0
 
+    def _populate_initial_space(self) -> None:
+        """Learn the search space from `declare_hyperparameters` alone.
+
+        `MLPHyperModel.declare_hyperparameters` declares every hyperparameter, the conditional
+        `units_i` included, in the order `build` reads them. Keras Tuner's own version then
+        builds and compiles a model for each number of layers to find conditional
+        hyperparameters, which here are all known already (0.2-0.3 s in every process).
+        """
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
     def save(self) -> None:
         if not self._is_worker():
             self.oracle.save()

@@ -40,3 +40,19 @@ def test_draws_do_not_depend_on_when_trials_end(tmp_path):
     parallel = [dict(many.create_trial(f"worker{i}").hyperparameters.values) for i in range(4)]
     assert parallel == sequential
     assert len({str(sorted(v.items())) for v in sequential}) == 4
+
+
+def test_declaring_gives_the_space_that_building_finds(tmp_path):
+    """The tool's tuners learn the space from declare_hyperparameters alone, without building
+    a model per number of layers as Keras Tuner does: that must be the same space, in the same
+    order (the order in which a seed draws values)."""
+    def described(hp: kt.HyperParameters) -> list:
+        return [(p.name, type(p).__name__, p.get_config().get("values"),
+                 [(c.name, c.values) for c in p.conditions]) for p in hp.space]
+
+    hypermodel = MLPHyperModel(5, head_for(Task("binary", (0, 1))), SearchSpace(), 3, 1)
+    declared = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(declared)
+    built = _tuner(tmp_path, "built").oracle.get_space()  # Keras Tuner's builds
+    assert described(declared) == described(built)
+    assert [p.name for p in declared.space][:2] == ["batch_size", "layers"]
