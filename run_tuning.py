@@ -181,5 +181,22 @@ def main(argv: list[str] | None = None) -> int:
     return _tune(argv)
 
 
+def _exit_now(status: int) -> None:
+    """End the process once everything is written, without the interpreter's teardown.
+
+    The exit handlers still run (a chief stops its local workers), and the console is flushed;
+    what is skipped is deleting TensorFlow's objects one by one, which took 0.2 s of every run.
+    """
+    import atexit
+
+    atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit would run first
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more to say anyway
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

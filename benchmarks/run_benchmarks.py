@@ -10,6 +10,7 @@ Variants:
   tool      python run_tuning.py --tuner random --max-trials T --epochs E --patience 5 (the
             test score is read from the run folder's metrics.json; model.keras, SavedModel,
             trials.csv and metrics.json are written, as in any run)
+  tool_w2   the same with --workers 2 (two trials at a time: the chief and one worker process)
   plain_kt  benchmarks/plain_keras_tuner.py: RandomSearch, model.fit on NumPy,
             EarlyStopping(patience=5, restore_best_weights=True)
   sk_mlp    benchmarks/sklearn_mlp.py: MLP + RandomizedSearchCV(n_iter=T), one PredefinedSplit
@@ -45,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import bench_data  # noqa: E402
 
 DATASETS = ("breast_cancer", "digits", "diabetes", bench_data.MESSY)
-VARIANTS = ("tool", "plain_kt", "sk_mlp", "hgb")
+VARIANTS = ("tool", "tool_w2", "plain_kt", "sk_mlp", "hgb")
 ALL_VARIANTS = (*VARIANTS, "sk_mlp_cv5")
 
 
@@ -56,13 +57,14 @@ def _command(variant: str, dataset: str, args: argparse.Namespace, seed: int, wo
     if variant == "plain_kt" and dataset == bench_data.MESSY:
         trials = min(trials, args.plain_large_trials)
     data = ["--dataset", dataset] + (["--csv", str(csv)] if csv else [])
-    if variant == "tool":
+    if variant in ("tool", "tool_w2"):
         source = ["--data", str(csv), "--target", bench_data.MESSY_TARGET] if csv else \
             ["--dataset", dataset]
         return [py, str(ROOT / "run_tuning.py"), *source, "--tuner", "random",
                 "--max-trials", str(trials), "--epochs", str(args.epochs),
                 "--patience", str(args.patience), "--seed", str(seed),
-                "--out", str(work), "--name", tag]
+                "--out", str(work), "--name", tag] + \
+            (["--workers", "2"] if variant == "tool_w2" else [])
     if variant == "plain_kt":
         return [py, str(ROOT / "benchmarks" / "plain_keras_tuner.py"), *data,
                 "--trials", str(trials), "--epochs", str(args.epochs),
@@ -84,7 +86,7 @@ def _run(variant: str, dataset: str, args: argparse.Namespace, seed: int, work: 
     if done.returncode != 0:
         raise RuntimeError(f"{variant} on {dataset} failed ({done.returncode}):\n"
                            f"{' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    if variant == "tool":
+    if variant in ("tool", "tool_w2"):
         metrics = json.loads((work / tag / "metrics.json").read_text())
         test = metrics["metrics"]["test"]
         return {"wall": wall, "score": test["r2"] if "r2" in test else test["accuracy"],
