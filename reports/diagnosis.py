@@ -5,7 +5,8 @@ baselines' metrics (`reports.baselines.fit_baselines`) and the best trial's lear
 (`TrialRecord.history`). No Keras.
 
 The rules and their thresholds are in `reports.fit_rules`, the checks that apply them to the best
-model in `reports.fit_checks`; their public names are also importable from here.
+model in `reports.fit_checks`, the next steps in `reports.fit_advice`; their public names are
+also importable from here.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from data.task import Task
+from reports.fit_advice import next_steps
 from reports.fit_checks import (
     Check,
-    _advice,
     _evidence,
     _overfitting_checks,
     _underfitting_checks,
@@ -167,7 +168,7 @@ def diagnose(
     ev["test_agrees_with_validation"] = not (test_check and test_check.fired)
 
     best_val_skill = max(0.0, best_baseline_skill(ev))  # the naive baseline's is 0
-    advice = _advice(
+    advice = next_steps(
         verdict,
         record.hyperparameters,
         patience,
