@@ -1,44 +1,53 @@
-"""Render the report in a forked child process while this one writes the model export.
+"""Run pure-Python work in a forked child process while this one goes on with TensorFlow.
 
-After the search, the report (matplotlib figures, about 1.2-1.5 s) and the model export
-(TensorFlow's SavedModel writer, about 1 s) each keep one core busy and need nothing from each
-other. Threads do not overlap them (both are Python under the GIL: measured 1.70 s threaded
-against 1.27 s one after the other), a new interpreter would spend longer importing matplotlib
-than the page takes, but a fork has everything loaded already.
+Two jobs use it. The baselines (scikit-learn fits, seconds on larger tables) run beside the
+search: in a thread they shared the GIL with the trials' graph tracing, which is Python too, and
+slowed the search by more than they took (digits, 10 one-epoch trials: 8.1 s of search with the
+baselines in a thread, 5.4 s without them). The report (matplotlib figures, 1.2-1.5 s) is
+rendered while this process writes the model export (~1 s): threads did not overlap those two
+either (1.70 s threaded against 1.27 s one after the other), and a new interpreter would spend
+longer importing matplotlib than the page takes, but a fork has everything loaded already.
 
-The child only runs `render_page` (NumPy, matplotlib, Jinja) and sends the HTML text back over a
-pipe; it never touches TensorFlow (whose thread pools do not survive a fork), the run folder or
-the console, and it ends with `os._exit`, so the parent's exit handlers never run twice. The
-parent writes the page itself. Wherever forking is unavailable or the child fails, the page is
-rendered in this process instead: the same page, only later.
+The child only runs the given function (NumPy, scikit-learn, matplotlib, Jinja), never
+TensorFlow, whose thread pools do not survive a fork; it sends the pickled result (or the
+exception) back over a pipe and ends with `os._exit`, so the parent's exit handlers never run
+twice. The parent writes every file itself. Where forking is unavailable (not Linux) or the
+child dies, the function runs in this process instead when its result is asked for: the same
+result, only later.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import pickle
+import select
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 
-def _can_fork() -> bool:
-    # Linux only: on macOS a forked child of a threaded process may crash in system libraries.
+def can_fork() -> bool:
+    """True on Linux; on macOS a forked child of a threaded process may crash in system
+    libraries, and Windows has no fork."""
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
-class PendingPage:
-    """A page being rendered by `render_page()` in a forked child, or later in this process.
+class ForkedCall:
+    """`func()` computed in a forked child process, or later in this one.
 
     Args:
-        render_page: returns the page's HTML; must not use TensorFlow.
-        fork: render in a child process when the platform allows it. Defaults to True.
+        func: returns a picklable value; must not use TensorFlow.
+        fork: compute it in a child process when the platform allows it. Defaults to True.
     """
 
-    def __init__(self, render_page: Callable[[], str], fork: bool = True) -> None:
-        self._render = render_page
+    def __init__(self, func: Callable[[], Any], fork: bool = True) -> None:
+        self._func = func
         self._pid: int | None = None
         self._pipe: int | None = None
-        if fork and _can_fork():
+        self._outcome: tuple[bool, Any] | None = None  # (succeeded, value or exception)
+        if fork and can_fork():
             self._start()
 
     def _start(self) -> None:
@@ -52,40 +61,65 @@ class PendingPage:
                 os.close(read)
                 # Ctrl-C is the parent's to handle; it stops this child with `cancel`.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                page = self._render().encode("utf-8")
+                try:
+                    outcome: tuple[bool, Any] = (True, self._func())
+                except Exception as exc:  # noqa: BLE001 - handed to the parent to raise
+                    outcome = (False, exc)
+                try:
+                    data = pickle.dumps(outcome)
+                except Exception:  # noqa: BLE001 - e.g. an exception that does not pickle
+                    data = pickle.dumps((False, RuntimeError(repr(outcome[1]))))
                 with os.fdopen(write, "wb") as pipe:
-                    pipe.write(page)
+                    pipe.write(data)
                 status = 0
-            except BaseException:  # noqa: BLE001 - the parent renders again and raises it
+            except BaseException:  # noqa: BLE001 - the parent computes it again
                 pass
             finally:
                 os._exit(status)
         os.close(write)
         self._pid, self._pipe = pid, read
+        atexit.register(self.cancel)  # the run ended early: do not leave the child running
 
     @property
     def forked(self) -> bool:
-        """True while a child process is rendering the page."""
+        """True while a child process is computing the result."""
         return self._pid is not None
 
-    def html(self) -> str:
-        """The page: the child's, or, if there is no child or it failed, rendered here.
+    def done(self) -> bool:
+        """True when `result` will not wait for the child: it has answered, or there is none."""
+        if self._pipe is None:
+            return True
+        readable, _, _ = select.select([self._pipe], [], [], 0)
+        return bool(readable)
+
+    def result(self) -> Any:
+        """The value, from the child or, if there is none or it died, computed here.
 
         Raises:
-            Whatever `render_page` raises, when it fails in this process.
+            Whatever `func` raised, in the child or here.
         """
-        if self._pid is not None:
-            with os.fdopen(self._pipe, "rb") as pipe:
-                self._pipe = None
-                page = pipe.read()
-            _, status = os.waitpid(self._pid, 0)
-            self._pid = None
-            if os.waitstatus_to_exitcode(status) == 0:
-                return page.decode("utf-8")
-        return self._render()
+        if self._outcome is None and self._pid is not None:
+            self._outcome = self._collect()
+        if self._outcome is None:
+            self._outcome = (True, self._func())  # raises here, with a local traceback
+        succeeded, value = self._outcome
+        if not succeeded:
+            raise value
+        return value
+
+    def _collect(self) -> tuple[bool, Any] | None:
+        with os.fdopen(self._pipe, "rb") as pipe:
+            self._pipe = None
+            data = pipe.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        atexit.unregister(self.cancel)
+        if os.waitstatus_to_exitcode(status) != 0 or not data:
+            return None
+        return pickle.loads(data)  # noqa: S301 - our own child's bytes
 
     def cancel(self) -> None:
-        """Stop the child, if any (the page is not needed after all)."""
+        """Stop the child, if any (its result is not needed after all)."""
         if self._pid is not None:
             try:
                 os.kill(self._pid, signal.SIGKILL)
@@ -93,6 +127,7 @@ class PendingPage:
                 pass
             os.waitpid(self._pid, 0)
             self._pid = None
+            atexit.unregister(self.cancel)
         if self._pipe is not None:
             os.close(self._pipe)
             self._pipe = None

@@ -135,41 +135,48 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Future:
-    """Start fitting the baselines (naive, linear, gradient boosting) in a background thread.
+def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
+    """Start fitting the baselines (naive, linear, gradient boosting) beside the search.
 
-    They need only the encoded splits, so they are fitted while the search runs: a trial's time
-    is mostly one thread's per-step overhead, which leaves the second core idle, and the fits
-    (single-threaded, mostly outside the GIL) no longer add their seconds after the search
-    (digits: ~3 s of a ~22 s run). A daemon thread, so Ctrl-C or a failed search never waits
-    for it.
+    They need only the encoded splits, so they are fitted while the search runs, in a forked
+    child process (`reports.forked`): a trial's time is mostly one thread's Python and
+    per-step overhead, which leaves the second core idle, and a process of their own keeps the
+    fits off the GIL that the trials' graph tracing needs (digits, 10 x 50: search 9.5-11.7 s
+    with the fits in a thread, 8.2-10.5 s in a child). Where forking is not
+    available, a daemon thread does it (so Ctrl-C or a failed search never waits for it).
 
     Returns:
-        A future holding `reports.baselines.fit_baselines`' result, or its exception.
+        An object with `done()` and `result()`, like a `concurrent.futures.Future`: the result
+        of `reports.baselines.fit_baselines`, or its exception.
     """
     from reports.baselines import fit_baselines
+    from reports.forked import ForkedCall, can_fork
 
     splits = prepared.splits
+
+    def fit() -> dict[str, Any]:
+        return fit_baselines(
+            prepared.task,
+            encoded.x["train"],
+            splits.y["train"],
+            encoded.x["test"],
+            splits.y["test"],
+            config.seed,
+            x_val=encoded.x["validation"],
+            y_val=splits.y["validation"],
+        )
+
+    if can_fork():
+        return ForkedCall(fit)
     future: Future = Future()
 
-    def fit() -> None:
+    def fit_into_future() -> None:
         try:
-            future.set_result(
-                fit_baselines(
-                    prepared.task,
-                    encoded.x["train"],
-                    splits.y["train"],
-                    encoded.x["test"],
-                    splits.y["test"],
-                    config.seed,
-                    x_val=encoded.x["validation"],
-                    y_val=splits.y["validation"],
-                )
-            )
+            future.set_result(fit())
         except BaseException as exc:  # handed to whoever asks for the result
             future.set_exception(exc)
 
-    threading.Thread(target=fit, name="baselines", daemon=True).start()
+    threading.Thread(target=fit_into_future, name="baselines", daemon=True).start()
     return future
 
 
@@ -180,7 +187,7 @@ def export_and_report(
     ready: ReadyExport,
     result: Any,
     evaluation: Any,
-    baselines: Future,
+    baselines: Any,
     metrics: dict[str, Any],
     report: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -189,6 +196,9 @@ def export_and_report(
     When the baselines are ready, the page is rendered in a forked child while this process
     writes the model (`reports.forked`); otherwise the export goes first, overlapping the
     baselines' last seconds, and the page is rendered here.
+
+    Args:
+        baselines: what `start_baselines` returned.
 
     Returns:
         metrics.json's "baselines" and "diagnosis" entries.
@@ -217,7 +227,7 @@ def export_and_report(
             report(f"diagnosis warning: {warning}")
         from reports.html import write_page
 
-        write_page(prepared.run_dir / "report.html", page.html())
+        write_page(prepared.run_dir / "report.html", page.result())
     finally:
         page.cancel()
     report(f"report: {prepared.run_dir / 'report.html'}")
@@ -235,9 +245,9 @@ def _start_page(
     metrics: dict[str, Any],
     fork: bool,
 ) -> Any:
-    """The report's page, rendering (`reports.forked.PendingPage`)."""
+    """The report's page, being rendered (a `reports.forked.ForkedCall`)."""
     from reports.diagnosis import diagnose_trial
-    from reports.forked import PendingPage
+    from reports.forked import ForkedCall
     from reports.html import ReportContext, render_report
 
     task, splits, best = prepared.task, prepared.splits, result.best
@@ -283,7 +293,7 @@ def _start_page(
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         seed=config.seed,
     )
-    return PendingPage(lambda: render_report(context), fork=fork)
+    return ForkedCall(lambda: render_report(context), fork=fork)
 
 
 def metrics_record(

@@ -248,6 +248,8 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
             tuner, encoded.fit_data("train"), encoded.fit_data("validation"), report
         )
     write_text(run_dir / "trials.csv", trials_csv(result))
+    if result.best is None or result.interrupted:
+        baselines.cancel()  # no diagnosis is written: do not leave them running
     if result.best is None:
         status = "interrupted" if result.interrupted else "failed"
         metrics = outputs.metrics_record(config, prepared, result, started, status)

@@ -1,83 +1,102 @@
-"""The report rendered in a forked child: same page, fallback to this process, no leftovers."""
+"""Work done in a forked child: the same result, errors raised here, fallback, no leftovers."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
 import pytest
 
-from reports.forked import PendingPage
+from reports.forked import ForkedCall
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
 
 
-def _no_children_left() -> bool:
+def _reaped(pid: int) -> bool:
+    """The child is gone and waited for: no zombie left behind."""
     try:
-        os.waitpid(-1, os.WNOHANG)
+        os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return True
     return False
 
 
 @linux_only
-def test_the_page_is_rendered_in_another_process_and_handed_back():
+def test_the_result_is_computed_in_another_process_and_handed_back():
     parent = os.getpid()
-    page = PendingPage(lambda: f"<p>rendered by {os.getpid()}</p>" + "x" * 300_000)
-    assert page.forked
-    html = page.html()  # larger than a pipe's buffer: the child must not block on it
-    assert html.startswith("<p>rendered by ") and not html.startswith(f"<p>rendered by {parent}<")
-    assert len(html) == len(f"<p>rendered by {parent}</p>") + 300_000
-    assert not page.forked
-    assert _no_children_left()
+    call = ForkedCall(lambda: (os.getpid(), "x" * 300_000))
+    assert call.forked
+    pid, text = call.result()  # larger than a pipe's buffer: the child must not block on it
+    assert pid != parent and text == "x" * 300_000
+    assert not call.forked and call.done()
+    assert call.result() == (pid, text)  # kept, not computed again
+    assert _reaped(pid)
 
 
 @linux_only
-def test_a_child_that_fails_is_replaced_by_rendering_here():
+def test_done_says_whether_the_result_would_wait():
+    call = ForkedCall(lambda: time.sleep(0.5) or 42)
+    assert not call.done()
+    deadline = time.monotonic() + 30
+    while not call.done():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert call.result() == 42
+
+
+@linux_only
+def test_an_error_in_the_child_is_raised_here():
+    def fail() -> None:
+        raise ValueError(f"bad input in {os.getpid()}")
+
+    call = ForkedCall(fail)
+    child = call._pid
+    with pytest.raises(ValueError, match="bad input in") as raised:
+        call.result()
+    assert str(os.getpid()) not in str(raised.value)  # raised by the child, not re-run here
+    assert _reaped(child)
+
+
+@linux_only
+def test_a_child_that_dies_is_replaced_by_computing_here():
     parent = os.getpid()
 
-    def render() -> str:
+    def compute() -> str:
         if os.getpid() != parent:
-            raise MemoryError("only in the child")
-        return "<p>rendered here</p>"
+            os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+        return "computed here"
 
-    assert PendingPage(render).html() == "<p>rendered here</p>"
-    assert _no_children_left()
-
-
-def test_a_page_that_cannot_be_rendered_raises_here():
-    def render() -> str:
-        raise ValueError("no page")
-
-    page = PendingPage(render)
-    with pytest.raises(ValueError, match="no page"):
-        page.html()
-    assert _no_children_left()
+    call = ForkedCall(compute)
+    child = call._pid
+    assert call.result() == "computed here"
+    assert _reaped(child)
 
 
-def test_without_fork_the_page_is_rendered_when_asked_for():
+def test_without_fork_it_is_computed_when_asked_for():
     calls = []
-    page = PendingPage(lambda: calls.append(os.getpid()) or "<p>here</p>", fork=False)
-    assert not page.forked and calls == []
-    assert page.html() == "<p>here</p>"
+    call = ForkedCall(lambda: calls.append(os.getpid()) or "here", fork=False)
+    assert not call.forked and call.done() and calls == []
+    assert call.result() == "here"
     assert calls == [os.getpid()]
 
 
 @linux_only
 def test_cancel_stops_a_child_at_once():
-    page = PendingPage(lambda: time.sleep(60) or "never")
+    call = ForkedCall(lambda: time.sleep(60) or "never")
+    child = call._pid
     started = time.monotonic()
-    page.cancel()
+    call.cancel()
     assert time.monotonic() - started < 5
-    assert not page.forked
-    assert _no_children_left()
-    page.cancel()  # twice is harmless
+    assert not call.forked
+    assert _reaped(child)
+    call.cancel()  # twice is harmless
 
 
 @linux_only
 def test_output_buffered_before_the_fork_is_written_once(capfd):
     print("before the fork", end="")  # still in this process's buffer
-    PendingPage(lambda: "<p></p>").html()
+    ForkedCall(lambda: None).result()
     sys.stdout.flush()
     assert capfd.readouterr().out == "before the fork"

@@ -134,19 +134,28 @@ def test_early_stopping_off_keeps_the_last_epoch(tmp_path, seed):
 
 
 def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_path, monkeypatch):
+    """In a forked child process on Linux (off the GIL the trials need), in a thread elsewhere;
+    an error there stops the run with its message."""
+    import os
+    import sys
+
     import reports.baselines
 
-    threads = []
+    where = tmp_path / "where"
 
     def exploding(*args, **kwargs):
-        threads.append(threading.current_thread().name)
+        where.write_text(f"{os.getpid()} {threading.current_thread().name}")
         raise ValueError("baseline exploded")
 
     monkeypatch.setattr(reports.baselines, "fit_baselines", exploding)
     data, space = _csv(tmp_path, "binary")
     with pytest.raises(ValueError, match="baseline exploded"):
         run(_config(tmp_path, data, space), report=lambda _: None)
-    assert threads == ["baselines"]
+    pid, thread = where.read_text().split()
+    if sys.platform.startswith("linux"):
+        assert int(pid) != os.getpid()
+    else:
+        assert thread == "baselines"
     # Not a finished run: metrics.json, written last, is absent.
     assert not (tmp_path / "runs" / "run" / "metrics.json").exists()
 
@@ -171,7 +180,6 @@ def test_the_report_is_rendered_beside_the_export_when_it_can_be(tmp_path, monke
     rendered here. Either way the folder and the console are the same."""
     import sys
 
-    import reports.forked
     from tuning import outputs
 
     start_baselines = outputs.start_baselines
@@ -183,15 +191,16 @@ def test_the_report_is_rendered_beside_the_export_when_it_can_be(tmp_path, monke
             future.done = lambda: False
         return future
 
+    start_page = outputs._start_page
     forked = []
 
-    class Spy(reports.forked.PendingPage):
-        def html(self) -> str:
-            forked.append(self.forked)
-            return super().html()
+    def page_started(*args, **kwargs):
+        page = start_page(*args, **kwargs)
+        forked.append(page.forked)
+        return page
 
     monkeypatch.setattr(outputs, "start_baselines", fitted_by_the_end)
-    monkeypatch.setattr(reports.forked, "PendingPage", Spy)
+    monkeypatch.setattr(outputs, "_start_page", page_started)
     data, space = _csv(tmp_path, "binary")
     lines: list[str] = []
     run_dir = run(_config(tmp_path, data, space), report=lines.append)
