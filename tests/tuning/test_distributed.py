@@ -69,6 +69,27 @@ def test_more_workers_than_cores_is_warned_about():
     assert "--workers 1 or fewer" in oversubscribed(2, 1)
 
 
+def test_the_chief_says_what_runs_where_and_warns_about_too_many_workers(tmp_path,
+                                                                         monkeypatch):
+    from tuning import distributed
+
+    monkeypatch.setattr(distributed.Chief, "_start_worker", lambda self: None)
+    monkeypatch.setattr(distributed.os, "cpu_count", lambda: 2)
+    for workers, warned in ((2, False), (3, True)):
+        lines: list[str] = []
+        config = RunConfig(workers=workers, out=str(tmp_path), name=f"w{workers}")
+        chief = distributed.Chief(config, tmp_path / f"w{workers}", lines.append)
+        try:
+            chief.folder_ready()
+        finally:
+            chief.close()
+        assert lines[0].startswith("parallel: chief serving the search on 127.0.0.1:")
+        assert f"{workers - 1} local worker process" in lines[0]
+        assert "1 TensorFlow thread each" in lines[0]
+        assert [line.startswith("warning: --workers 3 on 2 cores") for line in lines[1:]] == \
+            ([True] if warned else [])
+
+
 def test_workers_get_the_chiefs_search_options():
     """A local worker's command line parses back to the chief's search settings."""
     import run_tuning
