@@ -380,13 +380,25 @@ def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch,
         lost_ctrl_c._INTERRUPTED.set()  # as if the KeyboardInterrupt itself had been lost
 
     monkeypatch.setattr(tuners.EpochLog, "on_epoch_end", pressed_during_first_epoch)
+    # Baselines still being fitted when the search stops: they are not waited for.
+    import reports.baselines
+
+    monkeypatch.setattr(reports.baselines, "fit_baselines", lambda *a, **k: time.sleep(60))
+    started = []
+    start_baselines = outputs.start_baselines
+    monkeypatch.setattr(outputs, "start_baselines",
+                        lambda *a, **k: started.append(start_baselines(*a, **k)) or started[-1])
     options = _options(tmp_path, "random") | {"epochs": 50}
+    begun = time.monotonic()
     with pytest.raises(pipeline.SearchInterrupted):
         pipeline.run(RunConfig(**options), report=lambda line: None)
+    assert time.monotonic() - begun < 45
     run_dir = tmp_path / "runs" / "run"
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert [(r["status"], r["epochs"]) for r in rows] == [("RUNNING", "1")]
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
+    baselines = started[0]
+    assert not getattr(baselines, "forked", False)  # a forked fit was stopped and reaped
 
 
 def test_resume_refuses_other_settings(tmp_path):
