@@ -86,7 +86,8 @@ class ForkedCall:
         return self._pid is not None
 
     def done(self) -> bool:
-        """True when `result` will not wait for the child: it has answered, or there is none."""
+        """True when the child has started answering (or died), or there is none: `result`
+        then waits at most for the rest of the answer to arrive."""
         if self._pipe is None:
             return True
         readable, _, _ = select.select([self._pipe], [], [], 0)

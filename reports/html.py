@@ -354,19 +354,6 @@ def render_report(context: ReportContext) -> str:
     )
 
 
-def write_report(path: str | os.PathLike[str], context: ReportContext) -> Path:
-    """Render the report and write it atomically (`write_page`).
-
-    Args:
-        path: the report's path, e.g. `runs/<name>/report.html`; its folder must exist.
-        context: what the page shows.
-
-    Returns:
-        The path written.
-    """
-    return write_page(path, render_report(context))
-
-
 def write_page(path: str | os.PathLike[str], html: str) -> Path:
     """Write a rendered page atomically: a reader never sees a half-written file.
 

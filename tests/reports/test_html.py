@@ -15,7 +15,7 @@ from data.task import Task
 from reports import html as report_html
 from reports.diagnosis import diagnose, diagnose_trial
 from reports.evaluation import Predictions, evaluate
-from reports.html import ReportContext, render_report, write_report
+from reports.html import ReportContext, render_report, write_page
 from tuning.records import SearchResult, TrialRecord
 
 SCRIPT = "<script>alert(1)</script>"
@@ -204,18 +204,16 @@ def test_checked_svg_refuses_anything_but_drawing():
     assert report_html._checked_svg(f"<svg {svg_ns}><text>&lt;b&gt;</text></svg>")
 
 
-def test_write_report_replaces_the_file_in_one_step(tmp_path, monkeypatch, pages):
-    monkeypatch.setattr(report_html, "render_report", lambda context: pages["binary"])
+def test_write_page_replaces_the_file_in_one_step(tmp_path, pages):
     path = tmp_path / "report.html"
     path.write_text("old")
-    assert write_report(path, _context("binary")) == path
+    assert write_page(path, pages["binary"]) == path
     assert path.read_text() == pages["binary"]
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
-def test_write_report_failure_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
-    monkeypatch.setattr(report_html, "render_report", lambda context: "<!DOCTYPE html>new")
+def test_write_page_failure_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / "report.html"
     path.write_text("old")
 
@@ -224,7 +222,7 @@ def test_write_report_failure_leaves_the_old_file_and_no_temporary(tmp_path, mon
 
     monkeypatch.setattr(report_html.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        write_report(path, _context("regression"))
+        write_page(path, "<!DOCTYPE html>new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 

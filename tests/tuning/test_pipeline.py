@@ -133,13 +133,19 @@ def test_early_stopping_off_keeps_the_last_epoch(tmp_path, seed):
     assert history["epochs"] == 3 and history["best_epoch"] == 3
 
 
-def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_path, monkeypatch):
-    """In a forked child process on Linux (off the GIL the trials need), in a thread elsewhere;
-    an error there stops the run with its message."""
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "thread"])
+def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_path, monkeypatch,
+                                                                          fork):
+    """In a forked child process on Linux (off the GIL the trials need), in a thread where
+    forking is not available; an error there stops the run with its message."""
     import os
     import sys
 
     import reports.baselines
+    import reports.forked
+
+    if not fork:
+        monkeypatch.setattr(reports.forked, "can_fork", lambda: False)
 
     where = tmp_path / "where"
 
@@ -152,10 +158,10 @@ def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_pat
     with pytest.raises(ValueError, match="baseline exploded"):
         run(_config(tmp_path, data, space), report=lambda _: None)
     pid, thread = where.read_text().split()
-    if sys.platform.startswith("linux"):
+    if fork and sys.platform.startswith("linux"):
         assert int(pid) != os.getpid()
     else:
-        assert thread == "baselines"
+        assert (int(pid), thread) == (os.getpid(), "baselines")
     # Not a finished run: metrics.json, written last, is absent.
     assert not (tmp_path / "runs" / "run" / "metrics.json").exists()
 
