@@ -3,10 +3,11 @@
 Two jobs use it. The baselines (scikit-learn fits, seconds on larger tables) run beside the
 search: in a thread they shared the GIL with the trials' graph tracing, which is Python too, and
 slowed the search by more than they took (digits, 10 one-epoch trials: 8.1 s of search with the
-baselines in a thread, 5.4 s without them). The report (matplotlib figures, 1.2-1.5 s) is
-rendered while this process writes the model export (~1 s): threads did not overlap those two
-either (1.70 s threaded against 1.27 s one after the other), and a new interpreter would spend
-longer importing matplotlib than the page takes, but a fork has everything loaded already.
+baselines in a thread, 5.4 s without them). The report's plots of the search (matplotlib,
+~0.9 s on the default dataset) are drawn while this process evaluates and exports the best
+model: threads did not overlap those either (1.70 s threaded against 1.27 s one after the
+other), and a new interpreter would spend longer importing matplotlib than the plots take, but
+a fork has everything loaded already.
 
 The child only runs the given function (NumPy, scikit-learn, matplotlib, Jinja), never
 TensorFlow, whose thread pools do not survive a fork; it sends the pickled result (or the

@@ -18,7 +18,7 @@ from reports import plots
 from reports.baselines import DESCRIPTIONS
 from reports.diagnosis import Diagnosis
 from reports.evaluation import SPLITS, Evaluation
-from tuning.records import SearchResult
+from tuning.records import SearchResult, TrialRecord
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -130,33 +130,31 @@ def _svg(fig, name: str) -> Markup:
     return _checked_svg(plots.figure_to_svg(fig, name))
 
 
-def _figures(context: ReportContext) -> dict[str, Markup]:
-    """Every plot of the page as checked inline SVG, keyed by the template's names."""
-    figures: dict[str, Markup] = {}
-    best = context.search.best
-    with plots.style():
-        if best is not None and best.history:
-            curves = plots.learning_curves_data(best)
-            quantities = list(curves.train)
-            if quantities:
-                fig, axes = plots.new_figure(9.0, 3.2, ncols=len(quantities[:2]))
-                axes = axes if len(quantities) > 1 else [axes]
-                for ax, quantity in zip(axes, quantities[:2], strict=True):
-                    plots.draw_learning_curves(ax, curves, quantity)
-                figures["learning_curves"] = _svg(fig, "learning_curves")
+def search_figures(search: SearchResult, seed: int = 0) -> dict[str, Markup]:
+    """The plots of the search, as checked inline SVG keyed by the template's names: every
+    trial's curves, the search history, the hyperparameters' scores and their importance.
 
-        trial_curves = plots.trial_curves_data(context.search)
+    They need only the search's trials, so the pipeline renders them (most of the page's
+    time) in another process while this one evaluates and exports the best model.
+
+    Args:
+        search: the search's trials and best trial.
+        seed: seeds the importance forest. Defaults to 0.
+    """
+    figures: dict[str, Markup] = {}
+    with plots.style():
+        trial_curves = plots.trial_curves_data(search)
         if trial_curves.curves:
             fig, ax = plots.new_figure(7.0, 3.4)
             plots.draw_trial_curves(ax, trial_curves)
             figures["all_trials"] = _svg(fig, "all_trials")
 
-        if context.search.trials:
+        if search.trials:
             fig, ax = plots.new_figure(7.0, 3.0)
-            plots.draw_search_history(ax, plots.search_history_data(context.search))
+            plots.draw_search_history(ax, plots.search_history_data(search))
             figures["search_history"] = _svg(fig, "search_history")
 
-        scores = plots.hyperparameter_scores_data(context.search)
+        scores = plots.hyperparameter_scores_data(search)
         if scores:
             ncols = min(4, len(scores))
             nrows = math.ceil(len(scores) / ncols)
@@ -171,20 +169,40 @@ def _figures(context: ReportContext) -> dict[str, Markup]:
             flat[0].set_ylabel("validation loss")
             figures["hyperparameters"] = _svg(fig, "hyperparameters")
 
-        importance = plots.hyperparameter_importance_data(context.search, seed=context.seed)
+        importance = plots.hyperparameter_importance_data(search, seed=seed)
         if importance:
             fig, ax = plots.new_figure(5.0, max(1.6, 0.3 * len(importance) + 0.8))
             plots.draw_importance(ax, importance)
             figures["importance"] = _svg(fig, "importance")
+    return figures
 
-        test = context.evaluation.predictions.get("test")
-        if test is not None and context.task.is_classification:
-            confusion = plots.confusion_data(context.task, test)
-            side = min(7.0, 2.6 + 0.4 * context.task.n_classes)
+
+def model_figures(
+    task: Task, best: TrialRecord | None, evaluation: Evaluation
+) -> dict[str, Markup]:
+    """The best model's plots, as checked inline SVG: its learning curves, and its test
+    predictions (the confusion matrix and ROC curve of a classifier, predicted against actual
+    and residuals for a regressor)."""
+    figures: dict[str, Markup] = {}
+    test = evaluation.predictions.get("test")
+    with plots.style():
+        if best is not None and best.history:
+            curves = plots.learning_curves_data(best)
+            quantities = list(curves.train)
+            if quantities:
+                fig, axes = plots.new_figure(9.0, 3.2, ncols=len(quantities[:2]))
+                axes = axes if len(quantities) > 1 else [axes]
+                for ax, quantity in zip(axes, quantities[:2], strict=True):
+                    plots.draw_learning_curves(ax, curves, quantity)
+                figures["learning_curves"] = _svg(fig, "learning_curves")
+
+        if test is not None and task.is_classification:
+            confusion = plots.confusion_data(task, test)
+            side = min(7.0, 2.6 + 0.4 * task.n_classes)
             fig, ax = plots.new_figure(side, side * 0.85)
             plots.draw_confusion(ax, confusion)
             figures["confusion"] = _svg(fig, "confusion")
-            roc = plots.roc_data(context.task, test)
+            roc = plots.roc_data(task, test)
             if roc is not None:
                 fig, ax = plots.new_figure(3.8, 3.6)
                 plots.draw_roc(ax, roc)
@@ -313,7 +331,7 @@ def _environment() -> Environment:
     return env
 
 
-def render_report(context: ReportContext) -> str:
+def render_report(context: ReportContext, figures: dict[str, Markup] | None = None) -> str:
     """The report as one HTML document.
 
     Every string is escaped by Jinja's autoescaping; only SVG from `plots.figure_to_svg`
@@ -321,12 +339,19 @@ def render_report(context: ReportContext) -> str:
 
     Args:
         context: what the page shows.
+        figures: `search_figures` and `model_figures` of the context merged, when already
+            rendered (the pipeline draws them beside its other work); drawn here when None.
 
     Returns:
         The HTML text.
     """
     best = context.search.best
     diagnosis = context.diagnosis
+    if figures is None:
+        figures = {
+            **search_figures(context.search, context.seed),
+            **model_figures(context.task, best, context.evaluation),
+        }
     return (
         _environment()
         .get_template("report.html.j2")
@@ -340,7 +365,7 @@ def render_report(context: ReportContext) -> str:
             evidence=[(k.replace("_", " "), _number(v)) for k, v in diagnosis.evidence.items()],
             trials=_trials_table(context),
             best=best,
-            figures=_figures(context),
+            figures=figures,
             classes=[str(c) for c in context.task.classes],
             # The network trains on the standardized target, so its curves and objective are in
             # those units; the metrics table is in the target's own units.

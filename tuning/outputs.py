@@ -180,6 +180,23 @@ def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
     return future
 
 
+def start_search_figures(config: RunConfig, result: Any) -> Any:
+    """Start rendering the report's plots of the search, as soon as it has ended.
+
+    They are most of the page's time (matplotlib: ~0.9 s of 1.1 s on the default dataset) and
+    need only the trials, so a forked child (`reports.forked`) draws them while this process
+    evaluates and exports the best model, which is TensorFlow's work (~0.7 s). Without fork
+    they are drawn here when the page is.
+
+    Returns:
+        A `reports.forked.ForkedCall` of `reports.html.search_figures`.
+    """
+    from reports.forked import ForkedCall
+    from reports.html import search_figures
+
+    return ForkedCall(lambda: search_figures(result, config.seed))
+
+
 def export_and_report(
     config: RunConfig,
     prepared: Prepared,
@@ -188,53 +205,48 @@ def export_and_report(
     result: Any,
     evaluation: Any,
     baselines: Any,
+    figures: Any,
     metrics: dict[str, Any],
     report: Callable[[str], None],
 ) -> dict[str, Any]:
     """Write the model folder and report.html, with the over/underfitting diagnosis (issue 3).
 
-    When the baselines are ready, the page is rendered in a forked child while this process
-    writes the model (`reports.forked`); otherwise the export goes first, overlapping the
-    baselines' last seconds, and the page is rendered here.
+    The best model's plots and the export come first: they overlap the search's plots
+    (`start_search_figures`) and the baselines' last seconds, if they are still being fitted.
 
     Args:
         baselines: what `start_baselines` returned.
+        figures: what `start_search_figures` returned.
 
     Returns:
         metrics.json's "baselines" and "diagnosis" entries.
     """
     from reports.diagnosis import diagnose
+    from reports.html import model_figures, render_report, write_page
 
-    baselines_ready = baselines.done()
-    if not baselines_ready:
-        export_best(prepared, encoded, ready, report)
+    # Drawn here while the child draws the search's plots, then the model is written.
+    drawn = model_figures(prepared.task, result.best, evaluation)
+    export_best(prepared, encoded, ready, report)
     fitted = baselines.result()
     diagnosis = diagnose(
         prepared.task, evaluation.metrics, fitted, result.best, patience=config.patience,
         epochs=config.epochs,
     )
-    page = _start_page(config, prepared, result, evaluation, fitted, diagnosis, ready, metrics,
-                       fork=baselines_ready)
-    try:
-        if baselines_ready:
-            export_best(prepared, encoded, ready, report)
-        report(
-            f"diagnosis: {diagnosis.verdict}"
-            + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None)
-               else "")
-        )
-        for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
-            report(f"diagnosis warning: {warning}")
-        from reports.html import write_page
-
-        write_page(prepared.run_dir / "report.html", page.result())
-    finally:
-        page.cancel()
+    report(
+        f"diagnosis: {diagnosis.verdict}"
+        + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None) else "")
+    )
+    for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
+        report(f"diagnosis warning: {warning}")
+    context = _report_context(config, prepared, result, evaluation, fitted, diagnosis, ready,
+                              metrics)
+    page = render_report(context, {**figures.result(), **drawn})
+    write_page(prepared.run_dir / "report.html", page)
     report(f"report: {prepared.run_dir / 'report.html'}")
     return {"baselines": fitted, "diagnosis": diagnosis.to_dict()}
 
 
-def _start_page(
+def _report_context(
     config: RunConfig,
     prepared: Prepared,
     result: Any,
@@ -243,12 +255,10 @@ def _start_page(
     diagnosis: Any,
     ready: ReadyExport,
     metrics: dict[str, Any],
-    fork: bool,
 ) -> Any:
-    """The report's page, being rendered (a `reports.forked.ForkedCall`)."""
+    """What the report's page shows (a `reports.html.ReportContext`)."""
     from reports.diagnosis import diagnose_trial
-    from reports.forked import ForkedCall
-    from reports.html import ReportContext, render_report
+    from reports.html import ReportContext
 
     task, splits, best = prepared.task, prepared.splits, result.best
     exported = ready.record()
@@ -259,7 +269,7 @@ def _start_page(
         else ("best configuration retrained on train+validation")
     )
     shown = ", ".join(f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, (int, float)))
-    context = ReportContext(
+    return ReportContext(
         source=prepared.dataset.source,
         task=task,
         target=prepared.dataset.target,
@@ -293,7 +303,6 @@ def _start_page(
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         seed=config.seed,
     )
-    return ForkedCall(lambda: render_report(context), fork=fork)
 
 
 def metrics_record(

@@ -264,6 +264,8 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         )
 
     best = result.best
+    # The report's plots of the search are drawn beside the evaluation and the export.
+    figures = None if result.interrupted else outputs.start_search_figures(config, result)
     model, evaluation = outputs.evaluate_best(tuner, best, encoded, task, splits)
     if result.interrupted:  # the best trial so far is evaluated; no export until the search ends
         metrics = outputs.metrics_record(
@@ -278,7 +280,8 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     metrics["exported_model"] = ready.record()
     metrics.update(
         outputs.export_and_report(
-            config, prepared, encoded, ready, result, evaluation, baselines, metrics, report
+            config, prepared, encoded, ready, result, evaluation, baselines, figures, metrics,
+            report,
         )
     )
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.

@@ -15,7 +15,13 @@ from data.task import Task
 from reports import html as report_html
 from reports.diagnosis import diagnose, diagnose_trial
 from reports.evaluation import Predictions, evaluate
-from reports.html import ReportContext, render_report, write_page
+from reports.html import (
+    ReportContext,
+    model_figures,
+    render_report,
+    search_figures,
+    write_page,
+)
 from tuning.records import SearchResult, TrialRecord
 
 SCRIPT = "<script>alert(1)</script>"
@@ -166,6 +172,17 @@ def test_every_section_is_present(pages, kind):
         assert f'id="{prefix}' in page  # ids are prefixed with the figure's name
     assert ("roc-" in page) == (kind == "binary")
     assert f">{_context(kind).diagnosis.verdict}<" in page
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plots_drawn_elsewhere_make_the_same_page(pages, kind):
+    """The pipeline draws the search's plots in another process and the model's here: the two
+    sets together are every plot of the page, byte for byte."""
+    context = _context(kind)
+    searched = search_figures(context.search, context.seed)
+    drawn = model_figures(context.task, context.search.best, context.evaluation)
+    assert not searched.keys() & drawn.keys()
+    assert render_report(context, {**searched, **drawn}) == pages[kind]
 
 
 @pytest.mark.parametrize("kind", KINDS)

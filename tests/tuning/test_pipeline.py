@@ -179,41 +179,39 @@ def test_the_same_seed_repeats_the_search(tmp_path, seed):
     assert scores[0] == scores[1]
 
 
-@pytest.mark.parametrize("ready", [True, False], ids=["baselines-ready", "baselines-late"])
-def test_the_report_is_rendered_beside_the_export_when_it_can_be(tmp_path, monkeypatch, ready):
-    """With the baselines fitted when the search ends, a forked child renders the page while
-    the model is written; with them still running, the export goes first and the page is
-    rendered here. Either way the folder and the console are the same."""
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "here"])
+def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(tmp_path, monkeypatch,
+                                                                      fork):
+    """On Linux a forked child draws the search's plots while this process evaluates and writes
+    the model; without fork they are drawn here. Either way the page has the same plots, and
+    the folder and the console are the same."""
+    import re
     import sys
 
+    import reports.forked
     from tuning import outputs
 
-    start_baselines = outputs.start_baselines
-
-    def fitted_by_the_end(*args, **kwargs):
-        future = start_baselines(*args, **kwargs)
-        future.result()
-        if not ready:
-            future.done = lambda: False
-        return future
-
-    start_page = outputs._start_page
+    if not fork:
+        monkeypatch.setattr(reports.forked, "can_fork", lambda: False)
+    start = outputs.start_search_figures
     forked = []
 
-    def page_started(*args, **kwargs):
-        page = start_page(*args, **kwargs)
-        forked.append(page.forked)
-        return page
+    def started(*args, **kwargs):
+        figures = start(*args, **kwargs)
+        forked.append(figures.forked)
+        return figures
 
-    monkeypatch.setattr(outputs, "start_baselines", fitted_by_the_end)
-    monkeypatch.setattr(outputs, "_start_page", page_started)
+    monkeypatch.setattr(outputs, "start_search_figures", started)
     data, space = _csv(tmp_path, "binary")
     lines: list[str] = []
     run_dir = run(_config(tmp_path, data, space), report=lines.append)
 
-    assert forked == [ready and sys.platform.startswith("linux")]
+    assert forked == [fork and sys.platform.startswith("linux")]
     page = (run_dir / "report.html").read_text()
-    assert page.rstrip().endswith("</html>") and page.count("<svg") >= 4
+    assert page.rstrip().endswith("</html>")
+    drawn = set(re.findall(r'<g id="([a-z_]+)-figure_1"', page))  # each SVG's outer group
+    assert {"learning_curves", "all_trials", "search_history", "hyperparameters", "confusion",
+            "roc"} <= drawn, drawn
     assert (run_dir / "model" / "metadata.json").exists()
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "complete"
     kinds = [line.split(":")[0] for line in lines if line.split(":")[0] in
