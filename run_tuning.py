@@ -93,7 +93,8 @@ def _tune_parser() -> argparse.ArgumentParser:
     dist.add_argument("--worker-id", metavar="NAME",
                       help="this worker's name (default: worker-<host>-<pid>)")
     dist.add_argument("--threads", type=int, metavar="N",
-                      help="TensorFlow threads per process (default: cores // --workers)")
+                      help="TensorFlow threads per process (default: 1, or cores // --workers when "
+                      "the space's widest layer times its largest batch is 512 x 1024 or more)")
     dist.add_argument("--connect-timeout", type=float, default=600.0, metavar="S",
                       help="seconds a worker keeps retrying to reach the chief (default: 600)")
     dist.add_argument("--worker-timeout", type=float, default=60.0, metavar="S",

@@ -45,7 +45,7 @@ class RunConfig:
     worker: bool = False  # run trials for the chief at `oracle` instead of searching alone
     oracle: str | None = None  # HOST:PORT of the chief, required with `worker`
     worker_id: str | None = None  # this worker's Keras Tuner id; None = worker-<host>-<pid>
-    threads: int | None = None  # TensorFlow intra-op threads; None = cores // workers
+    threads: int | None = None  # TensorFlow intra-op threads; None = distributed.threads_per_worker
     connect_timeout: float = 600.0  # seconds a worker keeps retrying to reach the chief
     worker_timeout: float = 60.0  # seconds of silence after which the chief gives a worker up
 

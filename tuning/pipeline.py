@@ -134,15 +134,14 @@ def _check_resume(config: RunConfig, run_dir: Path) -> None:
         )
 
 
-def _configure_tensorflow(config: RunConfig) -> None:
+def _configure_tensorflow(config: RunConfig, space: SearchSpace) -> None:
     """Seed everything; give TensorFlow's thread pools the machine's cores deliberately."""
 
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(config.seed)
-    # --chief --workers 0 runs no trials here: it still evaluates and exports with all cores.
-    per_worker = config.threads or distributed.threads_per_worker(config.workers)
+    per_worker = config.threads or distributed.threads_per_worker(config.workers, space)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(per_worker)
         tf.config.threading.set_inter_op_parallelism_threads(1 if per_worker == 1 else 2)
@@ -224,7 +223,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     from tuning.search import run_search, trials_csv
     from tuning.tuners import make_tuner
 
-    _configure_tensorflow(config)
+    _configure_tensorflow(config, prepared.space)
     task, splits = prepared.task, prepared.splits
     encoded = encode_splits(prepared.data.columns, splits, task)
     hypermodel = MLPHyperModel(

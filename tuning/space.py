@@ -71,12 +71,17 @@ class SearchSpace:
     dropout: Param = field(default_factory=lambda: Range(0.0, 0.5, step=0.1))  # dropout rate
 
     def max_layers(self) -> int:
-        value = self.layers
+        return int(self.largest("layers"))
+
+    def largest(self, name: str) -> float:
+        """The largest value a numeric hyperparameter can take: its fixed value, its largest
+        choice or its range's maximum."""
+        value = getattr(self, name)
         if isinstance(value, Range):
-            return int(value.max)
+            return value.max
         if isinstance(value, tuple):
-            return int(max(value))
-        return int(value)
+            return max(value)
+        return value
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly view, for metadata and resume checks."""

@@ -90,6 +90,22 @@ def test_the_chief_says_what_runs_where_and_warns_about_too_many_workers(tmp_pat
             ([True] if warned else [])
 
 
+def test_trials_get_one_tensorflow_thread_unless_the_layers_are_wide(monkeypatch):
+    """Small matrix products run no faster on a second thread: one per process, unless the
+    space's widest layer on its largest batch reaches 512 x 1024; serve-only gets every core."""
+    from tuning import distributed
+    from tuning.space import Range, SearchSpace
+
+    monkeypatch.setattr(distributed.os, "cpu_count", lambda: 8)
+    built_in = SearchSpace()
+    wide = SearchSpace(units=Range(16, 512), batch_size=(256, 1024))
+    assert (built_in.largest("units"), wide.largest("units"), wide.largest("batch_size")) == \
+        (256, 512, 1024)
+    assert [distributed.threads_per_worker(n, built_in) for n in (1, 2, 0)] == [1, 1, 8]
+    assert [distributed.threads_per_worker(n, wide) for n in (1, 2, 3, 0)] == [8, 4, 2, 8]
+    assert distributed.threads_per_worker(2, SearchSpace(units=4096, batch_size=128)) == 4
+
+
 def test_workers_get_the_chiefs_search_options():
     """A local worker's command line parses back to the chief's search settings."""
     import run_tuning
