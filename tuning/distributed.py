@@ -253,6 +253,7 @@ class Chief:
                 tuner.search(*train, validation_data=validation, verbose=0)
                 # Its search returns once the oracle has no trial left to hand out.
                 self._own_done = True
+                self._calls.ended.set()
             # Serving only (--workers 0): the search is over once a worker was told to stop
             # (every trial handed out) and every trial has ended.
             while monitor.is_alive():
@@ -271,13 +272,15 @@ class Chief:
         """Until every trial has ended: replace dead workers, report every ended trial in order."""
         oracle, reported = tuner.oracle, 0
         while not self._stop.is_set():
+            self._calls.ended.clear()
             stopping = self._servicer.stop_triggered or self._own_done
             if stopping and all_ended(oracle):
                 break
             self._watch_workers(oracle)
             self._give_up_silent(tuner)
             reported = self._report_ended(tuner, reported)
-            time.sleep(_POLL_SECONDS)
+            # A worker's last trial ending ends the search at once, not at the next look.
+            self._calls.ended.wait(_POLL_SECONDS)
         self._report_ended(tuner, reported)
 
     def _watch_workers(self, oracle: Any) -> None:

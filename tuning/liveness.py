@@ -82,6 +82,7 @@ class CallLog:
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ignored: list[str] = []  # trials whose result came after they were given up
+        self.ended = threading.Event()  # set when a worker has ended a trial
         self._wrap(servicer)
 
     def _stamp(self, tuner_id: str | None) -> None:
@@ -118,7 +119,10 @@ class CallLog:
                     self._ignored.append(request.trial.trial_id)
                 return service.EndTrialResponse()
             self._stamp(owner)
-            return end(request, context)
+            try:
+                return end(request, context)
+            finally:
+                self.ended.set()
 
         def get_trial(request: Any, context: Any) -> Any:
             self._stamp(self._owner(request.trial_id))

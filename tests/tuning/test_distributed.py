@@ -192,7 +192,9 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
     alive.status = again.status = "COMPLETED"
     for trial in (alive, again):
         oracle.update_trial(trial.trial_id, {"val_loss": 0.2})
+        calls.ended.clear()
         servicer.EndTrial(service.EndTrialRequest(trial=trial.to_proto()), None)
+        assert calls.ended.is_set()  # wakes the chief's monitor at once
     assert oracle.trials[again.trial_id].status == "COMPLETED"
     assert not all_ended(oracle)  # the chief's own trial still runs
 
