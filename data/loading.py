@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.names import BUNDLED
 from tuning.errors import DataError
 
-BUNDLED = ("breast_cancer", "digits", "wine", "iris", "diabetes")
 DEFAULT_DATASET = "breast_cancer"
 
 # Bytes read to sniff the separator and to tell text from binary.

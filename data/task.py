@@ -10,8 +10,6 @@ import pandas as pd
 
 from tuning.errors import DataError
 
-TASKS = ("binary", "multiclass", "regression")
-
 # An integer-valued numeric target with at most this many distinct values is taken as classes.
 _MAX_NUMERIC_CLASSES = 20
 

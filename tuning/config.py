@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from data.loading import BUNDLED
-from data.task import TASKS
+from data.names import BUNDLED, TASKS
 from tuning.errors import ConfigError
 from tuning.liveness import HEARTBEAT_SECONDS, MIN_WORKER_TIMEOUT
 

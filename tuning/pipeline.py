@@ -8,16 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from data.cleaning import CleanData, clean
-from data.loading import Dataset, drop_columns, load_bundled, load_csv
-from data.splits import Splits, encode_target, split
-from data.task import Task, infer_task
 from tuning import distributed, outputs, worker
 from tuning.config import RunConfig, settings_differences
 from tuning.errors import ConfigError, SearchFailedError, SearchInterrupted
 from tuning.files import remove_stale_temporaries, write_json, write_text
 from tuning.space import SearchSpace, load_space
+
+if TYPE_CHECKING:
+    from data.cleaning import CleanData
+    from data.loading import Dataset
+    from data.splits import Splits
+    from data.task import Task
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,12 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
     Raises:
         ConfigError, DataError: on any bad input, before anything is written.
     """
+    # pandas and scikit-learn load only now: a chief has started its workers by this time.
+    from data.cleaning import clean
+    from data.loading import drop_columns, load_bundled, load_csv
+    from data.splits import encode_target, split
+    from data.task import infer_task
+
     space = load_space(config.space)
     if config.data is not None:
         dataset = load_csv(config.data, config.target)

@@ -106,6 +106,18 @@ def test_trials_get_one_tensorflow_thread_unless_the_layers_are_wide(monkeypatch
     assert distributed.threads_per_worker(2, SearchSpace(units=4096, batch_size=128)) == 4
 
 
+def test_local_workers_are_started_before_the_data_libraries_load():
+    """`--workers N` starts its worker processes first thing, so that their start-up overlaps
+    the chief's: nothing on the way to `pipeline.run` creating the chief loads pandas,
+    scikit-learn or TensorFlow (pandas alone took 0.3 s)."""
+    code = ("import sys, run_tuning, tuning.pipeline; from tuning.config import RunConfig; "
+            "RunConfig(dataset='digits', task='multiclass'); "
+            "print(sorted(m for m in ('pandas', 'sklearn', 'tensorflow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
 def test_workers_get_the_chiefs_search_options():
     """A local worker's command line parses back to the chief's search settings."""
     import run_tuning
