@@ -47,6 +47,14 @@ def test_done_says_whether_the_result_would_wait():
 
 
 @linux_only
+def test_the_child_can_run_at_a_lower_priority():
+    here = os.nice(0)
+    assert ForkedCall(lambda: os.nice(0), nice=19).result() == min(19, here + 19)
+    assert ForkedCall(lambda: os.nice(0)).result() == here
+    assert os.nice(0) == here  # this process keeps its own
+
+
+@linux_only
 def test_an_error_in_the_child_is_raised_here():
     def fail() -> None:
         raise ValueError(f"bad input in {os.getpid()}")

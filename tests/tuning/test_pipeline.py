@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import threading
 
 import numpy as np
@@ -164,6 +165,27 @@ def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_pat
         assert (int(pid), thread) == (os.getpid(), "baselines")
     # Not a finished run: metrics.json, written last, is absent.
     assert not (tmp_path / "runs" / "run" / "metrics.json").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
+def test_baselines_yield_the_cores_when_the_trials_take_them_all(monkeypatch):
+    """With --workers = cores the baselines' child runs at the lowest priority, in the time the
+    trials leave idle; with a core to spare it runs as this process does."""
+    import os
+    import types
+
+    import reports.baselines
+    from tuning import outputs
+
+    monkeypatch.setattr(reports.baselines, "fit_baselines", lambda *a, **k: os.nice(0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    splits = types.SimpleNamespace(y={"train": 0, "validation": 0, "test": 0})
+    prepared = types.SimpleNamespace(task=None, splits=splits)
+    encoded = types.SimpleNamespace(x={"train": 0, "validation": 0, "test": 0})
+    here = os.nice(0)
+    niceness = [outputs.start_baselines(RunConfig(workers=w), prepared, encoded).result()
+                for w in (1, 2)]
+    assert niceness == [here, min(19, here + 19)]
 
 
 def test_the_same_seed_repeats_the_search(tmp_path, seed):
