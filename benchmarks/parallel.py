@@ -9,6 +9,11 @@ all counted. Runs are interleaved (1, 2, 1, 2, ...) so that other load on a shar
 on both sides alike. Random search with a fixed seed draws the same hyperparameters whatever the
 number of workers, so both sides train the same models. Every run is checked: each trial id
 appears exactly once in trials.csv.
+
+`--probe` first measures what the machine allows: the same plain Keras training (no code of this
+tool) in one process alone and in two processes at once, one TensorFlow thread each. On a
+machine whose cores do not share anything the two take as long as one; on a shared VM each can
+be 20-40 % slower, and then no number of workers makes N trials run N times as fast.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +30,45 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+_PROBE = """
+import os, sys, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+import keras, numpy as np, tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+x = np.random.default_rng(0).normal(size=(1800, 64)).astype("float32")
+y = (x[:, :8].sum(1) > 0).astype("float32")
+model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu"),
+                          keras.layers.Dense(64, activation="relu"), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=1, batch_size=16, verbose=0)  # traced and warm before the clock starts
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.005)
+start = time.perf_counter()
+model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+print(time.perf_counter() - start)
+"""
+
+
+def probe(repeats: int) -> None:
+    """One Keras training alone, then two at once: how much two processes slow each other."""
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    alone, together = [], []
+    with tempfile.TemporaryDirectory(prefix="parallel-probe-") as tmp:
+        for repeat in range(repeats):
+            for n in (1, 2):
+                go = Path(tmp) / f"go-{repeat}-{n}"
+                procs = [subprocess.Popen([sys.executable, "-c", _PROBE, str(go)], env=env,
+                                          stdout=subprocess.PIPE, text=True) for _ in range(n)]
+                time.sleep(8.0)  # every process imported TensorFlow and is waiting
+                go.touch()
+                times = [float(p.communicate(timeout=300)[0]) for p in procs]
+                (alone if n == 1 else together).extend(times)
+    ratio = statistics.median(together) / statistics.median(alone)
+    print(f"probe: one Keras training alone {' '.join(f'{t:.2f}' for t in alone)} s; two at "
+          f"once {' '.join(f'{t:.2f}' for t in together)} s: each {ratio:.2f}x as long "
+          f"(so 2 workers can run trials at most {2 / ratio:.2f}x as fast)")
 
 
 def _run(workers: int, args: argparse.Namespace, out: Path, name: str) -> dict[str, float]:
@@ -65,7 +110,11 @@ def main() -> None:
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--timeout", type=float, default=1800.0)
+    p.add_argument("--probe", action="store_true",
+                   help="first measure how much two processes training at once slow each other")
     args = p.parse_args()
+    if args.probe:
+        probe(max(args.repeats, 3))
     counts = [int(n) for n in args.workers.split(",")]
 
     print(f"{args.max_trials} {args.tuner}-search trials on {args.dataset}, up to {args.epochs} "
