@@ -59,8 +59,8 @@ _ROOT = Path(__file__).resolve().parents[1]
 # cores, 512 units on batches of 1024 fit 1.3-1.4x faster with two threads than with one; the
 # built-in space's widest (256 units on batches of 256) no faster, and whole runs with one
 # worker were faster with one thread (8 trials' search, medians side by side: breast_cancer
-# 6.2 s against 7.1 s, digits 10.4 against 11.6 s, 60,000 rows x 40 columns 12.0 against 16.7 s,
-# the last while the gradient-boosting baseline was being fitted on the other core).
+# 6.9 s against 7.7 s, 7 of 8 pairs faster; digits 10.4 against 11.6 s; 60,000 rows x 40
+# columns 12.0 against 16.7 s, while the gradient-boosting baseline ran on the other core).
 _WIDE = 512 * 1024
 PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
 # RunConfig fields a chief does not pass on to its local workers as they are.
@@ -123,13 +123,14 @@ class Chief:
         self._config = config
         self._run_dir = run_dir
         self._report = report
+        # First: a bad --space is reported before anything is started or reserved.
+        self._threads = config.threads or threads_per_worker(config.workers,
+                                                             load_space(config.space))
         host = config.bind if config.chief else LOOPBACK
         self._reserved = _reserve_port(host, config.port or 0)
         self.port: int = self._reserved.getsockname()[1]
         self._listen = _host_port(host, self.port)
         self.address = _host_port(LOOPBACK if host in ("0.0.0.0", "::") else host, self.port)
-        self._threads = config.threads or threads_per_worker(config.workers,
-                                                             load_space(config.space))
         self._workers: list[_LocalWorker] = []
         self._started = 0
         # This process runs trials too, so --workers N starts N - 1 worker processes: one
