@@ -22,7 +22,6 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
-import select
 import signal
 import sys
 from collections.abc import Callable
@@ -90,14 +89,6 @@ class ForkedCall:
     def forked(self) -> bool:
         """True while a child process is computing the result."""
         return self._pid is not None
-
-    def done(self) -> bool:
-        """True when the child has started answering (or died), or there is none: `result`
-        then waits at most for the rest of the answer to arrive."""
-        if self._pipe is None:
-            return True
-        readable, _, _ = select.select([self._pipe], [], [], 0)
-        return bool(readable)
 
     def result(self) -> Any:
         """The value, from the child or, if there is none or it died, computed here.

@@ -151,7 +151,7 @@ def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
     available, a daemon thread does it (so Ctrl-C or a failed search never waits for it).
 
     Returns:
-        An object with `done()` and `result()`, like a `concurrent.futures.Future`: the result
+        An object with `result()` and `cancel()`, like a `concurrent.futures.Future`: the result
         of `reports.baselines.fit_baselines`, or its exception.
     """
     from reports.baselines import fit_baselines

@@ -30,20 +30,9 @@ def test_the_result_is_computed_in_another_process_and_handed_back():
     assert call.forked
     pid, text = call.result()  # larger than a pipe's buffer: the child must not block on it
     assert pid != parent and text == "x" * 300_000
-    assert not call.forked and call.done()
+    assert not call.forked
     assert call.result() == (pid, text)  # kept, not computed again
     assert _reaped(pid)
-
-
-@linux_only
-def test_done_says_whether_the_result_would_wait():
-    call = ForkedCall(lambda: time.sleep(0.5) or 42)
-    assert not call.done()
-    deadline = time.monotonic() + 30
-    while not call.done():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert call.result() == 42
 
 
 @linux_only
@@ -85,7 +74,7 @@ def test_a_child_that_dies_is_replaced_by_computing_here():
 def test_without_fork_it_is_computed_when_asked_for():
     calls = []
     call = ForkedCall(lambda: calls.append(os.getpid()) or "here", fork=False)
-    assert not call.forked and call.done() and calls == []
+    assert not call.forked and calls == []
     assert call.result() == "here"
     assert calls == [os.getpid()]
 
