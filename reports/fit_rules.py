@@ -84,7 +84,8 @@ warning, not a verdict.
 training data worse than a linear model and does not generalize better for it.
   U3  training ended at the epoch budget (not by early stopping) with the validation loss still \
 falling over the last {WINDOW_FRACTION:.0%} of epochs (at least {MIN_WINDOW}), and either the \
-training loss fell ≥ {STILL_LEARNING_TRAIN_DROP:.0%} over that window or the validation loss is \
+training loss fell ≥ {STILL_LEARNING_TRAIN_DROP:.0%} of its value over that window (on a \
+least-squares line) or the validation loss is \
 still above the linear model's. (With Hyperband, the budget is what its round gave the trial.)
   U4  the objective Keras minimized at the kept epoch (loss + L2 penalty, with dropout on) is \
 above the plain training loss by ≥ {REGULARIZATION_COST:g} × naive loss, and the validation loss \
@@ -117,6 +118,14 @@ def _relative(change: float, reference: float) -> float:
     return change / abs(reference) if abs(reference) > 1e-12 else 0.0
 
 
+def _drop(values: np.ndarray) -> float:
+    """How far a curve fell over `values`, as a share of where it started: the least-squares
+    line's fall over its value at the first point: 68 % for a loss going 0.15, 0.12, 0.09,
+    0.07, 0.05, where a share of the window's mean said 104 %, more than all of it."""
+    change = _fitted_change(values)
+    return _relative(-change, float(np.mean(values)) - change / 2)
+
+
 def _curve_facts(record: TrialRecord, patience: int) -> dict[str, Any]:
     """Shape facts of the learning curves; empty when there is no usable history."""
     train = np.asarray(record.history.get("loss", []), dtype=np.float64)
@@ -138,12 +147,8 @@ def _curve_facts(record: TrialRecord, patience: int) -> dict[str, Any]:
         "window": window,
         # Early stopping ends a run exactly `patience` epochs after the kept (best) epoch.
         "stopped_by_early_stopping": patience > 0 and n - kept >= patience,
-        "train_drop_last_window": _relative(
-            -_fitted_change(train[-window:]), float(np.mean(train[-window:]))
-        ),
-        "val_drop_last_window": _relative(
-            -_fitted_change(val[-window:]), float(np.mean(val[-window:]))
-        ),
+        "train_drop_last_window": _drop(train[-window:]),
+        "val_drop_last_window": _drop(val[-window:]),
         "val_rise_after_min": 0.0,
         "train_drop_after_min": 0.0,
     }

@@ -308,6 +308,21 @@ def test_a_hyperband_round_that_cut_training_short_is_named_with_the_right_advic
     assert "Raise --max-trials" in result.advice[0] and "--epochs (" not in result.advice[0]
 
 
+def test_a_fall_over_the_last_window_is_a_share_of_where_it_started():
+    """A loss going 0.15 -> 0.05 over the window fell by two thirds (68 % on its least-squares
+    line), not by more than all of it (104 % of the window's mean); a flat curve did not fall;
+    U3's reason quotes the share."""
+    falling = [0.6, 0.4, 0.3, 0.2, 0.15, 0.15, 0.12, 0.09, 0.07, 0.05]
+    facts = dx._curve_facts(_record(falling, falling), 10)
+    assert facts["window"] == 5
+    assert facts["val_drop_last_window"] == pytest.approx(0.685, abs=0.001)
+    assert facts["train_drop_last_window"] == pytest.approx(0.685, abs=0.001)
+    assert dx._curve_facts(_record([0.5] * 10, [0.5] * 10), 10)["val_drop_last_window"] == \
+        pytest.approx(0.0)
+    result = _cut_short(_record(falling, falling), epochs=10)
+    assert "validation loss fell 68.5% and training loss 68.5%" in " ".join(result.reasons)
+
+
 def test_still_improving_but_ahead_of_linear_is_a_good_fit_with_a_note():
     # Val still falling, train falling < 10% per window, and already better than linear.
     record = _still_learning(tau=200.0)
