@@ -238,10 +238,7 @@ def export_and_report(
         prepared.task, evaluation.metrics, fitted, result.best, patience=config.patience,
         epochs=config.epochs,
     )
-    report(
-        f"diagnosis: {diagnosis.verdict}"
-        + (f" ({'; '.join(diagnosis.reasons)})" if getattr(diagnosis, "reasons", None) else "")
-    )
+    report(verdict_line(diagnosis))
     for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
         report(f"diagnosis warning: {warning}")
     context = _report_context(config, prepared, result, evaluation, fitted, diagnosis, ready,
@@ -250,6 +247,12 @@ def export_and_report(
     write_page(prepared.run_dir / "report.html", page)
     report(f"report: {prepared.run_dir / 'report.html'}")
     return {"baselines": fitted, "diagnosis": diagnosis.to_dict()}
+
+
+def verdict_line(diagnosis: Any) -> str:
+    """The console's line for the verdict: "diagnosis: underfitting (U2: ...; U3: ...)"."""
+    reasons = "; ".join(reason.rstrip(".") for reason in diagnosis.reasons)
+    return f"diagnosis: {diagnosis.verdict}" + (f" ({reasons})" if reasons else "")
 
 
 def _report_context(
