@@ -127,6 +127,18 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
     return values.where(np.isfinite(values), np.nan)
 
 
+def _dates(values: pd.Series) -> bool:
+    """True when (a sample of) a text column's values read as dates or times."""
+    sample = values.astype(str).head(200)
+    if not sample.str.contains(r"\d").all():
+        return False
+    try:
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return bool(parsed.notna().mean() >= _ID_DISTINCT_SHARE)
+
+
 def _id_reason(name: str, series: pd.Series, kind: str) -> str | None:
     values = series.dropna()
     n = len(values)
@@ -134,6 +146,9 @@ def _id_reason(name: str, series: pd.Series, kind: str) -> str | None:
         return None
     distinct = values.nunique()
     if kind == "categorical" and distinct >= _ID_DISTINCT_SHARE * n:
+        if _dates(values):
+            return (f"dates or times, {distinct} distinct in {n} rows: the tool does not make "
+                    "features of dates; add columns such as year, month or weekday to use them")
         return f"ID-like: {distinct} distinct values in {n} rows"
     if kind == "numeric" and distinct == n:
         numbers = pd.to_numeric(values, errors="coerce")

@@ -36,6 +36,26 @@ def test_real_world_columns():
     assert any("dropped 2 of 60 rows whose target 'y' is missing" in note for note in data.notes)
 
 
+def test_a_column_of_distinct_dates_is_dropped_with_what_to_do_about_it():
+    """Dates are not IDs: the note says so and how to use them; text with digits in it (names,
+    addresses, codes) is still ID-like."""
+    n = 60
+    frame = pd.DataFrame({
+        "signup": pd.date_range("2020-01-01", periods=n, freq="37h").astype(str),
+        "day": [f"{d:%d/%m/%Y}" for d in pd.date_range("2021-03-01", periods=n)],
+        "address": [f"{i} Main St" for i in range(n)],
+        "code": [f"A-{i:04d}" for i in range(n)],
+        "x": np.arange(n) % 7 * 1.5,
+        "y": ["a", "b"] * (n // 2),
+    })
+    data = clean(_dataset(frame))
+    for column in ("signup", "day"):
+        assert data.dropped[column].startswith("dates or times, 60 distinct in 60 rows")
+        assert "add columns such as year, month or weekday" in data.dropped[column]
+    for column in ("address", "code"):
+        assert data.dropped[column].startswith("ID-like"), data.dropped[column]
+
+
 def test_numeric_text_with_placeholders_and_infinities():
     frame = pd.DataFrame({
         "x": ["1.5", "2", "?", "4", "5"] * 5,  # "?" marks a missing value (UCI style)
