@@ -129,7 +129,7 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
 
 def _dates(values: pd.Series) -> bool:
     """True when (a sample of) a text column's values read as dates or times."""
-    sample = values.astype(str).head(200)
+    sample = values.head(200).astype(str)
     if not sample.str.contains(r"\d").all():
         return False
     try:
