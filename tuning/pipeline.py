@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from data.loading import Dataset
     from data.splits import Splits
     from data.task import Task
+    from tuning.records import SearchResult
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,22 @@ def _configure_tensorflow(config: RunConfig, space: SearchSpace) -> None:
     gc.freeze()
 
 
+def _space_exhausted(config: RunConfig, result: SearchResult) -> str | None:
+    """What to say when the search ended before --max-trials because the space ran out.
+
+    Keras Tuner stops a grid search after its last combination, and a random or Bayesian one
+    when it can no longer draw an untried combination. (Hyperband's --max-trials is a ceiling
+    of its own schedule, so it is not a shortfall.)
+    """
+    ran = len(result.trials)
+    if result.interrupted or config.tuner == "hyperband" or ran >= config.max_trials:
+        return None
+    why = ("every combination of the grid has run" if config.tuner == "grid"
+           else "the space has no untried combination left")
+    return (f"search: ended after {ran} of --max-trials {config.max_trials} trials: {why}. "
+            "Widen the space (--space) for more.")
+
+
 def _make_run_dir(config: RunConfig, run_dir: Path) -> None:
     """Create the run folder with its settings.json, or nothing at all."""
     try:
@@ -255,6 +272,9 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         result = run_search(
             tuner, encoded.fit_data("train"), encoded.fit_data("validation"), report
         )
+    ended_early = _space_exhausted(config, result)
+    if ended_early:
+        report(ended_early)
     write_text(run_dir / "trials.csv", trials_csv(result))
     if result.best is None or result.interrupted:
         baselines.cancel()  # no diagnosis is written: do not leave them running

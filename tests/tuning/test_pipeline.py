@@ -188,6 +188,26 @@ def test_baselines_yield_the_cores_when_the_trials_take_them_all(monkeypatch):
     assert niceness == [here, min(19, here + 19)]
 
 
+@pytest.mark.parametrize("tuner", ["grid", "random"])
+def test_a_search_that_runs_out_of_combinations_says_so(tmp_path, tuner):
+    """Two combinations and --max-trials 5: the search ends after 2 and the console says why."""
+    data, _ = _csv(tmp_path, "binary")
+    space = tmp_path / "two.toml"
+    space.write_text('layers = 1\nunits = [4, 8]\nactivation = "relu"\noptimizer = "adam"\n'
+                     "learning_rate = 0.01\nbatch_size = 32\nl2 = 0\ndropout = 0\n")
+    lines: list[str] = []
+    run_dir = run(_config(tmp_path, data, str(space), tuner=tuner, max_trials=5),
+                  report=lines.append)
+    why = ("every combination of the grid has run" if tuner == "grid"
+           else "the space has no untried combination left")
+    assert f"search: ended after 2 of --max-trials 5 trials: {why}. Widen the space (--space) " \
+           "for more." in lines
+    assert json.loads((run_dir / "metrics.json").read_text())["trials"]["completed"] == 2
+    full = run(_config(tmp_path, data, str(space), tuner=tuner, max_trials=2, name="full"),
+               report=lines.append)
+    assert full.exists() and sum(line.startswith("search: ended after") for line in lines) == 1
+
+
 def test_the_same_seed_repeats_the_search(tmp_path, seed):
     """--seed makes the splits, the initial weights and the search repeatable: two runs with
     the same options train the same trials to the same scores."""
