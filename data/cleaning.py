@@ -17,6 +17,8 @@ KINDS = ("numeric", "boolean", "categorical")
 _ID_DISTINCT_SHARE = 0.95
 # ID detection needs enough rows to mean anything.
 _ID_MIN_ROWS = 20
+# An ID-like text column whose sampled values read as dates at least this often is dates.
+_DATES_SHARE = 0.95
 # A text column whose values parse as numbers in at least this share is numeric with junk
 # placeholders ("?", "n/a") that are read as missing.
 _NUMERIC_SHARE = 0.95
@@ -136,7 +138,7 @@ def _dates(values: pd.Series) -> bool:
         parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
     except (ValueError, TypeError, OverflowError):
         return False
-    return bool(parsed.notna().mean() >= _ID_DISTINCT_SHARE)
+    return bool(parsed.notna().mean() >= _DATES_SHARE)
 
 
 def _id_reason(name: str, series: pd.Series, kind: str) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,31 +375,3 @@ def render_report(context: ReportContext, figures: dict[str, Markup] | None = No
             versions=list(context.versions.items()),
         )
     )
-
-
-def write_page(path: str | os.PathLike[str], html: str) -> Path:
-    """Write a rendered page atomically: a reader never sees a half-written file.
-
-    The page goes to a temporary file in the same folder, which then replaces `path` in one
-    step (`os.replace`).
-
-    Args:
-        path: the page's path; its folder must exist.
-        html: the page, from `render_report`.
-
-    Returns:
-        The path written.
-    """
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(html)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target

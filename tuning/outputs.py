@@ -228,7 +228,8 @@ def export_and_report(
         metrics.json's "baselines" and "diagnosis" entries.
     """
     from reports.diagnosis import diagnose
-    from reports.html import model_figures, render_report, write_page
+    from reports.html import model_figures, render_report
+    from tuning.files import write_text
 
     # Drawn here while the child draws the search's plots, then the model is written.
     drawn = model_figures(prepared.task, result.best, evaluation)
@@ -244,7 +245,7 @@ def export_and_report(
     context = _report_context(config, prepared, result, evaluation, fitted, diagnosis, ready,
                               metrics)
     page = render_report(context, {**figures.result(), **drawn})
-    write_page(prepared.run_dir / "report.html", page)
+    write_text(prepared.run_dir / "report.html", page)
     report(f"report: {prepared.run_dir / 'report.html'}")
     return {"baselines": fitted, "diagnosis": diagnosis.to_dict()}
 

@@ -70,9 +70,6 @@ class SearchSpace:
     l2: Param = field(default_factory=lambda: Range(1e-6, 1e-2, sampling="log"))  # L2 penalty
     dropout: Param = field(default_factory=lambda: Range(0.0, 0.5, step=0.1))  # dropout rate
 
-    def max_layers(self) -> int:
-        return int(self.largest("layers"))
-
     def largest(self, name: str) -> float:
         """The largest value a numeric hyperparameter can take: its fixed value, its largest
         choice or its range's maximum."""

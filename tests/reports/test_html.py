@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import subprocess
 
 import numpy as np
@@ -20,7 +19,6 @@ from reports.html import (
     model_figures,
     render_report,
     search_figures,
-    write_page,
 )
 from tuning.records import SearchResult, TrialRecord
 
@@ -219,29 +217,6 @@ def test_checked_svg_refuses_anything_but_drawing():
     with pytest.raises(ValueError, match="onload"):
         report_html._checked_svg(f'<svg {svg_ns}><g onload="alert(1)"></g></svg>')
     assert report_html._checked_svg(f"<svg {svg_ns}><text>&lt;b&gt;</text></svg>")
-
-
-def test_write_page_replaces_the_file_in_one_step(tmp_path, pages):
-    path = tmp_path / "report.html"
-    path.write_text("old")
-    assert write_page(path, pages["binary"]) == path
-    assert path.read_text() == pages["binary"]
-    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
-
-
-def test_write_page_failure_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
-    path = tmp_path / "report.html"
-    path.write_text("old")
-
-    def fail(*args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(report_html.os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        write_page(path, "<!DOCTYPE html>new")
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 import sys
 import threading
 
@@ -139,9 +141,6 @@ def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_pat
                                                                           fork):
     """In a forked child process on Linux (off the GIL the trials need), in a thread where
     forking is not available; an error there stops the run with its message."""
-    import os
-    import sys
-
     import reports.baselines
     import reports.forked
 
@@ -171,7 +170,6 @@ def test_baselines_are_fitted_beside_the_search_and_their_errors_surface(tmp_pat
 def test_baselines_yield_the_cores_when_the_trials_take_them_all(monkeypatch):
     """With --workers = cores the baselines' child runs at the lowest priority, in the time the
     trials leave idle; with a core to spare it runs as this process does."""
-    import os
     import types
 
     import reports.baselines
@@ -228,7 +226,6 @@ def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(tmp_path,
     the model; without fork they are drawn here. Either way the page has the same plots, and
     the folder and the console are the same."""
     import re
-    import sys
 
     import reports.forked
     from tuning import outputs
@@ -251,6 +248,9 @@ def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(tmp_path,
     assert forked == [fork and sys.platform.startswith("linux")]
     page = (run_dir / "report.html").read_text()
     assert page.rstrip().endswith("</html>")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((run_dir / "report.html").stat().st_mode) == 0o666 & ~mask  # shareable
     drawn = set(re.findall(r'<g id="([a-z_]+)-figure_1"', page))  # each SVG's outer group
     assert {"learning_curves", "all_trials", "search_history", "hyperparameters", "confusion",
             "roc"} <= drawn, drawn
