@@ -37,6 +37,15 @@ def _csv_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _auto_int(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
+
+
 def _tune_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run_tuning.py",
@@ -76,6 +85,12 @@ def _tune_parser() -> argparse.ArgumentParser:
                         help="trials run at once on this machine (default: 1)")
     search.add_argument("--refit", action="store_true",
                         help="retrain the best configuration on train+validation before export")
+    search.add_argument("--cv", type=_auto_int, default=None, metavar="K",
+                        help="score each trial by K-fold cross-validation on train+validation; "
+                        "0 or 1 turns it off (default: auto, 5 folds on small tables)")
+    search.add_argument("--ensemble", type=_auto_int, default=None, metavar="K",
+                        help="the exported model averages up to K of the best trials' networks, "
+                        "chosen on held-out predictions; 1 exports the single best (default: auto)")
     dist = p.add_argument_group(
         "parallel and distributed tuning (Keras Tuner's chief/worker mode; see README)")
     dist.add_argument("--chief", action="store_true",

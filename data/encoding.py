@@ -60,8 +60,11 @@ class EncodedSplits:
             keras.ops.convert_to_numpy(model(x[start : start + _PREDICT_ROWS], training=False))
             for start in range(0, max(len(x), 1), _PREDICT_ROWS)
         ]
-        output = np.concatenate(blocks).astype(np.float64)
-        return output * self.target_std + self.target_mean
+        return self.original_units(np.concatenate(blocks))
+
+    def original_units(self, output: np.ndarray) -> np.ndarray:
+        """A network's output with regression values back in the target's units."""
+        return np.asarray(output, dtype=np.float64) * self.target_std + self.target_mean
 
 
 def _training_target(y: np.ndarray, task: Task, mean: float, std: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,3 +124,33 @@ def split(
         x={k: features.iloc[v].reset_index(drop=True) for k, v in parts.items()},
         y={k: y[v] for k, v in parts.items()},
     )
+
+
+def fold_masks(y: np.ndarray, task: Task, k: int, seed: int = 0) -> np.ndarray:
+    """K cross-validation folds over the rows of `y`, stratified as the splits are.
+
+    Args:
+        y: encoded targets of the rows the folds share (train and validation).
+        task: the task: folds are stratified by class, or by quantile bins of the target.
+        k: the number of folds (at least 2).
+        seed: makes the folds repeatable. Defaults to 0.
+
+    Returns:
+        (n, k) bool: True where fold j trains on the row; each row is held out by one fold.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    y = np.asarray(y).reshape(len(y), -1)[:, 0]
+    if task.is_classification:
+        strata = y.astype(np.int64)
+    else:
+        strata = _target_bins(y, len(y) // k)
+    splitter = (KFold(k, shuffle=True, random_state=seed) if strata is None
+                else StratifiedKFold(k, shuffle=True, random_state=seed))
+    masks = np.ones((len(y), k), dtype=bool)
+    with warnings.catch_warnings():
+        # A class with fewer rows than folds is spread over as many folds as it has rows.
+        warnings.filterwarnings("ignore", message="The least populated class")
+        for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), strata)):
+            masks[held_out, fold] = False
+    return masks

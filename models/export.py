@@ -64,6 +64,9 @@ class ExportedModel:
     trained_on: tuple[str, ...] = ("train",)
     test: dict[str, float | None] = field(default_factory=dict)
     note: str = ""
+    members: tuple[tuple[str, float], ...] = ()
+    networks: int = 1
+    splits: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,9 @@ class ExportedModel:
             "trained_on": list(self.trained_on),
             "test": dict(self.test),
             "note": self.note,
+            "members": [{"trial_id": t, "weight": round(w, 6)} for t, w in self.members],
+            "networks": self.networks,
+            "splits": {name: dict(m) for name, m in self.splits.items()},
         }
 
 
@@ -103,10 +109,13 @@ def compose(encoded: EncodedSplits, network: keras.Model, task: Task) -> keras.M
         for spec in encoded.preprocessing.features
     }
     x = encoded.preprocessing_model(inputs)
-    # The network's layers are applied one by one rather than nesting the compiled model, so
-    # the file holds no optimizer state or training configuration.
-    for layer in network.layers:
-        x = layer(x)
+    if isinstance(network, keras.Sequential):
+        # A trained network's layers are applied one by one rather than nesting the compiled
+        # model, so the file holds no optimizer state or training configuration.
+        for layer in network.layers:
+            x = layer(x)
+    else:  # an ensemble (`models.ensemble.ensemble_model`): never compiled, nested as it is
+        x = network(x)
     if task.kind == "regression":
         x = keras.layers.Rescaling(
             scale=encoded.target_std, offset=encoded.target_mean, name="original_units"

@@ -10,6 +10,7 @@ import numpy as np
 
 from models.heads import Head
 from models.optimizers import make_optimizer
+from models.fold_training import held_out_predictions, train_folds
 from models.training import train
 from tuning.space import Range, SearchSpace, declare
 
@@ -38,7 +39,13 @@ class MLPHyperModel(kt.HyperModel):
     """
 
     def __init__(
-        self, n_features: int, head: Head, space: SearchSpace, epochs: int, patience: int
+        self,
+        n_features: int,
+        head: Head,
+        space: SearchSpace,
+        epochs: int,
+        patience: int,
+        train_mask: np.ndarray | None = None,
     ) -> None:
         super().__init__(name="mlp")
         self.n_features = n_features
@@ -46,6 +53,16 @@ class MLPHyperModel(kt.HyperModel):
         self.space = space
         self.epochs = epochs
         self.patience = patience
+        self.train_mask = train_mask
+
+    def single(self) -> MLPHyperModel:
+        """This hypermodel without cross-validation: one network per build."""
+        return MLPHyperModel(self.n_features, self.head, self.space, self.epochs, self.patience)
+
+    @property
+    def folds(self) -> int:
+        """Networks per trial: K with cross-validation (`train_mask` (n, K)), else 1."""
+        return 1 if self.train_mask is None else int(self.train_mask.shape[1])
 
     def declare_hyperparameters(self, hp: kt.HyperParameters) -> None:
         """Declare the whole search space up front, in the order `build` reads it.
@@ -81,6 +98,8 @@ class MLPHyperModel(kt.HyperModel):
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         values = self._declare(hp)
+        if self.folds > 1:
+            return self._build_stacked(values)
         activation, l2, dropout = values["activation"], values["l2"], values["dropout"]
         model = keras.Sequential(name="mlp")
         model.add(keras.Input(shape=(self.n_features,), name="features"))
@@ -102,6 +121,35 @@ class MLPHyperModel(kt.HyperModel):
         model.compile(optimizer=optimizer, loss=self.head.loss, metrics=[self.head.metric])
         return model
 
+    def _build_stacked(self, values: dict[str, Any]) -> keras.Model:
+        """The K fold networks of one trial side by side: output (n, K, units).
+
+        Each layer is an `EinsumDense` whose kernel has a leading fold axis; its initializer is
+        Glorot's uniform per fold (Keras counts the fold axis into the fans, hence scale K).
+        The L2 penalty is applied per fold by `models.fold_training`, not by a regularizer.
+        """
+        k, dropout = self.folds, values["dropout"]
+        x = inputs = keras.Input(shape=(self.n_features,), name="features")
+        equation = "bi,kio->bko"
+        widths = [values[f"units_{i}"] for i in range(values["layers"])]
+        for i, width in enumerate([*widths, self.head.units]):
+            last = i == len(widths)
+            x = keras.layers.EinsumDense(
+                equation,
+                output_shape=(k, width),
+                bias_axes="ko",
+                activation=self.head.activation if last else values["activation"],
+                kernel_initializer=keras.initializers.VarianceScaling(
+                    scale=float(k), mode="fan_avg", distribution="uniform"),
+                name="output" if last else f"hidden_{i}",
+            )(x)
+            equation = "bki,kio->bko"
+            if not last and dropout > 0:
+                x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+        model = keras.Model(inputs, x, name="mlp_folds")
+        model.compile(optimizer=make_optimizer(values["optimizer"], values["learning_rate"]))
+        return model
+
     def fit(
         self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, **kwargs: Any
     ) -> dict:
@@ -114,6 +162,8 @@ class MLPHyperModel(kt.HyperModel):
             keras_tuner.errors.FailedTrialError: if the loss becomes NaN or infinite.
         """
         batch_size = declare(hp, "batch_size", self.space.batch_size)
+        if self.folds > 1:
+            return self._fit_folds(hp, model, x, y, batch_size, **kwargs)
         x_val, y_val = kwargs["validation_data"]
         result = train(
             model,
@@ -138,3 +188,46 @@ class MLPHyperModel(kt.HyperModel):
         val = result.history["val_loss"]
         kept = result.best_epoch if self.patience > 0 else len(val) - 1
         return {"val_loss": val[kept]}
+
+    def _fit_folds(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any,
+                   batch_size: int, **kwargs: Any) -> dict:
+        """Train the K fold networks; the objective is the mean of their held-out losses."""
+        result = train_folds(
+            model,
+            self.head,
+            x,
+            y,
+            self.train_mask,
+            l2=declare(hp, "l2", self.space.l2),
+            batch_size=batch_size,
+            epochs=kwargs.get("epochs", self.epochs),
+            initial_epoch=kwargs.get("initial_epoch", 0),
+            patience=self.patience,
+            seed=int(np.random.randint(0, 2**31 - 1)),
+            callbacks=kwargs.get("callbacks", ()),
+        )
+        if result.diverged:
+            losses = [h["loss"][-1] for h in result.histories if h["loss"]]
+            raise kt.errors.FailedTrialError(
+                f"training diverged: the loss became {losses} at epoch "
+                f"{len(result.histories[0]['loss'])} in the folds (the learning rate is probably "
+                "too high for this optimizer)"
+            )
+        return {"val_loss": result.score, "folds": result}
+
+    def selection_output(self, model: keras.Model, x: Any, validation: tuple[Any, Any]) -> np.ndarray:
+        """The trial's outputs on the rows ensembles are chosen on, which it never trained on.
+
+        With cross-validation: every shared row, predicted by the fold that held it out;
+        otherwise the validation split.
+        """
+        if self.folds > 1:
+            return held_out_predictions(_call(model, x), self.train_mask)
+        return _call(model, validation[0])
+
+
+def _call(model: keras.Model, x: Any, rows: int = 8192) -> np.ndarray:
+    """The model's output in inference mode, called eagerly in blocks of `rows`."""
+    x = np.asarray(x, dtype=np.float32)
+    blocks = [np.asarray(model(x[i : i + rows], training=False)) for i in range(0, max(len(x), 1), rows)]
+    return np.concatenate(blocks).astype(np.float32)

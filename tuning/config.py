@@ -37,6 +37,8 @@ class RunConfig:
     resume: bool = False  # continue the run out/name after an interruption
     workers: int = 1  # trials run at once on this machine
     refit: bool = False  # retrain the best configuration on train+validation before export
+    cv: int | None = None  # cross-validation folds per trial; None = automatic, 0 or 1 = off
+    ensemble: int | None = None  # most trials the exported model averages; None = automatic
     # Parallel and distributed tuning (Keras Tuner's chief/worker mode; tuning/distributed.py).
     chief: bool = False  # serve the search's oracle on bind:port for workers on other machines
     port: int | None = None  # the chief's port, required with `chief`
@@ -80,6 +82,12 @@ class RunConfig:
                 f"--val-size + --test-size = {self.val_size + self.test_size:g} leaves too little "
                 "for training; keep their sum below 0.9 (e.g. 0.15 each)."
             )
+        if self.cv is not None:
+            _at_least("--cv", self.cv, 0)
+            if self.cv > 20:
+                raise ConfigError(f"--cv must be at most 20 folds, got {self.cv}.")
+        if self.ensemble is not None:
+            _at_least("--ensemble", self.ensemble, 1)
         if self.seed < 0:
             raise ConfigError(f"--seed must be 0 or more, got {self.seed}.")
         if self.name is not None and not _PLAIN_NAME.match(self.name):
@@ -189,6 +197,8 @@ class RunConfig:
             "test_size",
             "seed",
             "refit",
+            "cv",
+            "ensemble",
         )
         values = asdict(self)
         settings = {k: (list(values[k]) if k == "drop" else values[k]) for k in keep}

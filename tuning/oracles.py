@@ -118,7 +118,84 @@ class _ResumableOracle:
         )
 
 
-class RandomOracle(_ResumableOracle, kt.oracles.RandomSearchOracle):
+# Known-good configurations every random and Bayesian search starts from, in this order
+# (chosen on the quality benchmark's tables with benchmarks/starting_points.py: README,
+# "Quality"). `units` applies to every hidden layer. A value the search space does not allow
+# is replaced by the closest one it does.
+STARTING_POINTS: tuple[dict[str, Any], ...] = (
+    dict(layers=2, units=128, activation="relu", optimizer="adam", learning_rate=1e-3,
+         batch_size=32, l2=1e-5, dropout=0.1),
+    dict(layers=1, units=256, activation="relu", optimizer="adam", learning_rate=3e-3,
+         batch_size=32, l2=1e-4, dropout=0.2),
+)
+
+
+def _allowed(hp: Any, wanted: Any) -> Any:
+    """`wanted` if the hyperparameter allows it, else the closest value it does allow."""
+    config = hp.get_config()
+    if "value" in config and "values" not in config and "min_value" not in config:
+        return hp.value  # Fixed
+    if wanted is None:
+        return hp.default
+    if "values" in config:  # Choice
+        values = list(config["values"])
+        if wanted in values:
+            return wanted
+        if isinstance(wanted, (int, float)) and all(isinstance(v, (int, float)) for v in values):
+            return min(values, key=lambda v: abs(np.log(max(v, 1e-12) / max(wanted, 1e-12))))
+        return hp.default
+    low, high, step = config["min_value"], config["max_value"], config.get("step")
+    value = min(max(wanted, low), high)
+    if step:
+        if config.get("sampling") == "log":
+            value = low * step ** round(np.log(value / low) / np.log(step))
+        else:
+            value = low + step * round((value - low) / step)
+        value = min(max(value, low), high)
+    return int(round(value)) if isinstance(low, int) and isinstance(high, int) else float(value)
+
+
+class _StartingPoints:
+    """Mixed into the random and Bayesian oracles: the first trials are `STARTING_POINTS`, and
+    every trial remembers who proposed it ("start", "random" or "model"), for the console."""
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        index = int(trial_id)
+        if index < len(STARTING_POINTS):
+            values = self._starting_values(STARTING_POINTS[index])
+            if values is not None and not self._duplicate(values):
+                self._proposed_by(trial_id, "start")
+                return {"status": "RUNNING", "values": values}
+        response = super().populate_space(trial_id)
+        if response.get("status") == "RUNNING":
+            self._proposed_by(trial_id, getattr(self, "_last_proposal", "random"))
+        return response
+
+    def _starting_values(self, point: dict[str, Any]) -> dict[str, Any] | None:
+        hps = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                name = "units" if hp.name.startswith("units_") else hp.name
+                hps.values[hp.name] = _allowed(hp, point.get(name))
+        return hps.values
+
+    def _proposed_by(self, trial_id: str, source: str) -> None:
+        if not hasattr(self, "proposed"):
+            self.proposed = {}
+        self.proposed[trial_id] = source
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        state["proposed"] = dict(getattr(self, "proposed", {}))
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.proposed = dict(state.get("proposed", {}))
+
+
+class RandomOracle(_ResumableOracle, _StartingPoints, kt.oracles.RandomSearchOracle):
     """Random search; its random state (`_seed_state`) is already part of oracle.json."""
 
 
@@ -126,21 +203,57 @@ class HyperbandOracle(_ResumableOracle, kt.oracles.HyperbandOracle):
     """Hyperband; its brackets are already part of oracle.json."""
 
 
-class BayesianOracle(_ResumableOracle, kt.oracles.BayesianOptimizationOracle):
-    """Bayesian optimization that saves the NumPy generator behind its proposals, and never
-    proposes a value set it already tried.
+def warm_up_trials(max_trials: int) -> int:
+    """Completed trials the Bayesian search draws at random before its model proposes any:
+    a third of the budget, at least 3 (Keras Tuner's default, 3 per hyperparameter, is more
+    than a whole default search)."""
+    return max(3, max_trials // 3)
+
+
+class BayesianOracle(_ResumableOracle, _StartingPoints, kt.oracles.BayesianOptimizationOracle):
+    """Bayesian optimization that saves the NumPy generator behind its proposals, never
+    proposes a value set it already tried, and models the logarithm of the loss.
 
     Keras Tuner's Gaussian-process step does not check for repeats (its random start does), so
     on a small or discrete space it proposes the best-known values again and again, spending the
-    trial budget on copies. A repeat is replaced by an untried random value set.
+    trial budget on copies. A repeat is replaced by an untried random value set. Losses span
+    orders of magnitude (a diverging trial's is 100× a good one's), which a Gaussian process on
+    raw values fits badly: it sees their logarithm.
     """
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
+        completed = sum(t.status == "COMPLETED" for t in self.trials.values())
+        self._last_proposal = "random" if completed < self.num_initial_points else "model"
         response = super().populate_space(trial_id)
         values = response.get("values")
         if response["status"] == "RUNNING" and values is not None and self._duplicate(values):
+            self._last_proposal = "random"
             return self._random_populate_space()
         return response
+
+    def _vectorize_trials(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keras Tuner's own, but a completed trial's score enters as log(loss)."""
+        x, y = [], []
+        ongoing = set(self.ongoing_trials.values())
+        for trial in self.trials.values():
+            hps = trial.hyperparameters
+            vector = [
+                hp.value_to_prob(
+                    hps.values[hp.name] if hps.is_active(hp) and hp.name in hps.values
+                    else hp.default
+                )
+                for hp in self._nonfixed_space()
+            ]
+            if trial in ongoing:  # a pessimistic guess, so parallel workers get other values
+                mean, std = self.gpr.predict(np.array(vector).reshape(1, -1), return_std=True)
+                score = float(np.ravel(mean)[0] + np.ravel(std)[0])
+            elif trial.status == "COMPLETED" and trial.score is not None:
+                score = float(np.log(max(float(trial.score), 1e-12)))
+            else:
+                continue
+            x.append(vector)
+            y.append(score)
+        return np.array(x), np.array(y)
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()

@@ -22,25 +22,73 @@ if TYPE_CHECKING:
     from tuning.pipeline import Prepared
 
 
-def evaluate_best(tuner: Any, best: Any, encoded: Any, task: Any, splits: Any) -> tuple[Any, Any]:
+def evaluate_best(
+    tuner: Any, best: Any, encoded: Any, task: Any, splits: Any, train_mask: Any = None
+) -> tuple[Any, Any]:
     """Load the best trial's network and score it on every split.
 
-    Returns:
-        The network and its `reports.evaluation.Evaluation`.
-    """
-    import warnings
+    With cross-validation (`train_mask`), training rows are scored by the folds that trained on
+    them, validation rows by the fold that held them out, test rows by all folds' mean.
 
+    Returns:
+        The trial's model and its `reports.evaluation.Evaluation`.
+    """
+    from models.ensemble import split_outputs
     from reports.evaluation import evaluate, predictions_from_output
+
+    model = _load_trial(tuner, best.trial_id)
+    outputs = split_outputs(model, encoded.x, train_mask)
+    predictions = {
+        name: predictions_from_output(task, splits.y[name], encoded.original_units(outputs[name]))
+        for name in ("train", "validation", "test")
+    }
+    return model, evaluate(task, predictions)
+
+
+def _load_trial(tuner: Any, trial_id: str) -> Any:
+    import warnings
 
     with warnings.catch_warnings():
         # Only weights are checkpointed; the optimizer's state is not needed to predict.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        model = tuner.load_model(tuner.oracle.trials[best.trial_id])
-    predictions = {
-        name: predictions_from_output(task, splits.y[name], encoded.predict(model, name))
-        for name in ("train", "validation", "test")
-    }
-    return model, evaluate(task, predictions)
+        return tuner.load_model(tuner.oracle.trials[trial_id])
+
+
+def ensemble_size(config: RunConfig) -> int:
+    """Most distinct trials in the exported model: --ensemble, or the automatic default."""
+    return config.ensemble if config.ensemble is not None else DEFAULT_ENSEMBLE
+
+
+# Trials the exported model averages when --ensemble is not given (chosen on the quality
+# benchmark: see README, "Quality").
+DEFAULT_ENSEMBLE = 5
+
+
+def choose_members(
+    config: RunConfig, result: Any, run_dir: Any, encoded: Any, task: Any, train_mask: Any
+) -> Any:
+    """Greedy ensemble selection over the completed trials' held-out predictions.
+
+    Returns:
+        A `models.ensemble.Selection`; with --ensemble 1, the best trial alone.
+    """
+    from models.ensemble import Selection, greedy_selection, selection_loss
+
+    best = result.best
+    if ensemble_size(config) <= 1:
+        return Selection({best.trial_id: 1.0}, float(best.score), float(best.score))
+    y = encoded.y["validation"] if train_mask is None else np.concatenate(
+        [encoded.y["train"], encoded.y["validation"]])
+    predictions = {}
+    for trial in result.trials:
+        path = run_dir / "predictions" / f"trial_{trial.trial_id}.npy"
+        if trial.completed and path.exists():
+            values = np.load(path)
+            if len(values) == len(y) and np.isfinite(values).all():
+                predictions[trial.trial_id] = values
+    if best.trial_id not in predictions:
+        return Selection({best.trial_id: 1.0}, float(best.score), float(best.score))
+    return greedy_selection(predictions, y, selection_loss(task.kind), ensemble_size(config))
 
 
 @dataclass(frozen=True)
@@ -68,39 +116,71 @@ def prepare_export(
     prepared: Prepared,
     encoded: Any,
     tuner: Any,
-    best: Any,
+    result: Any,
     model: Any,
     report: Callable[[str], None],
+    train_mask: Any = None,
 ) -> ReadyExport:
-    """The model to export: the best trial's network or, with --refit, its configuration
-    retrained on train+validation, composed with the preprocessing; its test metrics come from
-    the composed model itself on the raw test rows (issue 4)."""
+    """The model to export, composed with the preprocessing, and how it scores.
+
+    The networks of the trials ensemble selection chose (`choose_members`; with --ensemble 1
+    the best trial's), or with --refit their configurations retrained on train+validation; its
+    test metrics come from the composed model itself on the raw test rows (issue 4).
+    """
     import keras_tuner as kt
 
+    from models.ensemble import ensemble_model, fold_networks, split_outputs
     from models.export import ExportedModel, compose
     from models.predictor import predict_rows
     from models.refit import refit, trained_epochs
     from reports.evaluation import evaluate, predictions_from_output
 
-    task, splits = prepared.task, prepared.splits
+    task, splits, best = prepared.task, prepared.splits, result.best
+    selection = choose_members(config, result, prepared.run_dir, encoded, task, train_mask)
+    records = {t.trial_id: t for t in result.trials}
+    members, outputs = [], {}
+    refit_note = ""
+    for trial_id, weight in selection.weights.items():
+        trial_model = model if trial_id == best.trial_id else _load_trial(tuner, trial_id)
+        trial_outputs = split_outputs(trial_model, encoded.x, train_mask)
+        for name, values in trial_outputs.items():
+            outputs[name] = outputs.get(name, 0.0) + weight * values
+        networks = fold_networks(trial_model)
+        if config.refit:
+            record = records[trial_id]
+            hp = tuner.oracle.trials[trial_id].hyperparameters
+            epochs = trained_epochs(record.best_epoch or record.epochs, hp.values)
+            report(f"refit: trial {trial_id}'s configuration on train+validation, {epochs} epochs")
+            x = np.concatenate([encoded.x["train"], encoded.x["validation"]])
+            y = np.concatenate([encoded.y["train"], encoded.y["validation"]])
+            seed = config.seed * 1000 + int(trial_id)  # the seed the trial itself ran with
+            try:
+                networks = [refit(tuner.hypermodel.single(), hp, x, y, epochs, seed)]
+            except kt.errors.FailedTrialError as exc:
+                refit_note = f"refit failed ({exc}); the trials' own networks were exported instead"
+                report(f"warning: {refit_note}")
+        members += [(network, weight / len(networks)) for network in networks]
+    refitted = config.refit and not refit_note
     hp = tuner.oracle.trials[best.trial_id].hyperparameters
     epochs = trained_epochs(best.best_epoch or best.epochs, hp.values)
-    kind, trained_on, note, network = "best_trial", ("train",), "", model
-    if config.refit:
-        report(f"refit: trial {best.trial_id}'s configuration on train+validation, {epochs} epochs")
-        x = np.concatenate([encoded.x["train"], encoded.x["validation"]])
-        y = np.concatenate([encoded.y["train"], encoded.y["validation"]])
-        seed = config.seed * 1000 + int(best.trial_id)  # the seed the trial itself ran with
-        try:
-            network = refit(tuner.hypermodel, hp, x, y, epochs, seed)
-            kind, trained_on = "refit", ("train", "validation")
-        except kt.errors.FailedTrialError as exc:
-            note = f"refit failed ({exc}); the best trial's model was exported instead"
-            report(f"warning: {note}")
+    if len(selection.weights) > 1:
+        kind = "ensemble"
+    else:
+        kind = "refit" if refitted else "best_trial"
+    trained_on = ("train", "validation") if refitted or train_mask is not None else ("train",)
+    network = members[0][0] if len(members) == 1 else ensemble_model(members, encoded.n_features)
     exported_model = compose(encoded, network, task)
     output = predict_rows(exported_model, encoded.preprocessing, splits.x["test"])
     test = evaluate(task, {"test": predictions_from_output(task, splits.y["test"], output)})
-    exported = ExportedModel(kind, best.trial_id, epochs, trained_on, test.metrics["test"], note)
+    ensemble_splits = evaluate(task, {
+        name: predictions_from_output(task, splits.y[name], encoded.original_units(values))
+        for name, values in outputs.items()
+    })
+    exported = ExportedModel(
+        kind, best.trial_id, epochs, trained_on, test.metrics["test"], refit_note,
+        members=tuple(selection.weights.items()), networks=len(members),
+        splits=ensemble_splits.metrics,
+    )
     return ReadyExport(exported_model, exported, best.hyperparameters)
 
 

@@ -181,6 +181,20 @@ def _space_exhausted(config: RunConfig, result: SearchResult) -> str | None:
             "Widen the space (--space) for more.")
 
 
+# Automatic cross-validation (--cv auto) on tables with at most this many training and
+# validation rows together, with this many folds (chosen on the quality benchmark: README).
+CV_AUTO_MAX_ROWS = 2000
+CV_AUTO_FOLDS = 5
+
+
+def cv_folds(config: RunConfig, sizes: dict[str, int]) -> int:
+    """Folds per trial: --cv, or automatically CV_AUTO_FOLDS on small tables; 1 = none."""
+    if config.cv is not None:
+        return max(1, config.cv)
+    rows = sizes["train"] + sizes["validation"]
+    return CV_AUTO_FOLDS if rows <= CV_AUTO_MAX_ROWS else 1
+
+
 def _make_run_dir(config: RunConfig, run_dir: Path) -> None:
     """Create the run folder with its settings.json, or nothing at all."""
     try:
@@ -252,26 +266,36 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     _configure_tensorflow(config, prepared.space)
     task, splits = prepared.task, prepared.splits
     encoded = encode_splits(prepared.data.columns, splits, task)
+    folds = cv_folds(config, splits.sizes())
+    train_mask, fit_train = None, encoded.fit_data("train")
+    if folds > 1:  # every trial trains K networks on folds of train+validation
+        import numpy as np
+
+        from data.splits import fold_masks
+
+        fit_train = tuple(np.concatenate([a, b]) for a, b in zip(
+            encoded.fit_data("train"), encoded.fit_data("validation"), strict=True))
+        train_mask = fold_masks(fit_train[1], task, folds, config.seed)
     hypermodel = MLPHyperModel(
-        encoded.n_features, head_for(task), prepared.space, config.epochs, config.patience
+        encoded.n_features, head_for(task), prepared.space, config.epochs, config.patience,
+        train_mask=train_mask,
     )
     tuner = make_tuner(config, hypermodel, run_dir, report)
+    cv_text = (f", {folds}-fold cross-validation on train+validation ({len(fit_train[1])} rows)"
+               if folds > 1 else "")
     report(
         f"search: {config.tuner}, {config.max_trials} trials, up to {config.epochs} epochs each, "
         f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}"
+        + cv_text
     )
     if config.worker:
-        worker.work(
-            tuner, encoded.fit_data("train"), encoded.fit_data("validation"), config, report
-        )
+        worker.work(tuner, fit_train, encoded.fit_data("validation"), config, report)
         return run_dir
     baselines = outputs.start_baselines(config, prepared, encoded)  # alongside the search
     if chief is not None:
-        result = chief.search(tuner, encoded.fit_data("train"), encoded.fit_data("validation"))
+        result = chief.search(tuner, fit_train, encoded.fit_data("validation"))
     else:
-        result = run_search(
-            tuner, encoded.fit_data("train"), encoded.fit_data("validation"), report
-        )
+        result = run_search(tuner, fit_train, encoded.fit_data("validation"), report)
     ended_early = _space_exhausted(config, result)
     if ended_early:
         report(ended_early)
@@ -294,14 +318,16 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     best = result.best
     # The report's plots of the search are drawn beside the evaluation and the export.
     figures = None if result.interrupted else outputs.start_search_figures(config, result)
-    model, evaluation = outputs.evaluate_best(tuner, best, encoded, task, splits)
+    model, evaluation = outputs.evaluate_best(tuner, best, encoded, task, splits, train_mask)
     if result.interrupted:  # the best trial so far is evaluated; no export until the search ends
         metrics = outputs.metrics_record(
             config, prepared, result, started, "interrupted", evaluation.metrics
         )
         write_json(run_dir / "metrics.json", metrics)
         raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
-    ready = outputs.prepare_export(config, prepared, encoded, tuner, best, model, report)
+    ready = outputs.prepare_export(
+        config, prepared, encoded, tuner, result, model, report, train_mask
+    )
     metrics = outputs.metrics_record(
         config, prepared, result, started, "complete", evaluation.metrics
     )

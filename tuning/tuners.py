@@ -31,6 +31,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.src import config as kt_config
 
 from tuning.config import RunConfig
@@ -42,6 +43,7 @@ from tuning.oracles import (
     GridOracle,
     HyperbandOracle,
     RandomOracle,
+    warm_up_trials,
     write_state,
 )
 
@@ -101,9 +103,11 @@ class _TrialBookkeeping:
     ) -> None:
         self._config = config
         self._history_dir = run_dir / "histories"
+        self._predictions_dir = run_dir / "predictions"
         self._report = report
         self._started = time.perf_counter()
         self._history_dir.mkdir(parents=True, exist_ok=True)
+        self._predictions_dir.mkdir(parents=True, exist_ok=True)
         project = run_dir / "keras_tuner"
         tuner_file = project / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
         if config.resume and (project / "oracle.json").exists() and not tuner_file.exists():
@@ -158,19 +162,30 @@ class _TrialBookkeeping:
         log = EpochLog()
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), log, StopOnInterrupt()]
         start = time.perf_counter()
-        message, details = "", ""
+        message, details, best, fold_records = "", "", None, None
         try:
             with warnings.catch_warnings():
                 # Hyperband continues a trial from its weights only; its optimizer starts afresh.
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
                 model = self._try_build(hp)
-            self.hypermodel.fit(hp, model, *args, **kwargs)
+            outcome = self.hypermodel.fit(hp, model, *args, **kwargs)
+            folds = outcome.get("folds")
             best = kept_epoch(log.history, self._config.patience > 0)
             if best is None:
                 raise kt.errors.FailedTrialError("no finite validation loss was recorded")
+            score = log.history["val_loss"][best - 1]
+            if folds is not None:  # cross-validated: the mean of each fold's best held-out loss
+                score, best = folds.score, int(np.median(folds.best_epochs)) + 1
+                fold_records = [
+                    {"history": h, "best_epoch": b + 1, "score": s}
+                    for h, b, s in zip(folds.histories, folds.best_epochs, folds.fold_scores,
+                                       strict=True)
+                ]
             _save_weights(model, checkpoint)
             write_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
-            return {"val_loss": log.history["val_loss"][best - 1]}
+            _save_array(self._predictions_dir / f"trial_{trial.trial_id}.npy",
+                        self.hypermodel.selection_output(model, args[0], kwargs["validation_data"]))
+            return {"val_loss": score}
         except kt.errors.FailedTrialError as exc:
             message = str(exc)
             raise
@@ -185,10 +200,12 @@ class _TrialBookkeeping:
                 "trial_id": trial.trial_id,
                 "seconds": time.perf_counter() - start,
                 "epochs": len(log.history.get("loss", [])),
-                "best_epoch": kept_epoch(log.history, self._config.patience > 0),
+                "best_epoch": best or kept_epoch(log.history, self._config.patience > 0),
                 "message": message,
                 "history": log.history,
             }
+            if fold_records:
+                record["folds"] = fold_records
             if details:
                 record["traceback"] = details
             write_json(self._history_dir / f"trial_{trial.trial_id}.json", record)
@@ -217,8 +234,11 @@ class _TrialBookkeeping:
             head = f"val_loss {score:.4f}"
         else:
             head = f"{status.lower()}"
+        source = getattr(oracle, "proposed", {}).get(trial.trial_id)
+        if source:
+            head = f"{_SOURCES[source]:<7} {head}"
         count = f"{done}/{total}".ljust(2 * len(str(total)) + 1)  # columns line up past 9/9
-        return f"trial {count}  {head:<18} {best_text:<14} {seconds}{self._time_left(done)}"
+        return f"trial {count}  {head:<26} {best_text:<14} {seconds}{self._time_left(done)}"
 
     def _time_left(self, done: int) -> str:
         """About how long the rest of the search takes, at this session's pace so far.
@@ -232,6 +252,11 @@ class _TrialBookkeeping:
             return ""
         pace = (time.perf_counter() - self._started) / ended_here
         return f"   ~{_duration(pace * left)} left"
+
+
+# How the console names who proposed a trial (tuning.oracles): a known-good starting point,
+# a random draw, or the Bayesian model.
+_SOURCES = {"start": "start", "random": "random", "model": "model"}
 
 
 def _duration(seconds: float) -> str:
@@ -270,6 +295,17 @@ def _save_weights(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".{os.getpid()}.tmp.weights.h5")
     try:
         model.save_weights(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _save_array(path: Path, values: np.ndarray) -> None:
+    """`np.save`, atomically."""
+    tmp = path.with_name(f".{os.getpid()}.tmp.npy")
+    try:
+        np.save(tmp, values)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -316,6 +352,9 @@ def make_tuner(
     if config.tuner == "hyperband":
         oracle = oracle_class(max_epochs=max(config.epochs, 2), factor=3, **common)
         oracle.max_trials = config.max_trials
+    elif config.tuner == "bayesian":
+        oracle = oracle_class(max_trials=config.max_trials,
+                              num_initial_points=warm_up_trials(config.max_trials), **common)
     else:
         oracle = oracle_class(max_trials=config.max_trials, **common)
     tuner = tuner_class(oracle, hypermodel, config, run_dir, report)

@@ -1,0 +1,224 @@
+"""Quality benchmark: the exported model's test score next to the baselines on the same split.
+
+Runs the tool's default command (only the data, the target and `--seed`; `--quick` shrinks the
+budget) on scikit-learn's bundled sets, every table of `../shared/data/` (its README lists the
+targets) and two generated tables, for several seeds, each run its own process. Every score is
+read from the run's own `metrics.json`: `exported_model.test` for the network, `baselines` for
+the naive, linear and gradient-boosting models fitted on the same split. Accuracy for
+classification, R² for regression.
+
+    python benchmarks/quality.py                      # default budget, 3 seeds, every table
+    python benchmarks/quality.py --quick              # 6 trials x 30 epochs, a smoke check
+    python benchmarks/quality.py --tables fgl,OJ --seeds 0 1 2 --label cv --args "--cv 5"
+    python benchmarks/quality.py --show results.jsonl # the table again, one column per label
+
+Results are appended to `--results` (JSON lines, one per run) so that variants measured at
+different times, or from another checkout (`--repo`), can be shown side by side with `--show`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# The real tables (../shared/data beside the checkout); --data-dir or QUALITY_DATA elsewhere.
+SHARED_DATA = Path(os.environ.get("QUALITY_DATA", ROOT.parent / "shared" / "data"))
+
+
+@dataclass(frozen=True)
+class Table:
+    """One benchmark table: how to point the tool at it, and what it is."""
+
+    name: str
+    source: tuple[str, ...]  # the tool's data options
+    task: str
+    note: str = ""
+
+
+def _shared(name: str, target: str, task: str, drop: str = "", note: str = "") -> Table:
+    source = ("--data", str(SHARED_DATA / f"{name}.csv"), "--target", target)
+    return Table(name, source + (("--drop", drop) if drop else ()), task, note)
+
+
+TABLES = (
+    Table("breast_cancer", ("--dataset", "breast_cancer"), "binary", "the built-in default"),
+    Table("digits", ("--dataset", "digits"), "multiclass"),
+    Table("wine", ("--dataset", "wine"), "multiclass"),
+    Table("iris", ("--dataset", "iris"), "multiclass"),
+    Table("diabetes", ("--dataset", "diabetes"), "regression"),
+    _shared("OJ", "Purchase", "binary"),
+    _shared("biopsy", "class", "binary", drop="ID"),
+    _shared("HMDA", "deny", "binary"),
+    _shared("fgl", "type", "multiclass", note="214 rows, 6 classes"),
+    _shared("Carseats", "Sales", "regression"),
+    _shared("College", "Apps", "regression", note="right-skewed target"),
+    _shared("txhousing", "median", "regression"),
+    _shared("loans", "interest_rate", "regression", drop="grade,sub_grade"),
+    Table("gen_nonlinear", ("@gen_nonlinear",), "regression", "Friedman #1, 2,000 rows"),
+    Table("gen_linear", ("@gen_linear",), "binary", "logistic, 10 features, 1,500 rows"),
+)
+
+
+def _generated(name: str, folder: Path) -> tuple[str, ...]:
+    """Write a generated table as CSV (the same rows whatever the seed) and point at it."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(12345)
+    path = folder / f"{name}.csv"
+    if name == "gen_nonlinear":  # Friedman #1: strongly nonlinear, 5 informative of 10 features
+        x = rng.uniform(size=(2000, 10))
+        y = (10 * np.sin(np.pi * x[:, 0] * x[:, 1]) + 20 * (x[:, 2] - 0.5) ** 2
+             + 10 * x[:, 3] + 5 * x[:, 4] + rng.normal(0, 1.0, 2000))
+        frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(10)]).assign(y=y)
+    else:  # nearly linear: a logistic model on 10 correlated features, little curvature
+        x = rng.normal(size=(1500, 10)) @ rng.normal(scale=0.5, size=(10, 10)) + rng.normal(
+            size=(1500, 10))
+        logit = x @ rng.normal(size=10) * 0.6 + 0.15 * x[:, 0] ** 2
+        y = np.where(rng.random(1500) < 1 / (1 + np.exp(-logit)), "yes", "no")
+        frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(10)]).assign(y=y)
+    if not path.exists():
+        frame.to_csv(path, index=False)
+    return ("--data", str(path), "--target", "y")
+
+
+def _primary(task: str) -> str:
+    return "r2" if task == "regression" else "accuracy"
+
+
+def run_one(table: Table, seed: int, args: argparse.Namespace, work: Path) -> dict:
+    """One run of the tool on one table; its scores as read from metrics.json."""
+    source = _generated(table.name, work) if table.source[0].startswith("@") else table.source
+    name = f"{table.name}-s{seed}-{time.strftime('%H%M%S')}"
+    budget = ["--max-trials", "6", "--epochs", "30"] if args.quick else []
+    command = [sys.executable, str(Path(args.repo) / "run_tuning.py"), *source,
+               "--seed", str(seed), "--out", str(work / "runs"), "--name", name,
+               *budget, *shlex.split(args.args)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    row = {"label": args.label, "table": table.name, "task": table.task, "seed": seed,
+           "quick": args.quick, "args": args.args, "repo": str(args.repo),
+           "wall": round(wall, 2), "status": done.returncode}
+    if done.returncode != 0:
+        row["error"] = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return row
+    metrics = json.loads((work / "runs" / name / "metrics.json").read_text())
+    key = _primary(table.task)
+    exported = metrics.get("exported_model", {})
+    row["network"] = exported.get("test", {}).get(key)
+    row["exported_kind"] = exported.get("kind")
+    single = exported.get("single_best", {}).get("test", {}) if isinstance(
+        exported.get("single_best"), dict) else {}
+    row["single_best"] = single.get(key, metrics.get("metrics", {}).get("test", {}).get(key))
+    for base in ("naive", "linear", "gradient_boosting"):
+        row[base] = metrics.get("baselines", {}).get(base, {}).get("test", {}).get(key)
+    row["search_seconds"] = metrics.get("seconds", {}).get("search")
+    row["cv"] = metrics.get("cv", {}).get("folds") if isinstance(metrics.get("cv"), dict) else None
+    return row
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def summarize(rows: list[dict]) -> str:
+    """One line per (label, table): medians over seeds, and how the goals stand."""
+    lines = ["| table | label | seeds | network | single best | naive | linear | grad. boost. "
+             "| Δ linear | Δ GB | wall s |", "|" + "---|" * 11]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    order = [t.name for t in TABLES]
+    for row in rows:
+        groups.setdefault((row["table"], row["label"]), []).append(row)
+    goals: dict[str, list[int]] = {}
+    for (table, label), group in sorted(
+            groups.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99,
+                                            kv[0][1])):
+        ok = [r for r in group if r["status"] == 0]
+        net = _median([r.get("network") for r in ok])
+        lin = _median([r.get("linear") for r in ok])
+        gb = _median([r.get("gradient_boosting") for r in ok])
+        # Goals per seed-median: at least linear; within 0.01 acc / 0.02 R² of GB; beats GB.
+        d_lin = None if net is None or lin is None else net - lin
+        d_gb = None if net is None or gb is None else net - gb
+        tol = 0.02 if group[0]["task"] == "regression" else 0.01
+        g = goals.setdefault(label, [0, 0, 0, 0])
+        g[0] += 1
+        g[1] += d_lin is not None and d_lin >= 0
+        g[2] += d_gb is None or d_gb >= -tol
+        g[3] += d_gb is not None and d_gb > 0
+        failed = len(group) - len(ok)
+        lines.append(
+            f"| {table} | {label} | {len(ok)}{f' ({failed} failed)' if failed else ''} | "
+            f"{_fmt(net)} | {_fmt(_median([r.get('single_best') for r in ok]))} | "
+            f"{_fmt(_median([r.get('naive') for r in ok]))} | {_fmt(lin)} | {_fmt(gb)} | "
+            f"{_fmt(d_lin, True)} | {_fmt(d_gb, True)} | "
+            f"{_fmt(_median([r['wall'] for r in ok])).rstrip('0').rstrip('.')} |")
+    lines.append("")
+    for label, (n, lin, near, beat) in goals.items():
+        lines.append(f"{label}: of {n} tables, at least linear on {lin}, within tolerance of "
+                     f"gradient boosting on {near}, ahead of it on {beat}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="6 trials x 30 epochs per run")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--tables", default="", help="comma-separated table names (default: all)")
+    p.add_argument("--args", default="", help="extra options for the tool, e.g. '--tuner random'")
+    p.add_argument("--label", default="default", help="names this variant in the results")
+    p.add_argument("--repo", default=str(ROOT), help="the checkout whose run_tuning.py runs")
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "quality_results.jsonl"))
+    p.add_argument("--show", metavar="FILE", help="only print the table of a results file")
+    args = p.parse_args(argv)
+    if args.show:
+        rows = [json.loads(line) for line in Path(args.show).read_text().splitlines() if line]
+        print(summarize(rows))
+        return 0
+    wanted = {t for t in args.tables.split(",") if t}
+    unknown = wanted - {t.name for t in TABLES}
+    if unknown:
+        p.error(f"unknown tables: {', '.join(sorted(unknown))}")
+    tables = [t for t in TABLES if not wanted or t.name in wanted]
+    missing = [t.name for t in tables if t.source[0] == "--data" and not Path(t.source[1]).exists()]
+    if missing:
+        print(f"warning: skipped {', '.join(missing)}: no CSV in {SHARED_DATA} "
+              "(set QUALITY_DATA to the folder of the real tables)", file=sys.stderr)
+    tables = [t for t in tables if t.name not in missing]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+        for table in tables:
+            for seed in args.seeds:
+                row = run_one(table, seed, args, Path(tmp))
+                rows.append(row)
+                with open(args.results, "a") as out:
+                    out.write(json.dumps(row) + "\n")
+                print(f"{table.name} seed {seed}: network {_fmt(row.get('network'))}, linear "
+                      f"{_fmt(row.get('linear'))}, gradient boosting "
+                      f"{_fmt(row.get('gradient_boosting'))}, {row['wall']:.1f} s"
+                      + (f"  [{row['error']}]" if "error" in row else ""), flush=True)
+    print()
+    print(summarize(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
