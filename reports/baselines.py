@@ -48,11 +48,7 @@ def _predict(task: Task, model, x: np.ndarray, y: np.ndarray) -> Predictions:
     A class that is absent from the training split is missing from `model.classes_`; it gets
     probability 0 so the columns still line up with `Task.classes`.
     """
-    if not task.is_classification:
-        return Predictions(np.asarray(y, dtype=np.float64), np.asarray(model.predict(x), float))
-    proba = np.zeros((len(x), task.n_classes))
-    proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
-    return Predictions(np.asarray(y, dtype=np.int64), proba.argmax(axis=1), proba)
+    return _from_outputs(task, _outputs(task, model, x), y)
 
 
 def fit_baselines(
@@ -64,6 +60,7 @@ def fit_baselines(
     seed: int,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    train_mask: np.ndarray | None = None,
 ) -> dict[str, dict[str, dict[str, float | None]]]:
     """Fit the baselines on the training split and score them like the network.
 
@@ -78,6 +75,10 @@ def fit_baselines(
             scored on the validation split too (the diagnosis compares against it).
             Defaults to None.
         y_val: validation targets. Defaults to None.
+        train_mask: with cross-validation, the network's folds over the training rows
+            followed by the validation rows ((n, K) bool, True where a fold trains on a row):
+            the baselines are then fitted per fold and scored as the network is. Defaults to
+            None.
 
     Returns:
         Baseline name -> split name ("train", "validation" when given, "test") -> metric name
@@ -95,6 +96,8 @@ def fit_baselines(
     # One thread: OpenMP's workers spin-wait for busy cores, and on a small machine shared with
     # TensorFlow that turned a 0.1 s gradient-boosting fit on 200 rows into 10 s.
     with threadpool_limits(limits=1):
+        if train_mask is not None and "validation" in splits:
+            return _cross_validated(task, splits, train_mask, seed)
         for name, model in _models(task, seed, x_train.size).items():
             model.fit(x_train, y_fit)
             results[name] = {
@@ -102,3 +105,53 @@ def fit_baselines(
                 for split, (x, y) in splits.items()
             }
     return results
+
+
+def _cross_validated(
+    task: Task, splits: dict[str, tuple[np.ndarray, np.ndarray]], train_mask: np.ndarray,
+    seed: int,
+) -> dict[str, dict[str, dict[str, float | None]]]:
+    """The baselines fitted on the network's folds of train+validation, scored as it is.
+
+    A training row is predicted by the mean of the fold models that trained on it, a
+    validation row by the fold model that held it out, a test row by the mean of all.
+    """
+    x = np.concatenate([splits["train"][0], splits["validation"][0]]).astype(np.float64)
+    y = np.concatenate([splits["train"][1], splits["validation"][1]])
+    y_fit = y.astype(np.int64 if task.is_classification else np.float64)
+    n_train, k = len(splits["train"][0]), train_mask.shape[1]
+    x_test, y_test = np.asarray(splits["test"][0], dtype=np.float64), splits["test"][1]
+    results = {}
+    for name in _models(task, seed, x.size):
+        shared, test = [], []
+        for fold in range(k):
+            model = _models(task, seed, x.size)[name]
+            model.fit(x[train_mask[:, fold]], y_fit[train_mask[:, fold]])
+            shared.append(_outputs(task, model, x))
+            test.append(_outputs(task, model, x_test))
+        shared_out, trained = np.stack(shared, axis=1), train_mask[..., None]
+        in_fold = (shared_out * trained).sum(1) / np.maximum(trained.sum(1), 1)
+        held = (shared_out * ~trained).sum(1) / np.maximum((~trained).sum(1), 1)
+        outputs = {"train": in_fold[:n_train], "validation": held[n_train:],
+                   "test": np.mean(test, axis=0)}
+        truth = {"train": y[:n_train], "validation": y[n_train:], "test": y_test}
+        results[name] = {
+            split: score(task, _from_outputs(task, outputs[split], truth[split]))
+            for split in ("train", "validation", "test")
+        }
+    return results
+
+
+def _outputs(task: Task, model, x: np.ndarray) -> np.ndarray:
+    """Class probabilities over every class of the task (n, k), or values (n, 1)."""
+    if not task.is_classification:
+        return np.asarray(model.predict(x), float).reshape(-1, 1)
+    proba = np.zeros((len(x), task.n_classes))
+    proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
+    return proba
+
+
+def _from_outputs(task: Task, output: np.ndarray, y: np.ndarray) -> Predictions:
+    if not task.is_classification:
+        return Predictions(np.asarray(y, dtype=np.float64), output[:, 0])
+    return Predictions(np.asarray(y, dtype=np.int64), output.argmax(axis=1), output)

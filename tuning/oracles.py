@@ -223,7 +223,9 @@ class BayesianOracle(_ResumableOracle, _StartingPoints, kt.oracles.BayesianOptim
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         completed = sum(t.status == "COMPLETED" for t in self.trials.values())
-        self._last_proposal = "random" if completed < self.num_initial_points else "model"
+        # Keras Tuner's rule in BayesianOptimizationOracle.populate_space.
+        warm_up = self.num_initial_points or max(3 * len(self.hyperparameters.space), 3)
+        self._last_proposal = "random" if completed < warm_up else "model"
         response = super().populate_space(trial_id)
         values = response.get("values")
         if response["status"] == "RUNNING" and values is not None and self._duplicate(values):

@@ -216,7 +216,9 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
+def start_baselines(
+    config: RunConfig, prepared: Prepared, encoded: Any, train_mask: Any = None
+) -> Any:
     """Start fitting the baselines (naive, linear, gradient boosting) beside the search.
 
     They need only the encoded splits, so they are fitted while the search runs, in a forked
@@ -249,6 +251,7 @@ def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
             config.seed,
             x_val=encoded.x["validation"],
             y_val=splits.y["validation"],
+            train_mask=train_mask,
         )
 
     if can_fork():

@@ -291,7 +291,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     if config.worker:
         worker.work(tuner, fit_train, encoded.fit_data("validation"), config, report)
         return run_dir
-    baselines = outputs.start_baselines(config, prepared, encoded)  # alongside the search
+    baselines = outputs.start_baselines(config, prepared, encoded, train_mask)  # beside the search
     if chief is not None:
         result = chief.search(tuner, fit_train, encoded.fit_data("validation"))
     else:
@@ -332,6 +332,13 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
         config, prepared, result, started, "complete", evaluation.metrics
     )
     metrics["exported_model"] = ready.record()
+    metrics["exported_model"]["single_best"] = {"trial_id": best.trial_id, **evaluation.metrics}
+    if train_mask is not None:
+        metrics["cv"] = {
+            "folds": int(train_mask.shape[1]),
+            "rows": int(train_mask.shape[0]),
+            "best_trial_fold_scores": list(best.fold_scores),
+        }
     metrics.update(
         outputs.export_and_report(
             config, prepared, encoded, ready, result, evaluation, baselines, figures, metrics,

@@ -22,6 +22,10 @@ class TrialRecord:
         message: why the trial failed, empty otherwise.
         history: per-epoch values keyed like Keras' History: "loss", "val_loss" and the
             task's metric (e.g. "accuracy", "val_accuracy"); one entry per epoch run.
+        fold_scores: with cross-validation, each fold's held-out loss (the score is their
+            mean); empty otherwise.
+        proposed_by: who proposed the trial: "start" (a known-good starting point), "random",
+            "model" (the Bayesian model), or "" when the tuner does not say.
         epoch_budget: the most epochs this trial could run when the tuner set it (Hyperband's
             round); None when it is --epochs.
     """
@@ -36,6 +40,8 @@ class TrialRecord:
     message: str = ""
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch_budget: int | None = None
+    fold_scores: tuple[float, ...] = ()
+    proposed_by: str = ""
 
     @property
     def completed(self) -> bool:

@@ -103,6 +103,8 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
                 ),
                 history=extra.get("history", {}),
                 epoch_budget=_round_epochs(trial.hyperparameters.values),
+                fold_scores=tuple(float(f["score"]) for f in extra.get("folds", ())),
+                proposed_by=getattr(tuner.oracle, "proposed", {}).get(trial_id, ""),
             )
         )
     completed = [r for r in records if r.completed]

@@ -55,3 +55,28 @@ def test_regression_split_covers_the_target_range():
     for name in ("validation", "test"):
         counts = np.bincount((s.y[name] // 30).astype(int), minlength=10)
         assert counts.min() >= 4 and counts.max() <= 5, (name, counts)  # 45 rows: 4 or 5 each
+
+
+def test_cv_folds_hold_every_row_out_once_stratified_and_repeatably():
+    from data.splits import fold_masks
+
+    y = np.array([0] * 40 + [1] * 20 + [2] * 10)
+    task = Task("multiclass", ("a", "b", "c"))
+    masks = fold_masks(y, task, 5, seed=3)
+    assert masks.shape == (70, 5)
+    assert ((~masks).sum(axis=1) == 1).all()  # each row is held out by exactly one fold
+    for fold in range(5):
+        held = y[~masks[:, fold]]
+        assert np.bincount(held, minlength=3).tolist() == [8, 4, 2]
+    np.testing.assert_array_equal(masks, fold_masks(y, task, 5, seed=3))
+    assert not np.array_equal(masks, fold_masks(y, task, 5, seed=4))
+
+
+def test_regression_cv_folds_cover_the_target_range():
+    from data.splits import fold_masks
+
+    y = np.arange(300, dtype=float)
+    masks = fold_masks(y, Task("regression"), 3, seed=0)
+    for fold in range(3):
+        held = y[~masks[:, fold]]
+        assert held.min() < 30 and held.max() > 270  # every fold holds low and high targets
