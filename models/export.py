@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from common.files import write_json
 from data.cleaning import convert_column
 from data.preprocessing import MISSING_CATEGORY, FeatureSpec
-from tuning.files import write_json
 
 if TYPE_CHECKING:
     import keras

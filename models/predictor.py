@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError, ModelError
+
 # Cleaning's placeholder texts for a missing value ("?", "n.a."), so both sides agree.
 from data.cleaning import KINDS, MISSING_MARKERS, convert_column
 
@@ -21,7 +23,6 @@ from data.cleaning import KINDS, MISSING_MARKERS, convert_column
 from data.loading import read_csv
 from data.preprocessing import Preprocessing
 from models.export import FORMAT, METADATA_FILE, MODEL_FILE, sha256
-from tuning.errors import DataError, ModelError
 
 if TYPE_CHECKING:
     import keras

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from common.errors import ConfigError
 from data.names import BUNDLED, TASKS
-from tuning.errors import ConfigError
-from tuning.liveness import HEARTBEAT_SECONDS, MIN_WORKER_TIMEOUT
+from tuning.parallel.liveness import HEARTBEAT_SECONDS, MIN_WORKER_TIMEOUT
 
 TUNERS = ("random", "grid", "bayesian", "hyperband")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

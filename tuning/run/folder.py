@@ -1,6 +1,6 @@
 """What a finished search leaves: the exported model, baselines, diagnosis, report, metrics.json.
 
-`tuning.pipeline.run` calls these after the search, in this order; metrics.json is written last.
+`tuning.run.pipeline.run` calls these after the search, in this order; metrics.json is written last.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from tuning.config import RunConfig
 
 if TYPE_CHECKING:
-    from tuning.pipeline import Prepared
+    from tuning.run.prepare import Prepared
 
 
 def evaluate_best(tuner: Any, best: Any, encoded: Any, task: Any, splits: Any) -> tuple[Any, Any]:
@@ -227,9 +227,9 @@ def export_and_report(
     Returns:
         metrics.json's "baselines" and "diagnosis" entries.
     """
+    from common.files import write_text
     from reports.diagnosis import diagnose
     from reports.html import model_figures, render_report
-    from tuning.files import write_text
 
     # Drawn here while the child draws the search's plots, then the model is written.
     drawn = model_figures(prepared.task, result.best, evaluation)

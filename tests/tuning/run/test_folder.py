@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.diagnosis import Diagnosis
-from tuning.outputs import verdict_line
+from tuning.run.folder import verdict_line
 
 
 def test_the_verdict_line_joins_the_reasons_without_doubled_punctuation():

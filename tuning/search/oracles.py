@@ -30,8 +30,8 @@ import numpy as np
 from keras_tuner.src.engine import metrics_tracking
 from keras_tuner.src.tuners import gridsearch
 
-from tuning.errors import ConfigError
-from tuning.files import write_text
+from common.errors import ConfigError
+from common.files import write_text
 
 _DONE = ("COMPLETED", "FAILED")
 

@@ -1,6 +1,6 @@
 """Telling a silent worker from a slow one: heartbeats to the chief, and the chief's timeout.
 
-The chief watches the processes it starts itself (`tuning.distributed`), but a worker on another
+The chief watches the processes it starts itself (`tuning.parallel.chief`), but a worker on another
 machine is only a gRPC client: when it dies, loses the network or hangs, Keras Tuner's chief
 keeps its trial "running" and waits for it forever (keras-team/keras-tuner#915). So:
 

@@ -12,7 +12,7 @@ What `_TrialBookkeeping` changes in Keras Tuner's `Tuner.run_trial`:
     search does not grow the process by a few MB per trial;
   * one console line per finished trial.
 
-The oracles that make a run resumable are in `tuning.oracles`.
+The oracles that make a run resumable are in `tuning.search.oracles`.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src import config as kt_config
 
+from common.files import write_json
 from tuning.config import RunConfig
-from tuning.distributed import is_chief
-from tuning.errors import interrupt_requested
-from tuning.files import write_json
-from tuning.oracles import (
+from tuning.interrupts import interrupt_requested
+from tuning.parallel.chief import is_chief
+from tuning.search.oracles import (
     BayesianOracle,
     GridOracle,
     HyperbandOracle,
@@ -65,7 +65,7 @@ class EpochLog(keras.callbacks.Callback):
 
 class StopOnInterrupt(keras.callbacks.Callback):
     """Raises KeyboardInterrupt at the end of an epoch once Ctrl-C was pressed, in case the
-    signal's own KeyboardInterrupt was lost in a finalizer (`tuning.errors.catch_interrupts`)."""
+    signal's own KeyboardInterrupt was lost in a finalizer (`tuning.interrupts`)."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if interrupt_requested():

@@ -12,7 +12,7 @@ from typing import Any
 
 import keras_tuner as kt
 
-from tuning.records import SearchResult, TrialRecord
+from common.records import SearchResult, TrialRecord
 
 # trials.csv puts these hyperparameters first, in this order; others follow alphabetically.
 _HP_ORDER = (
@@ -39,7 +39,7 @@ def run_search(
     """Search until the tuner's budget is spent or the user presses Ctrl-C.
 
     Args:
-        tuner: a tuner from `tuning.tuners.make_tuner`.
+        tuner: a tuner from `tuning.search.tuners.make_tuner`.
         train: encoded training features and targets.
         validation: encoded validation features and targets.
         report: where progress lines go. Defaults to print.

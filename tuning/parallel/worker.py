@@ -1,4 +1,4 @@
-"""The worker side of parallel and distributed tuning (see `tuning.distributed`).
+"""The worker side of parallel and distributed tuning (see `tuning.parallel.chief`).
 
 A worker is the chief's command line plus `--worker --oracle HOST:PORT`. Before TensorFlow
 loads it waits for the chief's run folder and checks that it holds the same search (`join`);
@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common.errors import ConfigError
 from tuning.config import RunConfig, split_address
-from tuning.distributed import PARENT_ENV
-from tuning.errors import ConfigError
-from tuning.liveness import Heartbeat, pause_when_idle, silence_keras_tuner_debug_print
+from tuning.parallel.chief import PARENT_ENV
+from tuning.parallel.liveness import Heartbeat, pause_when_idle, silence_keras_tuner_debug_print
 
 RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import keras_tuner as kt
 import pytest
 
-from tuning.errors import ConfigError
-from tuning.space import Range, SearchSpace, declare, load_space
+from common.errors import ConfigError
+from common.space import Range, SearchSpace, declare, load_space
 
 
 def _space(tmp_path, text: str) -> SearchSpace:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -174,9 +174,9 @@ def test_bad_input_exits_2_with_one_line(bad_runs, case_id, message):
 def test_an_unexpected_error_exits_1_and_leaves_no_finished_looking_folder(tmp_path):
     data = tmp_path / "good.csv"
     data.write_text(GOOD)
-    code = ("import sys, run_tuning, tuning.tuners\n"
+    code = ("import sys, run_tuning, tuning.search.tuners\n"
             "def boom(*args, **kwargs):\n    raise RuntimeError('disk on fire')\n"
-            "tuning.tuners.make_tuner = boom\n"
+            "tuning.search.tuners.make_tuner = boom\n"
             "sys.exit(run_tuning.main(sys.argv[1:]))\n")
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, "-c", code, "--data", str(data), "--target", "y",

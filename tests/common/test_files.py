@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from tuning.files import write_json, write_text
+from common.files import write_json, write_text
 
 
 def test_atomic_write_replaces_whole_and_keeps_usual_permissions(tmp_path):

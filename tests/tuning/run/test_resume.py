@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import outputs, pipeline
 from tuning.config import RunConfig
-from tuning.oracles import BayesianOracle, GridOracle, HyperbandOracle, RandomOracle
+from tuning.run import folder as outputs
+from tuning.run import pipeline
+from tuning.search.oracles import BayesianOracle, GridOracle, HyperbandOracle, RandomOracle
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -336,15 +337,15 @@ def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
 @pytest.fixture
 def lost_ctrl_c():
     """Python's own SIGINT handler and a clear 'Ctrl-C was pressed' flag, before and after."""
-    from tuning import errors
+    from tuning import interrupts
 
-    errors._INTERRUPTED.clear()
+    interrupts._INTERRUPTED.clear()
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     hook = sys.unraisablehook
-    yield errors
+    yield interrupts
     sys.unraisablehook = hook
     signal.signal(signal.SIGINT, previous)
-    errors._INTERRUPTED.clear()
+    interrupts._INTERRUPTED.clear()
 
 
 def test_ctrl_c_inside_a_finalizer_is_remembered(lost_ctrl_c):
@@ -371,7 +372,7 @@ def test_ctrl_c_inside_a_finalizer_is_remembered(lost_ctrl_c):
 
 
 def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch, lost_ctrl_c):
-    from tuning import tuners
+    from tuning.search import tuners
 
     on_epoch_end = tuners.EpochLog.on_epoch_end
 

@@ -8,7 +8,8 @@ A worker is the same command line plus `--worker --oracle HOST:PORT`: Keras Tune
 `OracleClient` (selected by KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)
 asks the chief for trials and writes checkpoints and histories into the shared run folder.
 `--workers N` is a chief on a free loopback port plus N - 1 local worker processes. This module
-is the chief's side; the worker's is `tuning.worker`, and the calls between them `tuning.liveness`.
+is the chief's side; the worker's is `tuning.parallel.worker`, and the calls between them
+`tuning.parallel.liveness`.
 
 What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * the chief watches its local workers: when one dies, the trial it was running is ended as
@@ -16,7 +17,7 @@ What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
     search (keras-team/keras-tuner#915);
   * every worker, local or remote, calls the chief at least once a second while it holds a
     trial, and one silent for --worker-timeout seconds is given up the same way
-    (`tuning.liveness`): a remote host that dies, hangs or drops off the network costs its
+    (`tuning.parallel.liveness`): a remote host that dies, hangs or drops off the network costs its
     trial, not the search;
   * the chief stops as soon as every trial has ended and every worker was told to stop,
     instead of re-checking every 20 s;
@@ -40,9 +41,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from common.errors import ConfigError
+from common.space import SearchSpace, load_space
 from tuning.config import RunConfig
-from tuning.errors import ConfigError
-from tuning.liveness import (
+from tuning.parallel.liveness import (
     CallLog,
     all_ended,
     pause_when_idle,
@@ -50,11 +52,10 @@ from tuning.liveness import (
     silence_keras_tuner_debug_print,
     synchronized,
 )
-from tuning.space import SearchSpace, load_space
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tuning` package
 # A layer's width times the batch size from which more TensorFlow threads per trial pay. On 2
 # cores, 512 units on batches of 1024 fit 1.3-1.4x faster with two threads than with one; the
 # built-in space's widest (256 units on batches of 256) no faster, and whole runs with one
@@ -173,11 +174,13 @@ class Chief:
         env.update(TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                    PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(self._threads),
                    **{PARENT_ENV: str(os.getpid())})
+        # The same code as this process, wherever the worker starts (-P: not its own folder).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         argv = [*_forwarded_options(self._config), "--name", self._run_dir.name,
                 "--worker", "--oracle", self.address, "--worker-id", worker_id,
                 "--threads", str(self._threads)]
         process = subprocess.Popen(
-            [sys.executable, str(_ROOT / "run_tuning.py"), *argv],
+            [sys.executable, "-P", "-m", "tuning.cli", *argv],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
         )
         worker = _LocalWorker(worker_id, process, log)
@@ -214,7 +217,7 @@ class Chief:
         """Serve `tuner`'s oracle, run this process's share of the trials, wait for the rest.
 
         Returns:
-            The `SearchResult` of `tuning.search.collect`, as a single-process search gives.
+            The `SearchResult` of `tuning.search.collect.collect`, as a single-process search gives.
         """
         from concurrent import futures
 
@@ -222,7 +225,7 @@ class Chief:
         from keras_tuner.src import protos
         from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
-        from tuning.search import collect
+        from tuning.search.collect import collect
 
         silence_keras_tuner_debug_print()
         oracle = tuner.oracle
@@ -316,7 +319,7 @@ class Chief:
         """End the trial of any worker that has not called for --worker-timeout seconds.
 
         A local worker that hangs is killed, and `_watch_workers` replaces it; a remote one is
-        dropped from the search (it may come back: see `tuning.liveness`).
+        dropped from the search (it may come back: see `tuning.parallel.liveness`).
         """
         for trial_id in self._calls.take_ignored():
             self._report(f"warning: trial {trial_id}'s result came after it was recorded as "

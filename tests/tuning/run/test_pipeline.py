@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tuning.config import RunConfig
-from tuning.pipeline import run
+from tuning.run.pipeline import run
 
 # A small, fixed space keeps each trial cheap; the tuners still choose among its values.
 SPACE = """
@@ -100,7 +100,7 @@ def test_each_task_end_to_end(tmp_path, task, seed):
 
 
 def test_time_left_reads_naturally():
-    from tuning.tuners import _duration
+    from tuning.search.tuners import _duration
 
     assert [_duration(s) for s in (4.6, 59.4, 185, 3725)] == [
         "5 s", "59 s", "3 min 05 s", "1 h 02 min"]
@@ -173,7 +173,7 @@ def test_baselines_yield_the_cores_when_the_trials_take_them_all(monkeypatch):
     import types
 
     import reports.baselines
-    from tuning import outputs
+    from tuning.run import folder as outputs
 
     monkeypatch.setattr(reports.baselines, "fit_baselines", lambda *a, **k: os.nice(0))
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
@@ -228,7 +228,7 @@ def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(tmp_path,
     import re
 
     import reports.forked
-    from tuning import outputs
+    from tuning.run import folder as outputs
 
     if not fork:
         monkeypatch.setattr(reports.forked, "can_fork", lambda: False)

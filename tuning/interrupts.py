@@ -1,4 +1,4 @@
-"""The tool's error hierarchy: user-facing errors that also subclass the built-ins; Ctrl-C."""
+"""Ctrl-C during a search: a flag that survives a KeyboardInterrupt Python drops."""
 
 from __future__ import annotations
 
@@ -6,44 +6,6 @@ import signal
 import sys
 import threading
 from typing import Any
-
-
-class TunerError(Exception):
-    """Base class for every error the tool reports to the user as `error: ...` (exit status 2)."""
-
-
-class ConfigError(TunerError, ValueError):
-    """A command-line option or search-space file is invalid."""
-
-
-class DataError(TunerError, ValueError):
-    """The input data cannot be used as given."""
-
-
-class ModelError(TunerError, ValueError):
-    """An exported model folder is missing, incomplete or not made by this tool."""
-
-
-class SearchFailedError(TunerError, RuntimeError):
-    """Every trial of the search failed, so there is no model to report."""
-
-
-class SearchInterrupted(Exception):
-    """The user pressed Ctrl-C during the search; the results so far are written.
-
-    Not a `TunerError`: nothing was wrong with the input, and `--resume` continues the run.
-
-    Attributes:
-        run_dir: the run folder to resume.
-        trials_done: trials that ended (completed or failed) before the interruption.
-    """
-
-    def __init__(self, run_dir: object, trials_done: int) -> None:
-        super().__init__(f"interrupted after {trials_done} finished trial(s); results so far are "
-                         f"in {run_dir}")
-        self.run_dir = run_dir
-        self.trials_done = trials_done
-
 
 _INTERRUPTED = threading.Event()
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import ConfigError
 from tuning.config import RunConfig
-from tuning.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_chief_may_serve_without_local_workers():
 
 
 def test_more_workers_than_cores_is_warned_about():
-    from tuning.distributed import oversubscribed
+    from tuning.parallel.chief import oversubscribed
 
     assert oversubscribed(2, 2) is None and oversubscribed(1, 1) is None
     assert oversubscribed(3, 2).startswith("--workers 3 on 2 cores")
@@ -71,7 +71,7 @@ def test_more_workers_than_cores_is_warned_about():
 
 def test_the_chief_says_what_runs_where_and_warns_about_too_many_workers(tmp_path,
                                                                          monkeypatch):
-    from tuning import distributed
+    from tuning.parallel import chief as distributed
 
     monkeypatch.setattr(distributed.Chief, "_start_worker", lambda self: None)
     monkeypatch.setattr(distributed.os, "cpu_count", lambda: 2)
@@ -93,8 +93,8 @@ def test_the_chief_says_what_runs_where_and_warns_about_too_many_workers(tmp_pat
 def test_trials_get_one_tensorflow_thread_unless_the_layers_are_wide(monkeypatch):
     """Small matrix products run no faster on a second thread: one per process, unless the
     space's widest layer on its largest batch reaches 512 x 1024; serve-only gets every core."""
-    from tuning import distributed
-    from tuning.space import Range, SearchSpace
+    from common.space import Range, SearchSpace
+    from tuning.parallel import chief as distributed
 
     monkeypatch.setattr(distributed.os, "cpu_count", lambda: 8)
     built_in = SearchSpace()
@@ -110,7 +110,7 @@ def test_local_workers_are_started_before_the_data_libraries_load():
     """`--workers N` starts its worker processes first thing, so that their start-up overlaps
     the chief's: nothing on the way to `pipeline.run` creating the chief loads pandas,
     scikit-learn or TensorFlow (pandas alone took 0.3 s)."""
-    code = ("import sys, run_tuning, tuning.pipeline; from tuning.config import RunConfig; "
+    code = ("import sys, run_tuning, tuning.run.pipeline; from tuning.config import RunConfig; "
             "RunConfig(dataset='digits', task='multiclass'); "
             "print(sorted(m for m in ('pandas', 'sklearn', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -120,8 +120,8 @@ def test_local_workers_are_started_before_the_data_libraries_load():
 
 def test_workers_get_the_chiefs_search_options():
     """A local worker's command line parses back to the chief's search settings."""
-    import run_tuning
-    from tuning.distributed import _forwarded_options
+    from tuning.cli import main as run_tuning
+    from tuning.parallel.chief import _forwarded_options
 
     chief = RunConfig(dataset="iris", drop=("petal width (cm)",), tuner="random", max_trials=3,
                       epochs=2, patience=0, seed=4, refit=True, workers=2, name="r", out="o")
@@ -136,7 +136,7 @@ def test_a_dead_workers_trial_ends_as_failed(tmp_path):
     """What the chief does when a worker dies holding a trial: no stall, nothing lost."""
     import keras_tuner as kt
 
-    from tuning.liveness import all_ended, release_worker
+    from tuning.parallel.liveness import all_ended, release_worker
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 8)
@@ -161,8 +161,8 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
-    from tuning import liveness
-    from tuning.liveness import all_ended, release_worker
+    from tuning.parallel import liveness
+    from tuning.parallel.liveness import all_ended, release_worker
 
     clock = [1000.0]
     monkeypatch.setattr(liveness.time, "monotonic", lambda: clock[0])
@@ -212,7 +212,7 @@ def test_a_silent_worker_is_given_up_and_its_late_result_ignored(tmp_path, monke
 
 
 def test_a_worker_beats_only_while_it_holds_a_trial(monkeypatch):
-    from tuning import liveness
+    from tuning.parallel import liveness
 
     monkeypatch.setattr(liveness, "HEARTBEAT_SECONDS", 0.05)
     beats: list[str] = []

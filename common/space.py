@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tuning.errors import ConfigError
+from common.errors import ConfigError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "swish")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")

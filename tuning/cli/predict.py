@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from tuning.errors import ConfigError, TunerError
+from common.errors import ConfigError, TuningError
 
 _EPILOG = """\
 The output has one row per input row, in order: `prediction` (the class label as spelled in
@@ -87,6 +87,7 @@ def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from common.files import write_text
     from models.predictor import (
         check_rows,
         load_model,
@@ -96,7 +97,6 @@ def _predict(args: argparse.Namespace) -> int:
         read_metadata,
         read_rows,
     )
-    from tuning.files import write_text
 
     model_dir, data, out = Path(args.model), Path(args.data), Path(args.out)
     _check_out(out, data, model_dir)
@@ -135,6 +135,6 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         return _predict(args)
-    except TunerError as exc:
+    except TuningError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import files, outputs, pipeline
+from common import files
+from common.errors import SearchFailedError
 from tuning.config import RunConfig
-from tuning.errors import SearchFailedError
-from tuning.oracles import RandomOracle
-from tuning.tuners import kept_epoch
+from tuning.run import folder as outputs
+from tuning.run import pipeline
+from tuning.search.oracles import RandomOracle
+from tuning.search.tuners import kept_epoch
 
 
 def _regression_csv(folder: Path) -> str:
@@ -158,7 +160,7 @@ def test_four_failures_in_a_row_are_recorded_and_the_cli_exits_2(tmp_path, monke
                                                                 seed):
     """Keras Tuner would abort with a RuntimeError (exit 1) after 3 failed trials in a row; here
     every trial is recorded, and a search with no success is one `error:` line, status 2."""
-    import run_tuning
+    from tuning.cli import main as run_tuning
 
     (tmp_path / "space.toml").write_text(
         'layers = 1\nunits = 8\nactivation = "relu"\noptimizer = "sgd"\n'
