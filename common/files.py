@@ -1,7 +1,8 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half of it."""
+"""Files: atomic writes (a reader sees the old file or the whole new one), digests, probes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -78,3 +79,31 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
                 path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as hex.
+
+    Raises:
+        OSError: if the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def nearest_existing(path: str | Path) -> Path:
+    """`path` itself if it exists, else its nearest ancestor that does: where making it starts."""
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    return probe
+
+
+def can_create_in(folder: str | Path) -> bool:
+    """True when this process may create files in `folder`, making it (and any missing folders
+    above it) first if need be."""
+    probe = nearest_existing(folder)
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)

@@ -32,3 +32,21 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         write_text(path, "new")
     assert path.read_text() == "complete,old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["trials.csv"]
+
+
+def test_sha256_is_the_files_digest(tmp_path):
+    import hashlib
+
+    from common.files import sha256
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * (3 << 20))  # several of its blocks
+    assert sha256(path) == hashlib.sha256(b"x" * (3 << 20)).hexdigest()
+
+
+def test_can_create_in_refuses_a_path_below_a_file(tmp_path):
+    from common.files import can_create_in
+
+    (tmp_path / "file").write_text("")
+    assert not can_create_in(tmp_path / "file" / "sub")
+    assert can_create_in(tmp_path / "a" / "b")

@@ -9,11 +9,12 @@ mistakes are reported at once as one `error:` line with exit status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from common.errors import ConfigError, TuningError
+from common.files import can_create_in, write_text
+from tuning.cli.args import Parser
 
 _EPILOG = """\
 The output has one row per input row, in order: `prediction` (the class label as spelled in
@@ -24,16 +25,8 @@ ignored. Only model folders written by this tool are loaded (see README: a .kera
 exit status: 0 success, 2 bad input, 1 unexpected error."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad options as one `error:` line with exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message}. Run with --help for the options.\n")
-        sys.exit(2)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="run_tuning.py predict",
         description="Predict with a model exported by a tuning run.",
         epilog=_EPILOG,
@@ -68,10 +61,7 @@ def _check_out(out: Path, data: Path, model: Path) -> None:
             f"--out '{out}' is inside the model folder '{model}', which must stay as exported. "
             "Write the predictions elsewhere."
         )
-    probe = out.parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if not can_create_in(out.parent):
         raise ConfigError(f"Cannot write to '{out.parent}'. Pass --out in a writable folder.")
 
 
@@ -87,7 +77,6 @@ def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from common.files import write_text
     from models.predictor import (
         check_rows,
         load_model,

@@ -37,36 +37,31 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import compat
 from common.errors import ConfigError
 from common.space import SearchSpace, load_space
 from tuning.config import RunConfig
+from tuning.options import forwarded_argv
 from tuning.parallel.liveness import (
     CallLog,
     all_ended,
     pause_when_idle,
     release_worker,
-    silence_keras_tuner_debug_print,
     synchronized,
 )
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.2  # how often the chief checks its workers and the oracle
 _ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tuning` package
-# A layer's width times the batch size from which more TensorFlow threads per trial pay. On 2
-# cores, 512 units on batches of 1024 fit 1.3-1.4x faster with two threads than with one; the
-# built-in space's widest (256 units on batches of 256) no faster, and whole runs with one
-# worker were faster with one thread (8 trials' search, medians side by side: breast_cancer
-# 6.9 s against 7.7 s, 7 of 8 pairs faster; digits 10.4 against 11.6 s; 60,000 rows x 40
-# columns 12.0 against 16.7 s, while the gradient-boosting baseline ran on the other core).
+# A layer's width times the batch size from which more TensorFlow threads per trial pay
+# (README, Performance: below it one thread per trial was faster).
 _WIDE = 512 * 1024
 PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
-# RunConfig fields a chief does not pass on to its local workers as they are.
-_NOT_FORWARDED = {"chief", "port", "bind", "worker", "oracle", "worker_id", "threads", "workers",
-                  "resume", "name", "connect_timeout", "worker_timeout"}
+
 
 
 def is_chief(config: RunConfig) -> bool:
@@ -176,7 +171,7 @@ class Chief:
                    **{PARENT_ENV: str(os.getpid())})
         # The same code as this process, wherever the worker starts (-P: not its own folder).
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
-        argv = [*_forwarded_options(self._config), "--name", self._run_dir.name,
+        argv = [*forwarded_argv(self._config), "--name", self._run_dir.name,
                 "--worker", "--oracle", self.address, "--worker-id", worker_id,
                 "--threads", str(self._threads)]
         process = subprocess.Popen(
@@ -222,21 +217,19 @@ class Chief:
         from concurrent import futures
 
         import grpc
-        from keras_tuner.src import protos
-        from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
         from tuning.search.collect import collect
 
-        silence_keras_tuner_debug_print()
+        compat.silence_conditions_print()
         oracle = tuner.oracle
         oracle.verbose = 0  # one progress line per ended trial instead
         _serialize_saves(oracle)
         pause_when_idle(oracle, tuner.tuner_id)
         tuner.save()
-        self._servicer = OracleServicer(oracle)
+        self._servicer = compat.oracle_servicer(oracle)
         self._calls = CallLog(self._servicer, oracle)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, server)
+        compat.add_oracle_servicer(self._servicer, server)
         try:
             bound = server.add_insecure_port(self._listen)
         except RuntimeError:
@@ -379,23 +372,6 @@ def _reserve_port(host: str, port: int) -> socket.socket:
                           "another --port, or --bind with one of this machine's "
                           "addresses.") from exc
     return sock
-
-
-def _forwarded_options(config: RunConfig) -> list[str]:
-    """The chief's search options as command-line flags (RunConfig fields map one to one)."""
-    argv: list[str] = []
-    for f in fields(config):
-        value = getattr(config, f.name)
-        if f.name in _NOT_FORWARDED or value is None or value is False or value == ():
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif isinstance(value, tuple):
-            argv += [flag, ",".join(value)]
-        else:
-            argv += [flag, str(value)]
-    return argv
 
 
 def _last_line(log: Path) -> str:

@@ -16,8 +16,8 @@ keeps its trial "running" and waits for it forever (keras-team/keras-tuner#915).
     trials like any other worker.
 
 `release_worker` (ending a lost worker's trial) and `all_ended` are shared with the chief's
-watch over its local worker processes; `pause_when_idle` and `silence_keras_tuner_debug_print`
-are what both sides do around Keras Tuner's other calls.
+watch over its local worker processes; `pause_when_idle` is what both sides do around Keras
+Tuner's other calls.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from common import compat
 
 HEARTBEAT_SECONDS = 1.0
 IDLE_PAUSE = 0.5  # a worker told to wait (Hyperband between brackets) asks again after this
@@ -54,11 +56,9 @@ def release_worker(oracle: Any, worker_id: str, reason: str) -> str | None:
 
 
 def _release_worker_locked(oracle: Any, worker_id: str, reason: str) -> str | None:
-    from keras_tuner.src.engine.trial import TrialStatus
-
     trial = oracle.ongoing_trials.get(worker_id)
     if trial is not None:
-        trial.status = TrialStatus.FAILED
+        trial.status = compat.trial_status().FAILED
         trial.message = reason
         oracle.end_trial(trial)  # re-entrant: this thread already holds the oracle's lock
     oracle.tuner_ids.discard(worker_id)
@@ -94,9 +94,7 @@ class CallLog:
         return synchronized(_owner_locked)(self._oracle, trial_id)
 
     def _wrap(self, servicer: Any) -> None:
-        from keras_tuner.src import protos
-
-        service = protos.get_service()
+        service = compat.oracle_messages()
         create, update = servicer.CreateTrial, servicer.UpdateTrial
         end, get = servicer.EndTrial, servicer.GetTrial
 
@@ -176,10 +174,10 @@ class Heartbeat:
     def start(self) -> None:
         # Imported here, not in the thread: its first beat must not wait for an import.
         import grpc
-        from keras_tuner.src import protos
 
         self._thread = threading.Thread(
-            target=self._beat, args=(grpc, protos.get_service()), name="heartbeat", daemon=True
+            target=self._beat, args=(grpc, compat.oracle_messages()), name="heartbeat",
+            daemon=True,
         )
         self._thread.start()
 
@@ -200,30 +198,18 @@ class Heartbeat:
                 pass  # the worker's own next call reports a chief that is gone
 
 
-def silence_keras_tuner_debug_print() -> None:
-    """Keras Tuner 1.4.8's `conditions.Parent.to_proto` prints its first value (a leftover debug
-    `print`) whenever a conditional hyperparameter (units_1 depends on layers) crosses gRPC,
-    littering the console with bare numbers. A module-level `print` shadows the builtin for
-    that module only; it has no other print.
-    """
-    from keras_tuner.src.engine import conditions
-
-    conditions.print = lambda *args, **kwargs: None
-
-
 def pause_when_idle(oracle: Any, tuner_id: str | None = None) -> None:
     """Keras Tuner asks again at once after an IDLE answer; wait a little instead of spinning.
 
     `oracle` is the chief's oracle or a worker's gRPC client. With `tuner_id`, only that
     tuner's requests wait: the chief's oracle also answers the workers, who wait themselves.
     """
-    from keras_tuner.src.engine.trial import TrialStatus
-
+    idle = compat.trial_status().IDLE
     create_trial = oracle.create_trial
 
     def patient_create_trial(requester: str) -> Any:
         trial = create_trial(requester)
-        if trial.status == TrialStatus.IDLE and tuner_id in (None, requester):
+        if trial.status == idle and tuner_id in (None, requester):
             time.sleep(IDLE_PAUSE)
         return trial
 

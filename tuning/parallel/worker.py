@@ -17,10 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import compat
 from common.errors import ConfigError
-from tuning.config import RunConfig, split_address
+from tuning.config import RunConfig, settings_differences, split_address
 from tuning.parallel.chief import PARENT_ENV
-from tuning.parallel.liveness import Heartbeat, pause_when_idle, silence_keras_tuner_debug_print
+from tuning.parallel.liveness import Heartbeat, pause_when_idle
 
 RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
 
@@ -43,13 +44,13 @@ def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> Non
                 "same --out and --name, on a filesystem they share."
             )
         time.sleep(0.1)
-    saved = json.loads(settings.read_text())
-    now = config.settings()
-    differ = [k for k in now if saved.get(k) != now[k]]
+    # The same comparison as --resume's: a data file at another path with the same contents
+    # (another machine's copy) is the same search.
+    differ = settings_differences(json.loads(settings.read_text()), config.settings(),
+                                  ("chief", "worker"))
     if differ:
-        detail = ", ".join(f"{k}: chief {saved.get(k)!r}, worker {now[k]!r}" for k in differ)
-        raise ConfigError(f"This worker's search options differ from the chief's ({detail}). "
-                          "Start the worker with the chief's options.")
+        raise ConfigError(f"This worker's search options differ from the chief's "
+                          f"({'; '.join(differ)}). Start the worker with the chief's options.")
     host, port = split_address(config.oracle or "")
     worker_id = config.worker_id or _default_worker_id()
     os.environ.update(KERASTUNER_TUNER_ID=worker_id,
@@ -87,12 +88,11 @@ def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
         RuntimeError: the chief stopped answering in the middle of the search.
     """
     import grpc
-    from keras_tuner.src.distribute import oracle_client
 
-    silence_keras_tuner_debug_print()
+    compat.silence_conditions_print()
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     _wait_for_chief(address, config.connect_timeout, report)
-    oracle_client.TIMEOUT = RPC_TIMEOUT
+    compat.set_client_timeout(RPC_TIMEOUT)
     pause_when_idle(tuner.oracle)
     heartbeat = Heartbeat(tuner.oracle)
     heartbeat.start()

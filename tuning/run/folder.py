@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from common import compat
 from tuning.config import RunConfig
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def evaluate_best(tuner: Any, best: Any, encoded: Any, task: Any, splits: Any) -
     """
     import warnings
 
+    from data.splits import SPLIT_NAMES
     from reports.evaluation import evaluate, predictions_from_output
 
     with warnings.catch_warnings():
@@ -38,7 +40,7 @@ def evaluate_best(tuner: Any, best: Any, encoded: Any, task: Any, splits: Any) -
         model = tuner.load_model(tuner.oracle.trials[best.trial_id])
     predictions = {
         name: predictions_from_output(task, splits.y[name], encoded.predict(model, name))
-        for name in ("train", "validation", "test")
+        for name in SPLIT_NAMES
     }
     return model, evaluate(task, predictions)
 
@@ -74,7 +76,7 @@ def prepare_export(
 ) -> ReadyExport:
     """The model to export: the best trial's network or, with --refit, its configuration
     retrained on train+validation, composed with the preprocessing; its test metrics come from
-    the composed model itself on the raw test rows (issue 4)."""
+    the composed model itself on the raw test rows."""
     import keras_tuner as kt
 
     from models.export import ExportedModel, compose
@@ -124,31 +126,17 @@ def export_best(
     report(f"model: {ready.exported.kind} exported to {prepared.run_dir / 'model'}")
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("tensorflow-cpu", "keras", "keras-tuner", "numpy", "pandas", "scikit-learn"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
 def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
     """Start fitting the baselines (naive, linear, gradient boosting) beside the search.
 
     They need only the encoded splits, so they are fitted while the search runs, in a forked
     child process (`reports.forked`): a trial's time is mostly one thread's Python and
     per-step overhead, which leaves the second core idle, and a process of their own keeps the
-    fits off the GIL that the trials' graph tracing needs (digits, 10 x 50: search 9.5-11.7 s
-    with the fits in a thread, 8.2-10.5 s in a child). When the trials take every core
+    fits off the GIL that the trials' graph tracing needs. When the trials take every core
     (`--workers` = cores), the child runs at the lowest priority, so that it takes the time the
     trials leave idle (the last trial's tail, the gaps between trials) instead of slowing every
-    trial: digits, 8 random trials, --workers 2 on 2 cores, 6 runs each side by side: search
-    9.6 -> 7.9 s (medians; faster in all 6), whole run 16.2 -> 14.8 s. Where forking is not
-    available, a daemon thread does it (so Ctrl-C or a failed search never waits for it).
+    trial (README, Performance). Where forking is not available, a daemon thread does it (so
+    Ctrl-C or a failed search never waits for it).
 
     Returns:
         An object with `result()` and `cancel()`, like a `concurrent.futures.Future`: the result
@@ -189,10 +177,9 @@ def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
 def start_search_figures(config: RunConfig, result: Any) -> Any:
     """Start rendering the report's plots of the search, as soon as it has ended.
 
-    They are most of the page's time (matplotlib: ~0.9 s of 1.1 s on the default dataset) and
-    need only the trials, so a forked child (`reports.forked`) draws them while this process
-    evaluates and exports the best model, which is TensorFlow's work (~0.7 s). Without fork
-    they are drawn here when the page is.
+    They are most of the page's time and need only the trials, so a forked child
+    (`reports.forked`) draws them while this process evaluates and exports the best model,
+    which is TensorFlow's work. Without fork they are drawn here when the page is.
 
     Returns:
         A `reports.forked.ForkedCall` of `reports.html.search_figures`.
@@ -215,7 +202,7 @@ def export_and_report(
     metrics: dict[str, Any],
     report: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Write the model folder and report.html, with the over/underfitting diagnosis (issue 3).
+    """Write the model folder and report.html, with the over/underfitting diagnosis.
 
     The best model's plots and the export come first: they overlap the search's plots
     (`start_search_figures`) and the baselines' last seconds, if they are still being fitted.
@@ -309,7 +296,7 @@ def _report_context(
         timings={"search": result.seconds, "total": metrics["seconds"]["total"]},
         exported_model=f"model/model.keras: the {described}"
         + (f" (test {shown})" if shown else ""),
-        versions=_versions(),
+        versions=compat.versions(),
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         seed=config.seed,
     )

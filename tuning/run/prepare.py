@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.errors import ConfigError
+from common.files import can_create_in, nearest_existing
 from common.space import SearchSpace, load_space
 from tuning.config import RunConfig
 
@@ -44,17 +45,13 @@ def _check_run_dir(config: RunConfig, run_dir: Path) -> None:
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out '{out}' is a file, not a folder. Pass a folder for run outputs.")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
+    probe = nearest_existing(out)
     if not probe.is_dir():
         raise ConfigError(
             f"Cannot create --out '{out}': '{probe}' is a file, not a folder. Pass --out with a "
             "folder path."
         )
-    import os
-
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if not can_create_in(out):
         raise ConfigError(
             f"Cannot write to output folder '{out}'. Pass --out with a writable folder."
         )

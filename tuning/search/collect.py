@@ -13,6 +13,7 @@ from typing import Any
 import keras_tuner as kt
 
 from common.records import SearchResult, TrialRecord
+from tuning.config import RunConfig
 
 # trials.csv puts these hyperparameters first, in this order; others follow alphabetically.
 _HP_ORDER = (
@@ -135,3 +136,19 @@ def trials_csv(result: SearchResult) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def shortfall(config: RunConfig, result: SearchResult) -> str | None:
+    """What to say when the search ended before --max-trials because the space ran out.
+
+    Keras Tuner stops a grid search after its last combination, and a random or Bayesian one
+    when it can no longer draw an untried combination. (Hyperband's --max-trials is a ceiling
+    of its own schedule, so it is not a shortfall.)
+    """
+    ran = len(result.trials)
+    if result.interrupted or config.tuner == "hyperband" or ran >= config.max_trials:
+        return None
+    why = ("every combination of the grid has run" if config.tuner == "grid"
+           else "the space has no untried combination left")
+    return (f"search: ended after {ran} of --max-trials {config.max_trials} trials: {why}. "
+            "Widen the space (--space) for more.")

@@ -27,9 +27,8 @@ from typing import Any
 
 import keras_tuner as kt
 import numpy as np
-from keras_tuner.src.engine import metrics_tracking
-from keras_tuner.src.tuners import gridsearch
 
+from common import compat
 from common.errors import ConfigError
 from common.files import write_text
 
@@ -96,7 +95,7 @@ class _ResumableOracle:
                 self._run_times[trial_id] = max(1, self._run_times[trial_id])
             else:
                 trial.status = "RUNNING"
-                trial.metrics = metrics_tracking.MetricsTracker()
+                trial.metrics = compat.new_metrics_tracker()
                 trial.score, trial.best_step, trial.message = None, 0, None
                 rerun.append(trial_id)
         self._retry_queue = [t for t in self._retry_queue if t in rerun]
@@ -162,12 +161,8 @@ class GridOracle(_ResumableOracle, kt.oracles.GridSearchOracle):
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
-        ids = self._ordered_ids
         state["grid"] = {
-            "memory": list(ids._memory),
-            # Keys are list indices, or None for the list's head: kept as pairs, not a JSON object.
-            "next": [[k, v] for k, v in ids._next_index.items()],
-            "last": ids._last_index,
+            **compat.grid_walk_state(self._ordered_ids),
             "populate_next": list(self._populate_next),
         }
         return state
@@ -178,13 +173,7 @@ class GridOracle(_ResumableOracle, kt.oracles.GridSearchOracle):
         if grid is None:  # oracle.json written by plain Keras Tuner: rebuild the walk
             self._rebuild_grid_walk()
             return
-        ids = gridsearch.LinkedList()
-        ids._memory = list(grid["memory"])
-        ids._data_to_index = {data: i for i, data in enumerate(ids._memory)}
-        ids._next_index = collections.defaultdict(lambda: None)
-        ids._next_index.update({k: v for k, v in grid["next"]})
-        ids._last_index = grid["last"]
-        self._ordered_ids = ids
+        self._ordered_ids = compat.grid_walk_from_state(grid)
         self._populate_next = list(grid["populate_next"])
 
     def _rebuild_grid_walk(self) -> None:
@@ -192,10 +181,9 @@ class GridOracle(_ResumableOracle, kt.oracles.GridSearchOracle):
             return self._compare(self.trials[a].hyperparameters.values,
                                  self.trials[b].hyperparameters.values)
 
-        ids = gridsearch.LinkedList()
-        for trial_id in sorted(self.start_order, key=functools.cmp_to_key(compare)):
-            ids.insert(trial_id)
-        self._ordered_ids = ids
+        self._ordered_ids = compat.grid_walk(
+            sorted(self.start_order, key=functools.cmp_to_key(compare))
+        )
         self._populate_next = list(self.end_order)
 
     def _after_reconcile(self) -> None:

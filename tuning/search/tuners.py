@@ -31,8 +31,8 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src import config as kt_config
 
+from common import compat
 from common.files import write_json
 from tuning.config import RunConfig
 from tuning.interrupts import interrupt_requested
@@ -45,10 +45,8 @@ from tuning.search.oracles import (
     write_state,
 )
 
-# Keras Tuner 1.4.8 prints the traceback of every failed trial to stderr by default. A diverging
-# trial is expected, and its reason goes to trials.csv; unexpected errors keep their traceback
-# in histories/trial_<id>.json.
-kt_config.DEBUG = False
+# Unexpected errors keep their traceback in histories/trial_<id>.json instead.
+compat.quiet_failed_trials()
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -131,7 +129,7 @@ class _TrialBookkeeping:
         `MLPHyperModel.declare_hyperparameters` declares every hyperparameter, the conditional
         `units_i` included, in the order `build` reads them. Keras Tuner's own version then
         builds and compiles a model for each number of layers to find conditional
-        hyperparameters, which here are all known already (0.2-0.3 s in every process).
+        hyperparameters, which here are all known already, and costs every process time.
         """
         hp = self.oracle.get_space()
         self.hypermodel.declare_hyperparameters(hp)
@@ -151,7 +149,7 @@ class _TrialBookkeeping:
             kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
         checkpoint = Path(self._get_checkpoint_fname(trial.trial_id))
         checkpoint.unlink(missing_ok=True)  # an earlier, killed attempt's weights
-        _forget_custom_gradients()  # before _try_build's clear_session and gc.collect
+        compat.forget_custom_gradients()  # before _try_build's clear_session and gc.collect
         keras.utils.set_random_seed(self._config.seed * 1000 + int(trial.trial_id))
         if interrupt_requested():  # Ctrl-C was pressed and lost between trials
             raise KeyboardInterrupt
@@ -163,7 +161,7 @@ class _TrialBookkeeping:
             with warnings.catch_warnings():
                 # Hyperband continues a trial from its weights only; its optimizer starts afresh.
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-                model = self._try_build(hp)
+                model = compat.build(self, hp)
             self.hypermodel.fit(hp, model, *args, **kwargs)
             best = kept_epoch(log.history, self._config.patience > 0)
             if best is None:
@@ -244,27 +242,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def _forget_custom_gradients() -> None:
-    """Let the previous trials' traced graphs be freed: a workaround for a TensorFlow leak.
-
-    In graph mode, every call of a `tf.custom_gradient` function registers its gradient under a
-    new name ("CustomGradient-<id>") in TensorFlow's global gradient registry, which never
-    removes it, and the registered closure holds the traced graph. tf.distribute's all_reduce,
-    which Keras' optimizer calls in every traced train step, is such a function, so every
-    trial's training graphs stay alive even after `keras.backend.clear_session()` (about 4 MB
-    per trial on a small MLP; keras-team/keras#17458, tensorflow/tensorflow#61791). An entry is
-    looked up only while the function that made it is being traced, so between trials none is
-    needed. `_gradient_registry` is private TensorFlow API: TensorFlow is pinned in
-    requirements.txt; if it is gone, nothing is done.
-    """
-    from tensorflow.python.framework import ops
-
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    if isinstance(registry, dict):
-        for name in [n for n in registry if str(n).startswith("CustomGradient-")]:
-            del registry[name]
-
-
 def _save_weights(model: keras.Model, path: Path) -> None:
     """`model.save_weights`, atomically (Keras wants the name to end in .weights.h5)."""
     tmp = path.with_name(f".{os.getpid()}.tmp.weights.h5")
@@ -312,6 +289,9 @@ def make_tuner(
         # Never abort on a run of failed trials: each is recorded, and the search goes on.
         max_consecutive_failed_trials=config.max_trials + 1,
     )
+    warning = compat.version_warning()
+    if warning:
+        report(f"warning: {warning}")
     tuner_class, oracle_class = _CLASSES[config.tuner]
     if config.tuner == "hyperband":
         oracle = oracle_class(max_epochs=max(config.epochs, 2), factor=3, **common)

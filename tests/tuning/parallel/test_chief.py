@@ -120,14 +120,14 @@ def test_local_workers_are_started_before_the_data_libraries_load():
 
 def test_workers_get_the_chiefs_search_options():
     """A local worker's command line parses back to the chief's search settings."""
-    from tuning.cli import main as run_tuning
-    from tuning.parallel.chief import _forwarded_options
+    from tuning.cli.args import tune_parser
+    from tuning.options import forwarded_argv
 
     chief = RunConfig(dataset="iris", drop=("petal width (cm)",), tuner="random", max_trials=3,
                       epochs=2, patience=0, seed=4, refit=True, workers=2, name="r", out="o")
-    argv = [*_forwarded_options(chief), "--name", "r", "--worker", "--oracle", "127.0.0.1:9",
+    argv = [*forwarded_argv(chief), "--name", "r", "--worker", "--oracle", "127.0.0.1:9",
             "--worker-id", "local-1", "--threads", "1"]
-    worker = RunConfig(**vars(run_tuning._tune_parser().parse_args(argv)))
+    worker = RunConfig(**vars(tune_parser().parse_args(argv)))
     assert worker.settings() == chief.settings()
     assert (worker.worker, worker.workers, worker.threads) == (True, 1, 1)
 

@@ -18,7 +18,6 @@ from tuning.config import RunConfig
 from tuning.run import folder as outputs
 from tuning.run import pipeline
 from tuning.search.oracles import RandomOracle
-from tuning.search.tuners import kept_epoch
 
 
 def _regression_csv(folder: Path) -> str:
@@ -78,13 +77,6 @@ def test_every_trial_failing_ends_the_run_with_what_is_known(tmp_path, monkeypat
     assert metrics["trials"] == {"completed": 0, "failed": 2, "requested": 2, "interrupted": False}
     assert metrics["task"] == "regression" and metrics["n_rows"]["train"] == 42
     assert not (run_dir / "model").exists()
-
-
-def test_kept_epoch_skips_non_finite_losses():
-    history = {"val_loss": [0.5, float("nan"), 0.3, float("inf")]}
-    assert kept_epoch(history, early_stopping=True) == 3
-    assert kept_epoch({"val_loss": [float("nan")]}, early_stopping=True) is None
-    assert kept_epoch(history, early_stopping=False) == 4
 
 
 # --------------------------------------------------------------------------------------------

@@ -99,13 +99,6 @@ def test_each_task_end_to_end(tmp_path, task, seed):
     assert shown == metrics["diagnosis"]["warnings"]
 
 
-def test_time_left_reads_naturally():
-    from tuning.search.tuners import _duration
-
-    assert [_duration(s) for s in (4.6, 59.4, 185, 3725)] == [
-        "5 s", "59 s", "3 min 05 s", "1 h 02 min"]
-
-
 @pytest.mark.parametrize("tuner", ["random", "grid", "bayesian", "hyperband"])
 def test_each_tuner_completes(tmp_path, tuner, seed):
     data, space = _csv(tmp_path, "binary")

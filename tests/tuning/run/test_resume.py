@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import ConfigError, SearchInterrupted
 from tuning.config import RunConfig
 from tuning.run import folder as outputs
 from tuning.run import pipeline
@@ -391,7 +392,7 @@ def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch,
                         lambda *a, **k: started.append(start_baselines(*a, **k)) or started[-1])
     options = _options(tmp_path, "random") | {"epochs": 50}
     begun = time.monotonic()
-    with pytest.raises(pipeline.SearchInterrupted):
+    with pytest.raises(SearchInterrupted):
         pipeline.run(RunConfig(**options), report=lambda line: None)
     assert time.monotonic() - begun < 45
     run_dir = tmp_path / "runs" / "run"
@@ -409,15 +410,15 @@ def test_resume_refuses_other_settings(tmp_path):
     (run_dir / "settings.json").write_text(json.dumps(RunConfig(**options).settings()))
     space = Path(options["space"])
     space.write_text(space.read_text().replace("[0.01, 0.003]", "[0.01, 0.3]"))
-    with pytest.raises(pipeline.ConfigError, match="space file's contents changed"):
+    with pytest.raises(ConfigError, match="space file's contents changed"):
         pipeline.run(RunConfig(**options, resume=True), report=lambda line: None)
-    with pytest.raises(pipeline.ConfigError, match="max_trials: was 3, now 4"):
+    with pytest.raises(ConfigError, match="max_trials: was 3, now 4"):
         pipeline.run(RunConfig(**(options | {"max_trials": 4}), resume=True),
                      report=lambda line: None)
     moved = tmp_path / "moved.csv"
     moved.write_bytes(Path(options["data"]).read_bytes())
     space.write_text(SPACE)
-    with pytest.raises(pipeline.ConfigError) as error:  # same contents elsewhere: accepted
+    with pytest.raises(ConfigError) as error:  # same contents elsewhere: accepted
         pipeline.run(RunConfig(**(options | {"data": str(moved), "epochs": 5}), resume=True),
                      report=lambda line: None)
     assert "epochs: was 2, now 5" in str(error.value) and "data" not in str(error.value)
