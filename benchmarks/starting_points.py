@@ -5,7 +5,7 @@ benchmark (`benchmarks/quality.py`), for several seeds, with 5-fold cross-valida
 train+validation, as a trial of the tool is. Printed per candidate: its cross-validated loss
 relative to the naive baseline's (skill = 1 − loss / naive loss, higher is better; the test
 split is not used for the ranking) and, for reference only, the fold-averaged test score.
-The search's known-good starting points (`tuning/oracles.py`) were chosen from this table.
+The search's known-good starting points (`tuning/search/oracles.py`) were chosen from this table.
 
     python benchmarks/starting_points.py                     # every small table, 3 seeds
     python benchmarks/starting_points.py --tables fgl,OJ --seeds 0
@@ -70,8 +70,8 @@ def evaluate(table, seed: int, names: list[str], work: Path, epochs: int) -> lis
     from models.hypermodel import MLPHyperModel
     from reports.baselines import fit_baselines
     from tuning.config import RunConfig
-    from tuning.pipeline import prepare
-    from tuning.space import SearchSpace
+    from tuning.run.prepare import prepare
+    from common.space import SearchSpace
 
     source = _generated(table.name, work) if table.source[0].startswith("@") else table.source
     options = dict(zip(source[::2], source[1::2], strict=True))

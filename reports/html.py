@@ -11,12 +11,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from common.records import SearchResult, TrialRecord
+from data.splits import SPLIT_NAMES as SPLITS
 from data.task import Task
 from reports import plots
 from reports.baselines import DESCRIPTIONS
 from reports.diagnosis import Diagnosis
-from reports.evaluation import SPLITS, Evaluation
-from tuning.records import SearchResult, TrialRecord
+from reports.evaluation import Evaluation
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _SVG_NS = "{http://www.w3.org/2000/svg}"

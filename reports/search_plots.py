@@ -11,8 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 from sklearn.ensemble import RandomForestRegressor
 
+from common.records import SearchResult, TrialRecord
 from reports.figures import BEST_COLOR, MUTED_COLOR, TRAIN_COLOR, _short
-from tuning.records import SearchResult, TrialRecord
 
 # Hyperparameters searched on a log scale in the built-in space; plotted with a log x axis.
 LOG_SCALE_HYPERPARAMETERS = frozenset({"learning_rate", "l2"})

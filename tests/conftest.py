@@ -18,3 +18,14 @@ def seed() -> int:
 
     keras.utils.set_random_seed(0)
     return 0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _imports_frozen():
+    """As the command line does for its process (`tuning.cli.main`): Keras Tuner's garbage
+    collections between trials skip TensorFlow's long-lived objects."""
+    import gc
+
+    import tensorflow  # noqa: F401
+
+    gc.freeze()

@@ -12,7 +12,7 @@ from models.ensemble import fold_networks
 from models.fold_training import held_out_predictions, in_fold_predictions, train_folds
 from models.heads import head_for
 from models.hypermodel import MLPHyperModel
-from tuning.space import SearchSpace
+from common.space import SearchSpace
 
 _TASKS = {
     "binary": Task("binary", ("no", "yes")),

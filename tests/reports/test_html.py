@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from common.records import SearchResult, TrialRecord
 from data.task import Task
 from reports import html as report_html
 from reports.diagnosis import diagnose, diagnose_trial
@@ -20,7 +21,6 @@ from reports.html import (
     render_report,
     search_figures,
 )
-from tuning.records import SearchResult, TrialRecord
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'

@@ -1,0 +1,86 @@
+"""The search's known-good starting points, the Bayesian warm-up, and who proposed a trial."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+import pytest
+
+from data.task import Task
+from models.heads import head_for
+from models.hypermodel import MLPHyperModel
+from tuning.search.oracles import (
+    STARTING_POINTS,
+    BayesianOracle,
+    RandomOracle,
+    _allowed,
+    warm_up_trials,
+)
+from common.space import Range, SearchSpace
+
+
+def _oracle(cls, space: SearchSpace = SearchSpace(), **kwargs):
+    oracle = cls(objective="val_loss", max_trials=12, seed=3, **kwargs)
+    hp = oracle.get_space()
+    MLPHyperModel(5, head_for(Task("binary", (0, 1))), space, 3, 1).declare_hyperparameters(hp)
+    oracle.update_space(hp)
+    return oracle
+
+
+def _end(oracle, trial, score):
+    trial.status = "COMPLETED"
+    oracle.update_trial(trial.trial_id, {"val_loss": score})
+    oracle.end_trial(trial)
+
+
+@pytest.mark.parametrize("cls", [RandomOracle, BayesianOracle], ids=["random", "bayesian"])
+def test_searches_start_from_the_known_good_points(cls, tmp_path):
+    oracle = _oracle(cls)
+    oracle._set_project_dir(str(tmp_path), "p")
+    for point in STARTING_POINTS:
+        values = oracle.create_trial("t").hyperparameters.values
+        expected = {k: v for k, v in point.items() if k != "units"}
+        assert {k: values[k] for k in expected} == expected
+        assert [values[f"units_{i}"] for i in range(point["layers"])] == [point["units"]] * \
+            point["layers"]
+        _end(oracle, oracle.trials[max(oracle.trials)], 0.5)
+    third = oracle.create_trial("t")
+    assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == ["start", "start", "random"]
+    assert third.trial_id in oracle.proposed
+
+
+def test_a_starting_value_the_space_forbids_becomes_the_closest_allowed(tmp_path):
+    space = SearchSpace(units=(16, 48), optimizer=("sgd", "nesterov"), layers=1,
+                        learning_rate=Range(1e-2, 1e-1, sampling="log"))
+    oracle = _oracle(RandomOracle, space)
+    oracle._set_project_dir(str(tmp_path), "p")
+    values = oracle.create_trial("t").hyperparameters.values
+    assert values["layers"] == 1 and values["units_0"] == 48  # 128 -> the nearest, 48
+    assert values["optimizer"] == "sgd"  # "adam" is not allowed: the space's default
+    assert values["learning_rate"] == pytest.approx(1e-2)  # 1e-3 clipped into the range
+
+
+def test_allowed_rounds_to_the_step_and_the_nearest_choice():
+    hps = kt.HyperParameters()
+    hps.Choice("u", [8, 64])
+    hps.Float("d", 0.0, 0.5, step=0.1)
+    hps.Int("n", 1, 3)
+    hps.Fixed("f", "tanh")
+    choice, stepped, whole, fixed = hps.space
+    assert _allowed(choice, 100) == 64
+    assert _allowed(stepped, 0.27) == pytest.approx(0.3)
+    assert _allowed(whole, 5) == 3
+    assert _allowed(fixed, "relu") == "tanh"
+
+
+def test_bayesian_warm_up_is_a_third_of_the_budget_and_then_the_model_proposes(tmp_path):
+    assert warm_up_trials(20) == 6 and warm_up_trials(4) == 3
+    oracle = _oracle(BayesianOracle, num_initial_points=warm_up_trials(9))
+    oracle._set_project_dir(str(tmp_path), "p")
+    for i in range(5):
+        trial = oracle.create_trial("t")
+        _end(oracle, trial, 0.1 * (i + 1))
+    assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == [
+        "start", "start", "random", "model", "model"]
+    restored = _oracle(BayesianOracle, num_initial_points=3)
+    restored.set_state(oracle.get_state())  # resume keeps who proposed each trial
+    assert restored.proposed == oracle.proposed

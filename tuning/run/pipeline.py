@@ -1,0 +1,202 @@
+"""The whole run: CSV → splits → preprocessing → hypermodel → search → best model → outputs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from common.errors import SearchFailedError, SearchInterrupted
+from common.files import write_json, write_text
+from tuning.config import RunConfig
+from tuning.run import folder, modes
+from tuning.run.prepare import Prepared, prepare
+
+if TYPE_CHECKING:
+    from common.records import SearchResult
+    from common.space import SearchSpace
+
+Configure = Callable[[RunConfig, "SearchSpace"], None]
+
+
+def run(
+    config: RunConfig, report: Callable[[str], None] = print, configure: Configure | None = None
+) -> Path:
+    """Tune, evaluate and write the run folder.
+
+    Args:
+        config: the run's configuration.
+        report: where the console's lines go. Defaults to print.
+        configure: called once TensorFlow is loaded, before any model is built, for settings of
+            the whole process (the command line's thread pools); None leaves the process alone.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        ConfigError, DataError: bad input; nothing is written.
+        SearchFailedError: every trial failed; trials.csv and metrics.json (status "failed")
+            are still written.
+        SearchInterrupted: Ctrl-C during the search; trials.csv and metrics.json (status
+            "interrupted", the best trial so far) are written, and --resume continues.
+    """
+    started = time.perf_counter()
+    mode = modes.for_config(config, report)  # a chief starts its local workers first
+    config = mode.config
+    try:
+        prepared = prepare(config, report)  # CSV → cleaned columns → task → splits
+        mode.open_folder(prepared.run_dir)
+    except BaseException:
+        mode.close()
+        raise
+    run_dir = prepared.run_dir
+    encoded, tuner, train_mask = _build(config, prepared, report, configure)  # TensorFlow
+    train, validation = _search_data(encoded, train_mask), encoded.fit_data("validation")
+    if not mode.writes_results:
+        mode.search(tuner, train, validation)
+        return run_dir
+    baselines = folder.start_baselines(config, prepared, encoded, train_mask)  # beside the search
+    result = mode.search(tuner, train, validation)
+    from tuning.search.collect import shortfall, trials_csv
+
+    ended_early = shortfall(config, result)
+    if ended_early:
+        report(ended_early)
+    write_text(run_dir / "trials.csv", trials_csv(result))
+    if result.best is None or result.interrupted:
+        baselines.cancel()  # no diagnosis is written: do not leave them running
+    if result.best is None:
+        _stop_without_model(config, prepared, result, started)
+
+    best = result.best
+    # The report's plots of the search are drawn beside the evaluation and the export.
+    figures = None if result.interrupted else folder.start_search_figures(config, result)
+    model, evaluation = folder.evaluate_best(
+        tuner, best, encoded, prepared.task, prepared.splits, train_mask
+    )
+    if result.interrupted:  # the best trial so far is evaluated; no export until the search ends
+        metrics = folder.metrics_record(
+            config, prepared, result, started, "interrupted", evaluation.metrics
+        )
+        write_json(run_dir / "metrics.json", metrics)
+        raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
+    ready = folder.prepare_export(
+        config, prepared, encoded, tuner, result, model, report, train_mask
+    )
+    metrics = folder.metrics_record(
+        config, prepared, result, started, "complete", evaluation.metrics
+    )
+    metrics["exported_model"] = ready.record()
+    metrics["exported_model"]["single_best"] = {"trial_id": best.trial_id, **evaluation.metrics}
+    if train_mask is not None:
+        metrics["cv"] = {
+            "folds": int(train_mask.shape[1]),
+            "rows": int(train_mask.shape[0]),
+            "best_trial_fold_scores": list(best.fold_scores),
+        }
+    metrics.update(
+        folder.export_and_report(
+            config, prepared, encoded, ready, result, evaluation, baselines, figures, metrics,
+            report,
+        )
+    )
+    # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
+    write_json(run_dir / "metrics.json", metrics)
+    test = evaluation.metrics["test"]
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if v is not None)
+    report(f"best trial {best.trial_id}: test {shown}")
+    report(f"run folder: {run_dir}")
+    return run_dir
+
+
+# Automatic cross-validation (--cv auto) on tables with at most this many training and
+# validation rows together, with this many folds (chosen on the quality benchmark: README).
+CV_AUTO_MAX_ROWS = 2000
+CV_AUTO_FOLDS = 5
+
+
+def cv_folds(config: RunConfig, sizes: dict[str, int]) -> int:
+    """Networks per trial: --cv, or CV_AUTO_FOLDS on small tables; 1 = no cross-validation."""
+    if config.cv is not None:
+        return max(1, config.cv)
+    rows = sizes["train"] + sizes["validation"]
+    return CV_AUTO_FOLDS if rows <= CV_AUTO_MAX_ROWS else 1
+
+
+def _search_data(encoded: Any, train_mask: Any) -> tuple[Any, Any]:
+    """What the trials train on: the training split, or with cross-validation the training
+    rows followed by the validation rows, which the folds share."""
+    if train_mask is None:
+        return encoded.fit_data("train")
+    import numpy as np
+
+    return tuple(np.concatenate([a, b]) for a, b in zip(
+        encoded.fit_data("train"), encoded.fit_data("validation"), strict=True))
+
+
+def _build(
+    config: RunConfig,
+    prepared: Prepared,
+    report: Callable[[str], None],
+    configure: Configure | None,
+) -> tuple[Any, Any, Any]:
+    """Encode the splits and make the hypermodel and its tuner.
+
+    Returns:
+        The `data.encoding.EncodedSplits`, the Keras Tuner tuner and, with cross-validation,
+        the folds' (n, K) training mask over the training then validation rows (else None).
+    """
+    # TensorFlow is imported only now, so bad input is reported instantly.
+    import keras
+
+    from data.encoding import encode_splits
+    from data.splits import fold_masks
+    from models.heads import head_for
+    from models.hypermodel import MLPHyperModel
+    from tuning.search.tuners import make_tuner
+
+    keras.utils.set_random_seed(config.seed)
+    if configure is not None:
+        configure(config, prepared.space)
+    encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task)
+    folds, train_mask = cv_folds(config, prepared.splits.sizes()), None
+    if folds > 1:  # every trial trains K networks on folds of train+validation
+        rows = _search_data(encoded, True)[1]
+        train_mask = fold_masks(rows, prepared.task, folds, config.seed)
+    hypermodel = MLPHyperModel(
+        encoded.n_features, head_for(prepared.task), prepared.space, config.epochs,
+        config.patience, train_mask=train_mask,
+    )
+    tuner = make_tuner(config, hypermodel, prepared.run_dir, report)
+    cv_text = (f", {folds}-fold cross-validation on train+validation ({len(train_mask)} rows)"
+               if train_mask is not None else "")
+    report(
+        f"search: {config.tuner}, {config.max_trials} trials, up to {config.epochs} epochs each, "
+        f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}"
+        + cv_text
+    )
+    return encoded, tuner, train_mask
+
+
+def _stop_without_model(
+    config: RunConfig, prepared: Prepared, result: SearchResult, started: float
+) -> None:
+    """No trial completed: write metrics.json saying why, and raise.
+
+    Raises:
+        SearchInterrupted: Ctrl-C before any trial completed.
+        SearchFailedError: every trial failed.
+    """
+    run_dir = prepared.run_dir
+    status = "interrupted" if result.interrupted else "failed"
+    write_json(run_dir / "metrics.json",
+               folder.metrics_record(config, prepared, result, started, status))
+    if result.interrupted:
+        raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
+    raise SearchFailedError(
+        f"All {len(result.trials)} trials failed, so there is no model (see "
+        f"{run_dir}/trials.csv;"
+        f" first reason: {result.trials[0].message if result.trials else 'none ran'}). "
+        "Narrow the search space with --space, e.g. lower learning rates."
+    )

@@ -1,0 +1,309 @@
+"""Keras Tuner's oracles, made resumable after a kill at any moment.
+
+What `_ResumableOracle` changes in Keras Tuner 1.4.8's oracles, so that `--resume` continues a
+run killed at any moment (even by SIGKILL):
+  * every state file (`oracle.json`, `trial_<id>/trial.json`, the tuner's `tuner0.json`) is
+    written to a temporary file and renamed (Keras Tuner's `utils.save_json` writes in place, so
+    a kill can leave a torn file that no longer loads);
+  * on reload, the trial files and `oracle.json` are reconciled: they are two files written one
+    after the other, so a kill can fall between them (see `_ResumableOracle._reconcile`);
+  * a trial that was running when the process died is run again from scratch (Keras Tuner
+    already queues it for a retry, but keeps the metrics the dead attempt reported, which would
+    be averaged into the new score);
+  * GridSearch's walk through the grid (`_ordered_ids`, `_populate_next`) is saved, which Keras
+    Tuner forgets (keras-team/keras-tuner#1055: a resumed grid search dies with a KeyError);
+  * BayesianOptimization's random-number generator is saved, so a resumed search proposes what
+    the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import functools
+import json
+import os
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+
+from common import compat
+from common.errors import ConfigError
+from common.files import write_text
+
+_DONE = ("COMPLETED", "FAILED")
+
+
+def write_state(path: str | os.PathLike[str], state: Any) -> None:
+    """Keras Tuner's `utils.save_json`, but atomic: the old file or the whole new one."""
+    write_text(path, json.dumps(state))
+
+
+class _ResumableOracle:
+    """Mixed into a Keras Tuner oracle class; see the module docstring."""
+
+    def save(self) -> None:
+        write_state(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial: kt.engine.trial.Trial) -> None:
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        write_state(path, trial.get_state())
+
+    def reload(self) -> None:
+        try:
+            super().reload()
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ConfigError(
+                f"Cannot resume: the search state in '{self._project_dir}' cannot be read "
+                f"({type(exc).__name__}: {exc}). Start a new run with another --name."
+            ) from None
+        self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Make the trial files and oracle.json agree after a kill at any moment.
+
+        `create_trial` writes the new trial's trial.json, then oracle.json; `end_trial` writes
+        the ended trial's trial.json, then oracle.json. So on disk:
+          * a trial.json that oracle.json never heard of is a trial that never started: it is
+            forgotten, and its id and values are drawn again (the oracle's random state is
+            the one saved before the draw, so they come out the same);
+          * a trial that oracle.json calls running but whose trial.json says it ended did end:
+            it is counted as ended, not run twice;
+          * any other trial that started but did not end is run again, from scratch.
+        """
+        started = set(self.start_order)
+        for trial_id in [t for t in self.trials if t not in started]:
+            del self.trials[trial_id]
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(self._project_dir, f"trial_{trial_id}", "trial.json"))
+        missing = [t for t in self.start_order if t not in self.trials]
+        if missing:
+            raise ConfigError(
+                f"Cannot resume: the search state in '{self._project_dir}' lists trial(s) "
+                f"{', '.join(missing)} but their trial.json files are gone. Start a new run "
+                "with another --name."
+            )
+        ended = set(self.end_order)
+        rerun: list[str] = []
+        for trial_id in self.start_order:
+            if trial_id in ended:
+                continue
+            trial = self.trials[trial_id]
+            if trial.status in _DONE:
+                self.end_order.append(trial_id)
+                self._run_times[trial_id] = max(1, self._run_times[trial_id])
+            else:
+                trial.status = "RUNNING"
+                trial.metrics = compat.new_metrics_tracker()
+                trial.score, trial.best_step, trial.message = None, 0, None
+                rerun.append(trial_id)
+        self._retry_queue = [t for t in self._retry_queue if t in rerun]
+        self._retry_queue += [t for t in rerun if t not in self._retry_queue]
+        self.ongoing_trials = {}
+        self._after_reconcile()
+
+    def _after_reconcile(self) -> None:
+        """Repairs of an oracle's own state after `_reconcile`; nothing by default."""
+
+    def resume_summary(self) -> str:
+        """One line on what a reloaded oracle found."""
+        statuses = collections.Counter(self.trials[t].status for t in self.end_order)
+        rerun = len(self._retry_queue)
+        return (
+            f"resume: {len(self.end_order)} trial(s) already done ({statuses['COMPLETED']} "
+            f"completed, {statuses['FAILED']} failed)"
+            + (f"; {rerun} interrupted trial(s) will run again" if rerun else "")
+        )
+
+
+# Known-good configurations every random and Bayesian search starts from, in this order
+# (chosen on the quality benchmark's tables with benchmarks/starting_points.py: README,
+# "Quality"). `units` applies to every hidden layer. A value the search space does not allow
+# is replaced by the closest one it does.
+STARTING_POINTS: tuple[dict[str, Any], ...] = (
+    dict(layers=2, units=128, activation="relu", optimizer="adam", learning_rate=1e-3,
+         batch_size=32, l2=1e-5, dropout=0.1),
+    dict(layers=1, units=256, activation="relu", optimizer="adam", learning_rate=3e-3,
+         batch_size=32, l2=1e-4, dropout=0.2),
+)
+
+
+def _allowed(hp: Any, wanted: Any) -> Any:
+    """`wanted` if the hyperparameter allows it, else the closest value it does allow."""
+    config = hp.get_config()
+    if "value" in config and "values" not in config and "min_value" not in config:
+        return hp.value  # Fixed
+    if wanted is None:
+        return hp.default
+    if "values" in config:  # Choice
+        values = list(config["values"])
+        if wanted in values:
+            return wanted
+        if isinstance(wanted, (int, float)) and all(isinstance(v, (int, float)) for v in values):
+            return min(values, key=lambda v: abs(np.log(max(v, 1e-12) / max(wanted, 1e-12))))
+        return hp.default
+    low, high, step = config["min_value"], config["max_value"], config.get("step")
+    value = min(max(wanted, low), high)
+    if step:
+        if config.get("sampling") == "log":
+            value = low * step ** round(np.log(value / low) / np.log(step))
+        else:
+            value = low + step * round((value - low) / step)
+        value = min(max(value, low), high)
+    return int(round(value)) if isinstance(low, int) and isinstance(high, int) else float(value)
+
+
+class _StartingPoints:
+    """Mixed into the random and Bayesian oracles: the first trials are `STARTING_POINTS`, and
+    every trial remembers who proposed it ("start", "random" or "model"), for the console."""
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        index = int(trial_id)
+        if index < len(STARTING_POINTS):
+            values = self._starting_values(STARTING_POINTS[index])
+            if values is not None and not self._duplicate(values):
+                self._proposed_by(trial_id, "start")
+                return {"status": "RUNNING", "values": values}
+        response = super().populate_space(trial_id)
+        if response.get("status") == "RUNNING":
+            self._proposed_by(trial_id, getattr(self, "_last_proposal", "random"))
+        return response
+
+    def _starting_values(self, point: dict[str, Any]) -> dict[str, Any] | None:
+        hps = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                name = "units" if hp.name.startswith("units_") else hp.name
+                hps.values[hp.name] = _allowed(hp, point.get(name))
+        return hps.values
+
+    def _proposed_by(self, trial_id: str, source: str) -> None:
+        if not hasattr(self, "proposed"):
+            self.proposed = {}
+        self.proposed[trial_id] = source
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        state["proposed"] = dict(getattr(self, "proposed", {}))
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.proposed = dict(state.get("proposed", {}))
+
+
+class RandomOracle(_ResumableOracle, _StartingPoints, kt.oracles.RandomSearchOracle):
+    """Random search; its random state (`_seed_state`) is already part of oracle.json."""
+
+
+class HyperbandOracle(_ResumableOracle, kt.oracles.HyperbandOracle):
+    """Hyperband; its brackets are already part of oracle.json."""
+
+
+def warm_up_trials(max_trials: int) -> int:
+    """Completed trials the Bayesian search draws at random before its model proposes any:
+    a third of the budget, at least 3 (Keras Tuner's default, 3 per hyperparameter, is more
+    than a whole default search)."""
+    return max(3, max_trials // 3)
+
+
+class BayesianOracle(_ResumableOracle, _StartingPoints, kt.oracles.BayesianOptimizationOracle):
+    """Bayesian optimization that saves the NumPy generator behind its proposals, never
+    proposes a value set it already tried, and models the logarithm of the loss.
+
+    Keras Tuner's Gaussian-process step does not check for repeats (its random start does), so
+    on a small or discrete space it proposes the best-known values again and again, spending the
+    trial budget on copies. A repeat is replaced by an untried random value set. Losses span
+    orders of magnitude (a diverging trial's is 100× a good one's), which a Gaussian process on
+    raw values fits badly: it sees their logarithm.
+    """
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        completed = sum(t.status == "COMPLETED" for t in self.trials.values())
+        # Keras Tuner's rule in BayesianOptimizationOracle.populate_space.
+        warm_up = self.num_initial_points or max(3 * len(self.hyperparameters.space), 3)
+        self._last_proposal = "random" if completed < warm_up else "model"
+        response = super().populate_space(trial_id)
+        values = response.get("values")
+        if response["status"] == "RUNNING" and values is not None and self._duplicate(values):
+            self._last_proposal = "random"
+            return self._random_populate_space()
+        return response
+
+    def _vectorize_trials(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keras Tuner's own, but a completed trial's score enters as log(loss)."""
+        x, y = [], []
+        ongoing = set(self.ongoing_trials.values())
+        for trial in self.trials.values():
+            hps = trial.hyperparameters
+            vector = [
+                hp.value_to_prob(
+                    hps.values[hp.name] if hps.is_active(hp) and hp.name in hps.values
+                    else hp.default
+                )
+                for hp in self._nonfixed_space()
+            ]
+            if trial in ongoing:  # a pessimistic guess, so parallel workers get other values
+                mean, std = self.gpr.predict(np.array(vector).reshape(1, -1), return_std=True)
+                score = float(np.ravel(mean)[0] + np.ravel(std)[0])
+            elif trial.status == "COMPLETED" and trial.score is not None:
+                score = float(np.log(max(float(trial.score), 1e-12)))
+            else:
+                continue
+            x.append(vector)
+            y.append(score)
+        return np.array(x), np.array(y)
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        name, keys, pos, has_gauss, cached = self._random_state.get_state()
+        state["random_state"] = [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        if "random_state" in state:
+            name, keys, pos, has_gauss, cached = state["random_state"]
+            self._random_state.set_state(
+                (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+            )
+
+
+class GridOracle(_ResumableOracle, kt.oracles.GridSearchOracle):
+    """Grid search that saves where it is in the grid (keras-team/keras-tuner#1055)."""
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        state["grid"] = {
+            **compat.grid_walk_state(self._ordered_ids),
+            "populate_next": list(self._populate_next),
+        }
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        grid = state.get("grid")
+        if grid is None:  # oracle.json written by plain Keras Tuner: rebuild the walk
+            self._rebuild_grid_walk()
+            return
+        self._ordered_ids = compat.grid_walk_from_state(grid)
+        self._populate_next = list(grid["populate_next"])
+
+    def _rebuild_grid_walk(self) -> None:
+        def compare(a: str, b: str) -> int:
+            return self._compare(self.trials[a].hyperparameters.values,
+                                 self.trials[b].hyperparameters.values)
+
+        self._ordered_ids = compat.grid_walk(
+            sorted(self.start_order, key=functools.cmp_to_key(compare))
+        )
+        self._populate_next = list(self.end_order)
+
+    def _after_reconcile(self) -> None:
+        # GridSearchOracle.end_trial queues the ended trial only after end_trial has saved
+        # oracle.json; the tuner's save that follows may never happen. Queue every ended trial
+        # that is not queued: one whose successor was already proposed is skipped when popped
+        # (populate_space finds its next combination already in the walk).
+        self._populate_next += [t for t in self.end_order if t not in self._populate_next]
