@@ -122,10 +122,10 @@ class _ResumableOracle:
 # "Quality"). `units` applies to every hidden layer. A value the search space does not allow
 # is replaced by the closest one it does.
 STARTING_POINTS: tuple[dict[str, Any], ...] = (
-    dict(layers=2, units=128, activation="relu", optimizer="adam", learning_rate=1e-3,
-         batch_size=32, l2=1e-5, dropout=0.1),
     dict(layers=1, units=256, activation="relu", optimizer="adam", learning_rate=3e-3,
          batch_size=32, l2=1e-4, dropout=0.2),
+    dict(layers=2, units=256, activation="elu", optimizer="adam", learning_rate=1e-3,
+         batch_size=32, l2=1e-4, dropout=0.3),
 )
 
 
