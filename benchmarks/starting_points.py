@@ -40,6 +40,8 @@ CANDIDATES: dict[str, dict] = {
                            learning_rate=1e-3, batch_size=32, l2=1e-4, dropout=0.0),
     "adam_2x256_elu": dict(layers=2, units=256, activation="elu", optimizer="adam",
                            learning_rate=1e-3, batch_size=32, l2=1e-4, dropout=0.3),
+    "adam_2x256_relu": dict(layers=2, units=256, activation="relu", optimizer="adam",
+                            learning_rate=1e-3, batch_size=32, l2=1e-4, dropout=0.3),
     "nesterov_2x128": dict(layers=2, units=128, activation="relu", optimizer="nesterov",
                            learning_rate=1e-2, batch_size=32, l2=1e-4, dropout=0.1),
     "rmsprop_2x128": dict(layers=2, units=128, activation="relu", optimizer="rmsprop",

@@ -45,6 +45,9 @@ SUBCLASS_MEMBERS = {
         "_nonfixed_space",
         "gpr",
         "num_initial_points",
+        "_get_hp_bounds",
+        "_vector_to_values",
+        "beta",
     ),
 }
 

@@ -48,13 +48,20 @@ class ExportedModel:
     """Which trained network went into the model folder.
 
     Attributes:
-        kind: "best_trial" (the search's kept weights) or "refit" (the best configuration
-            retrained on train+validation).
+        kind: "best_trial" (the search's kept weights), "refit" (the best configuration
+            retrained on train+validation) or "ensemble" (several trials' networks averaged).
         trial_id: the best trial, whose hyperparameters the network has.
         epochs: epochs the exported weights were trained for; None when unknown.
         trained_on: the splits the weights were fitted on.
         test: the exported model's test metrics, computed from the raw test rows.
         note: anything a reader must know (e.g. why a refit fell back to the best trial).
+        members: (trial id, weight) of every trial whose networks are averaged.
+        networks: how many networks the model averages (a cross-validated trial has one per
+            fold).
+        splits: the exported networks' metrics on every split, computed from the encoded
+            splits (with cross-validation: training rows by the folds that trained on them,
+            validation rows by the fold that held them out).
+        single_best: the best trial's own metrics on every split, for comparison.
     """
 
     kind: str
@@ -66,6 +73,7 @@ class ExportedModel:
     members: tuple[tuple[str, float], ...] = ()
     networks: int = 1
     splits: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    single_best: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +86,7 @@ class ExportedModel:
             "members": [{"trial_id": t, "weight": round(w, 6)} for t, w in self.members],
             "networks": self.networks,
             "splits": {name: dict(m) for name, m in self.splits.items()},
+            "single_best": dict(self.single_best),
         }
 
 

@@ -580,7 +580,7 @@ def test_a_refit_that_diverges_exports_the_best_trial_and_says_why(tmp_path, mon
     monkeypatch.setattr(models.refit, "refit", diverging)
     _training_frame("binary").to_csv(tmp_path / "train.csv", index=False)
     config = RunConfig(data=str(tmp_path / "train.csv"), target="label", tuner="random",
-                       max_trials=1, epochs=2, patience=0, refit=True, out=str(tmp_path),
+                       max_trials=1, epochs=2, patience=0, refit=True, cv=0, out=str(tmp_path),
                        name="r")
     lines: list[str] = []
     run_dir = run(config, report=lines.append)

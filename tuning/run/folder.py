@@ -119,7 +119,7 @@ def prepare_export(
     encoded: Any,
     tuner: Any,
     result: Any,
-    model: Any,
+    best_model: tuple[Any, Any],
     report: Callable[[str], None],
     train_mask: Any = None,
 ) -> ReadyExport:
@@ -138,6 +138,7 @@ def prepare_export(
     from reports.evaluation import evaluate, predictions_from_output
 
     task, splits, best = prepared.task, prepared.splits, result.best
+    model, evaluation = best_model  # the best trial's, from `evaluate_best`
     selection = choose_members(config, result, prepared.run_dir, encoded, task, train_mask)
     records = {t.trial_id: t for t in result.trials}
     members, outputs = [], {}
@@ -182,6 +183,7 @@ def prepare_export(
         kind, best.trial_id, epochs, trained_on, test.metrics["test"], refit_note,
         members=tuple(selection.weights.items()), networks=len(members),
         splits=ensemble_splits.metrics,
+        single_best={"trial_id": best.trial_id, **evaluation.metrics},
     )
     return ReadyExport(exported_model, exported, best.hyperparameters)
 

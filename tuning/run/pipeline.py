@@ -82,13 +82,12 @@ def run(
         write_json(run_dir / "metrics.json", metrics)
         raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
     ready = folder.prepare_export(
-        config, prepared, encoded, tuner, result, model, report, train_mask
+        config, prepared, encoded, tuner, result, (model, evaluation), report, train_mask
     )
     metrics = folder.metrics_record(
         config, prepared, result, started, "complete", evaluation.metrics
     )
     metrics["exported_model"] = ready.record()
-    metrics["exported_model"]["single_best"] = {"trial_id": best.trial_id, **evaluation.metrics}
     if train_mask is not None:
         metrics["cv"] = {
             "folds": int(train_mask.shape[1]),

@@ -70,7 +70,10 @@ def test_each_task_end_to_end(tmp_path, task, seed):
         # test metrics equal those the exported model (raw rows in, original units out) gets.
         test = metrics["metrics"]["test"]
         assert test["rmse"] ** 2 == pytest.approx(test["loss"])
-        assert test["rmse"] == pytest.approx(metrics["exported_model"]["test"]["rmse"], rel=1e-4)
+        exported = metrics["exported_model"]
+        assert exported["splits"]["test"]["rmse"] == pytest.approx(exported["test"]["rmse"],
+                                                                   rel=1e-4)
+        assert exported["single_best"]["test"] == test
     # The run folder is complete: report, baselines and diagnosis written with the metrics.
     assert (run_dir / "report.html").stat().st_size > 10_000
     assert {"naive", "linear"} <= set(metrics["baselines"])
