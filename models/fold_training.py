@@ -6,8 +6,10 @@ tracing and per-step overhead that dominate small tables are paid once per trial
 Each mini-batch is drawn from all the rows; fold k learns only from the rows it trains on (its
 loss is the mean over them), with its own L2 penalty, so its gradients are exactly those of a
 network trained alone on its rows (its dropout masks are its own too). After every epoch each
-fold is scored on the rows it holds out; early stopping keeps each fold's best epoch, and the
-trial ends when every fold has waited `patience` epochs.
+fold is scored on the rows it holds out. Early stopping watches the folds' mean held-out loss,
+as cross-validation chooses a number of epochs: every fold keeps its weights of the epoch where
+that mean was lowest (a fold's own noisy minimum would flatter the score), and training ends
+`patience` epochs after it.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ class FoldTrainResult:
 
     Attributes:
         histories: one history per fold, keyed as Keras' History ("loss", "val_loss", ...).
-        best_epochs: per fold, the 0-based epoch with the lowest held-out loss (-1: none finite).
+        best_epochs: per fold, the 0-based epoch whose weights it kept (-1: none finite); the
+            same for every fold: the epoch with the lowest mean held-out loss.
         diverged: a loss became NaN or infinite.
-        early_stopped: every fold stopped improving for `patience` epochs.
+        early_stopped: the mean held-out loss stopped improving for `patience` epochs.
     """
 
     histories: list[dict[str, list[float]]] = field(default_factory=list)
@@ -105,9 +108,9 @@ class _FoldEpochRunner:
         self.kernels = [w for w in model.trainable_variables if w.path.endswith("kernel")]
         self.weights = list(model.weights)
         self.shadow = [tf.Variable(w.value, trainable=False) for w in self.weights]
-        self.best = tf.Variable(tf.fill([self.k], np.inf), trainable=False)
-        self.best_epoch = tf.Variable(tf.fill([self.k], -1), trainable=False)
-        self.wait = tf.Variable(tf.zeros([self.k], tf.int32), trainable=False)
+        self.best = tf.Variable(np.inf, dtype=tf.float32, trainable=False)
+        self.best_epoch = tf.Variable(-1, dtype=tf.int32, trainable=False)
+        self.wait = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.run_epoch = tf.function(self._epoch, autograph=False, reduce_retracing=True)
 
     def _penalty(self) -> tf.Tensor:
@@ -151,21 +154,20 @@ class _FoldEpochRunner:
         output = model(self.x, training=False)
         val_loss = _masked_mean(elementwise_loss(self.head, self.y, output), self.held_out)
         val_metric = _masked_mean(elementwise_metric(self.head, self.y, output), self.held_out)
-        # EarlyStopping's bookkeeping per fold (mode min, min_delta 0) and its best weights.
-        improved = val_loss < self.best
+        # EarlyStopping's bookkeeping on the folds' mean (mode min, min_delta 0), best weights.
+        mean = tf.reduce_mean(val_loss)
+        improved = mean < self.best
         for shadow, weight in zip(self.shadow, self.weights, strict=True):
-            where = tf.reshape(improved, [-1] + [1] * (len(weight.shape) - 1))
-            shadow.assign(tf.where(where, weight.value, shadow))
-        self.best.assign(tf.where(improved, val_loss, self.best))
+            shadow.assign(tf.where(improved, weight.value, shadow))
+        self.best.assign(tf.where(improved, mean, self.best))
         self.best_epoch.assign(tf.where(improved, epoch, self.best_epoch))
         self.wait.assign(tf.where(improved, 0, self.wait + 1))
         return tf.stack([train_loss, train_metric, val_loss, val_metric])
 
     def restore_best(self) -> None:
-        found = tf.reshape(self.best_epoch >= 0, [-1])
-        for shadow, weight in zip(self.shadow, self.weights, strict=True):
-            where = tf.reshape(found, [-1] + [1] * (len(weight.shape) - 1))
-            weight.assign(tf.where(where, shadow.value(), weight.value))
+        if int(self.best_epoch.numpy()) >= 0:
+            for shadow, weight in zip(self.shadow, self.weights, strict=True):
+                weight.assign(shadow.value())
 
 
 def train_folds(
@@ -193,8 +195,8 @@ def train_folds(
         l2: the L2 penalty λ of every kernel (the model itself carries no regularizer).
         batch_size: each fold's rows per gradient step.
         epochs: the epoch number to stop at (with `initial_epoch`, as in `fit`).
-        patience: epochs without improvement before a fold counts as done; 0 turns early
-            stopping off and keeps the last epoch's weights.
+        patience: epochs without improvement of the folds' mean held-out loss before training
+            stops; 0 turns early stopping off and keeps the last epoch's weights.
         seed: seeds the per-epoch shuffling.
         callbacks: Keras callbacks, called once per epoch with the folds' mean logs.
         initial_epoch: the first epoch's number (Hyperband continues earlier trials).
@@ -223,17 +225,17 @@ def train_folds(
         if not np.isfinite(values).all():
             result.diverged = True
             break
-        if patience > 0 and bool((runner.wait.numpy() >= patience).all()):
+        if patience > 0 and int(runner.wait.numpy()) >= patience:
             result.early_stopped = True
             break
         if model.stop_training:
             break
     if patience > 0:
         runner.restore_best()
-        best = runner.best_epoch.numpy()
+        best = int(runner.best_epoch.numpy())
     else:
-        best = np.full(runner.k, len(result.histories[0]["loss"]) - 1 + initial_epoch)
-    result.best_epochs = [int(b) - initial_epoch if b >= 0 else -1 for b in best]
+        best = len(result.histories[0]["loss"]) - 1 + initial_epoch
+    result.best_epochs = [best - initial_epoch if best >= 0 else -1] * runner.k
     for callback in callbacks:
         callback.on_train_end({})
     return result
