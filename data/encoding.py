@@ -10,6 +10,7 @@ import numpy as np
 from data.cleaning import Column
 from data.preprocessing import Preprocessing, encode, fit_preprocessing
 from data.splits import SPLIT_NAMES, Splits
+from data.target import TargetTransform, choose_transform
 from data.task import Task
 
 if TYPE_CHECKING:
@@ -28,9 +29,11 @@ class EncodedSplits:
         preprocessing_model: the Keras model that applies them to raw rows.
         x: split name -> float32 feature matrix.
         y: split name -> training targets: float32 (n, 1) of 0/1 (binary), int64 class
-            indices (multiclass) or the target standardized with training μ and σ (regression).
-        target_mean: regression: training μ of the target (0 otherwise).
-        target_std: regression: training σ of the target (1 otherwise).
+            indices (multiclass) or, for regression, the target on its learned scale
+            (`target_transform`) standardized with that scale's training μ and σ.
+        target_mean: regression: training μ of the transformed target (0 otherwise).
+        target_std: regression: training σ of the transformed target (1 otherwise).
+        target_transform: regression: the scale the target is learned on.
     """
 
     preprocessing: Preprocessing
@@ -39,6 +42,7 @@ class EncodedSplits:
     y: dict[str, np.ndarray]
     target_mean: float = 0.0
     target_std: float = 1.0
+    target_transform: TargetTransform = TargetTransform()
 
     @property
     def n_features(self) -> int:
@@ -64,28 +68,46 @@ class EncodedSplits:
 
     def original_units(self, output: np.ndarray) -> np.ndarray:
         """A network's output with regression values back in the target's units."""
-        return np.asarray(output, dtype=np.float64) * self.target_std + self.target_mean
+        scaled = np.asarray(output, dtype=np.float64) * self.target_std + self.target_mean
+        return self.target_transform.inverse(scaled)
 
 
-def _training_target(y: np.ndarray, task: Task, mean: float, std: float) -> np.ndarray:
+def _training_target(
+    y: np.ndarray, task: Task, mean: float, std: float, transform: TargetTransform
+) -> np.ndarray:
     if task.kind == "binary":
         return y.astype(np.float32).reshape(-1, 1)
     if task.kind == "multiclass":
         return y.astype(np.int64)
-    return ((y - mean) / std).astype(np.float32).reshape(-1, 1)
+    return ((transform.forward(y) - mean) / std).astype(np.float32).reshape(-1, 1)
 
 
-def encode_splits(columns: tuple[Column, ...], splits: Splits, task: Task) -> EncodedSplits:
-    """Learn preprocessing on the training split and encode all three splits with it."""
+def encode_splits(
+    columns: tuple[Column, ...], splits: Splits, task: Task, target_transform: str = "none"
+) -> EncodedSplits:
+    """Learn preprocessing on the training split and encode all three splits with it.
+
+    Args:
+        columns: the feature columns and their kinds.
+        splits: the raw splits.
+        task: the task.
+        target_transform: regression: "auto", "none", "log" or "quantile"
+            (`data.target.choose_transform`, decided on the training split). Defaults to "none".
+
+    Raises:
+        ValueError: a requested transform the training target does not allow.
+    """
     preprocessing = fit_preprocessing(splits.x["train"], columns)
     model = preprocessing.build()
     x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
-    mean, std = 0.0, 1.0
+    mean, std, transform = 0.0, 1.0, TargetTransform()
     if task.kind == "regression":
-        train_y = splits.y["train"]
+        transform = choose_transform(splits.y["train"], target_transform)
+        train_y = transform.forward(splits.y["train"])
         mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
-    y = {name: _training_target(splits.y[name], task, mean, std) for name in SPLIT_NAMES}
-    return EncodedSplits(preprocessing, model, x, y, mean, std)
+    y = {name: _training_target(splits.y[name], task, mean, std, transform)
+         for name in SPLIT_NAMES}
+    return EncodedSplits(preprocessing, model, x, y, mean, std, transform)
 
 
 def describe(encoded: EncodedSplits) -> dict[str, Any]:
@@ -93,4 +115,5 @@ def describe(encoded: EncodedSplits) -> dict[str, Any]:
         "features": encoded.preprocessing.to_dict(),
         "target_mean": encoded.target_mean,
         "target_std": encoded.target_std,
+        "target_transform": encoded.target_transform.to_dict(),
     }

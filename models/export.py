@@ -23,6 +23,7 @@ from common import compat
 from common.files import sha256, write_json
 from data.cleaning import convert_column
 from data.preprocessing import MISSING_CATEGORY, FeatureSpec
+from data.target import inverse_layers
 
 if TYPE_CHECKING:
     import keras
@@ -128,6 +129,8 @@ def compose(encoded: EncodedSplits, network: keras.Model, task: Task) -> keras.M
         x = keras.layers.Rescaling(
             scale=encoded.target_std, offset=encoded.target_mean, name="original_units"
         )(x)
+        for layer in inverse_layers(encoded.target_transform):
+            x = layer(x)
     return keras.Model(inputs, x, name="keras_mlp_tuner")
 
 
@@ -263,6 +266,7 @@ def _metadata(
             "features": encoded.preprocessing.to_dict(),
             "target_mean": encoded.target_mean,
             "target_std": encoded.target_std,
+            "target_transform": encoded.target_transform.to_dict(),
         },
         "versions": compat.versions(),
         "files": {},  # filled in once the model files are written

@@ -124,6 +124,7 @@ def diagnose(
     *,
     patience: int,
     epochs: int,
+    history_train_loss: float | None = None,
 ) -> Diagnosis:
     """Judge the best model by the rules in `RULES`.
 
@@ -137,6 +138,11 @@ def diagnose(
         record: the best trial, for its learning curves and hyperparameters.
         patience: early-stopping patience of the search; 0 means early stopping was off.
         epochs: the epoch budget per trial (--epochs).
+        history_train_loss: the best model's plain training loss in the units of its training
+            history, when they are not the metrics' own units plus a standardization (a
+            regression target learned on a log or quantile scale): U4 then compares the
+            training objective with it on that scale, where the naive loss is 1. Defaults to
+            None.
 
     Returns:
         The verdict with its evidence, checks, reasons, advice and warnings.
@@ -147,7 +153,7 @@ def diagnose(
     facts = _curve_facts(record, patience)
     # Hyperband sets each trial's epochs itself (a round's share of --epochs).
     budget = record.epoch_budget or epochs
-    ev = _evidence(task, metrics, baselines, record, facts, patience, budget)
+    ev = _evidence(task, metrics, baselines, record, facts, patience, budget, history_train_loss)
     overfit = _overfitting_checks(ev, facts, patience)
     rounds = record.epoch_budget is not None and record.epoch_budget < epochs
     budget_text = (

@@ -38,6 +38,7 @@ class Evaluation:
 
     metrics: dict[str, dict[str, float | None]]
     predictions: dict[str, Predictions]
+    history_train_loss: float | None = None  # see `reports.diagnosis.diagnose`
 
 
 def predictions_from_output(task: Task, y_true: np.ndarray, output: np.ndarray) -> Predictions:

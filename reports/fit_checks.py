@@ -233,6 +233,7 @@ def _evidence(
     facts: Mapping[str, Any],
     patience: int,
     epochs: int,
+    history_train_loss: float | None = None,
 ) -> dict[str, float | str | bool]:
     """The numbers every rule reads, on the naive baseline's scale where they are compared."""
     naive = baselines.get("naive", {})
@@ -295,7 +296,9 @@ def _evidence(
         # (the training variance) is 1; classification losses are in the naive loss's units.
         history_naive = 1.0 if task.kind == "regression" else naive_train
         objective = float(record.history["loss"][facts["kept_epoch"] - 1])
-        ev["regularization_cost"] = objective / history_naive - train_loss / naive_train
+        plain = (train_loss / naive_train if history_train_loss is None
+                 else history_train_loss / history_naive)
+        ev["regularization_cost"] = objective / history_naive - plain
     return ev
 
 

@@ -195,6 +195,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="N", check=at_least(0)),
     _search("refit", bool, False, "retrain the best configuration on train+validation before "
             "export", "search"),
+    _search("target_transform", str, "auto", "regression: the scale the target is learned on: "
+            "auto (log1p for a right-skewed non-negative target), none, log or quantile "
+            "(default: auto)", "search", check=choice(("auto", "none", "log", "quantile"))),
     _search("cv", int, None, "score each trial by K-fold cross-validation on train+validation; "
             "0 or 1 turns it off (default: auto, 5 folds on small tables)", "search",
             metavar="K", check=_folds, parse=auto_int),

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import threading
 import time
@@ -44,7 +46,12 @@ def evaluate_best(
         name: predictions_from_output(task, splits.y[name], encoded.original_units(outputs[name]))
         for name in SPLIT_NAMES
     }
-    return model, evaluate(task, predictions)
+    evaluation = evaluate(task, predictions)
+    if task.kind == "regression" and encoded.target_transform.kind != "none":
+        # The training history's losses are on the learned scale: so is the diagnosis' U4.
+        plain = float(np.mean((outputs["train"].reshape(-1) - encoded.y["train"].reshape(-1)) ** 2))
+        evaluation = dataclasses.replace(evaluation, history_train_loss=plain)
+    return model, evaluation
 
 
 def _load_trial(tuner: Any, trial_id: str) -> Any:
@@ -309,7 +316,7 @@ def export_and_report(
     fitted = baselines.result()
     diagnosis = diagnose(
         prepared.task, evaluation.metrics, fitted, result.best, patience=config.patience,
-        epochs=config.epochs,
+        epochs=config.epochs, history_train_loss=evaluation.history_train_loss,
     )
     report(verdict_line(diagnosis))
     for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report

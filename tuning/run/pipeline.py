@@ -158,7 +158,10 @@ def _build(
     keras.utils.set_random_seed(config.seed)
     if configure is not None:
         configure(config, prepared.space)
-    encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task)
+    encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task,
+                            config.target_transform)  # checked by `prepare`
+    if prepared.task.kind == "regression":
+        report(f"target: learned {encoded.target_transform.reason}")
     folds, train_mask = cv_folds(config, prepared.splits.sizes()), None
     if folds > 1:  # every trial trains K networks on folds of train+validation
         rows = _search_data(encoded, True)[1]

@@ -96,6 +96,7 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
         config.test_size,
         config.seed,
     )
+    _check_target_transform(config, task, splits)
     run_dir = config.run_dir(run_name(config))
     if not config.worker:  # a worker joins the chief's run folder: worker.join checks it
         _check_run_dir(config, run_dir)
@@ -115,3 +116,20 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
         f" (seed {config.seed})"
     )
     return Prepared(dataset, data, task, splits, space, run_dir)
+
+
+def _check_target_transform(config: RunConfig, task: Any, splits: Any) -> None:
+    """--target-transform must suit the task and the training target."""
+    if config.target_transform == "auto":
+        return
+    if task.kind != "regression" and config.target_transform != "none":
+        raise ConfigError(
+            f"--target-transform {config.target_transform} is for regression, and the task is "
+            f"{task.kind}. Leave it out (or pass --task regression)."
+        )
+    low = float(splits.y["train"].min()) if task.kind == "regression" else 0.0
+    if config.target_transform == "log" and low < 0:
+        raise ConfigError(
+            f"--target-transform log needs a non-negative target, and the training split's "
+            f"smallest is {low:g}. Use --target-transform quantile or none."
+        )
