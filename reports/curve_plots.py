@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from reports.figures import BEST_COLOR, MUTED_COLOR, TRAIN_COLOR, VALIDATION_COLOR, _finite
+from reports.scores import ScoreScale
 from tuning.records import SearchResult, TrialRecord
 
 # ---------------------------------------------------------------------------------------------
@@ -21,7 +22,8 @@ class LearningCurves:
 
     Attributes:
         epochs: 1-based epoch numbers.
-        train: quantity ("loss", "accuracy", ...) -> training value per epoch.
+        train: quantity ("loss", "accuracy", ...; for regression "RMSE" and "MAE" in the
+            target's units) -> training value per epoch.
         validation: quantity -> validation value per epoch (same keys as `train`).
         best_epoch: 1-based epoch whose weights were kept, or None.
     """
@@ -32,18 +34,22 @@ class LearningCurves:
     best_epoch: int | None
 
 
-def learning_curves_data(record: TrialRecord) -> LearningCurves:
-    """The quantities that have both a training and a validation curve, loss first."""
+def learning_curves_data(
+    record: TrialRecord,
+    scale: ScoreScale = ScoreScale(),  # noqa: B008 - frozen
+) -> LearningCurves:
+    """The quantities that have both a training and a validation curve, loss first, as a
+    reader compares them (`ScoreScale.curve`: regression in the target's units)."""
     history = record.history
     names = [k for k in history if not k.startswith("val_") and f"val_{k}" in history]
     names.sort(key=lambda k: (k != "loss", k))
     n = max((len(history[k]) for k in names), default=0)
-    return LearningCurves(
-        epochs=np.arange(1, n + 1),
-        train={k: np.asarray(history[k], dtype=np.float64) for k in names},
-        validation={k: np.asarray(history[f"val_{k}"], dtype=np.float64) for k in names},
-        best_epoch=record.best_epoch,
-    )
+    train, validation = {}, {}
+    for key in names:
+        label, values = scale.curve(key, history[key])
+        train[label] = values
+        validation[label] = scale.curve(key, history[f"val_{key}"])[1]
+    return LearningCurves(np.arange(1, n + 1), train, validation, record.best_epoch)
 
 
 def draw_learning_curves(ax: Axes, curves: LearningCurves, quantity: str = "loss") -> None:
@@ -82,17 +88,23 @@ class TrialCurves:
         best_trial_id: the trial to highlight, or None.
         y_limits: a y range that shows the interesting part: from the lowest value to the 95th
             percentile, so that one diverging trial does not flatten all the others.
+        label: what the curves are, for the y axis.
     """
 
     curves: dict[str, np.ndarray]
     best_trial_id: str | None
     y_limits: tuple[float, float] | None
+    label: str = "validation loss"
 
 
-def trial_curves_data(result: SearchResult) -> TrialCurves:
-    """The validation-loss curve of each completed trial that recorded one."""
+def trial_curves_data(
+    result: SearchResult,
+    scale: ScoreScale = ScoreScale(),  # noqa: B008 - frozen
+) -> TrialCurves:
+    """The validation-loss curve of each completed trial that recorded one, as a reader
+    compares it (regression: RMSE in the target's units)."""
     curves = {
-        t.trial_id: np.asarray(t.history["val_loss"], dtype=np.float64)
+        t.trial_id: scale.curve("loss", t.history["val_loss"])[1]
         for t in result.trials
         if t.completed and t.history.get("val_loss")
     }
@@ -102,7 +114,7 @@ def trial_curves_data(result: SearchResult) -> TrialCurves:
         low, high = float(values.min()), float(np.percentile(values, 95))
         pad = 0.05 * (high - low) if high > low else max(abs(low) * 0.05, 1e-3)
         limits = (low - pad, high + pad)
-    return TrialCurves(curves, result.best_trial_id, limits)
+    return TrialCurves(curves, result.best_trial_id, limits, scale.name)
 
 
 def draw_trial_curves(ax: Axes, data: TrialCurves) -> None:
@@ -118,5 +130,5 @@ def draw_trial_curves(ax: Axes, data: TrialCurves) -> None:
         ax.set_ylim(*data.y_limits)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("validation loss")
+    ax.set_ylabel(data.label, parse_math=False)
     ax.grid(alpha=0.3)

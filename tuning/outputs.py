@@ -186,7 +186,7 @@ def start_baselines(config: RunConfig, prepared: Prepared, encoded: Any) -> Any:
     return future
 
 
-def start_search_figures(config: RunConfig, result: Any) -> Any:
+def start_search_figures(config: RunConfig, result: Any, scale: Any = None) -> Any:
     """Start rendering the report's plots of the search, as soon as it has ended.
 
     They are most of the page's time (matplotlib: ~0.9 s of 1.1 s on the default dataset) and
@@ -194,13 +194,18 @@ def start_search_figures(config: RunConfig, result: Any) -> Any:
     evaluates and exports the best model, which is TensorFlow's work (~0.7 s). Without fork
     they are drawn here when the page is.
 
+    Args:
+        scale: a `reports.scores.ScoreScale` (regression: scores as RMSE in the target's
+            units); None plots the objective as it is.
+
     Returns:
         A `reports.forked.ForkedCall` of `reports.html.search_figures`.
     """
     from reports.forked import ForkedCall
     from reports.html import search_figures
+    from reports.scores import ScoreScale
 
-    return ForkedCall(lambda: search_figures(result, config.seed))
+    return ForkedCall(lambda: search_figures(result, config.seed, scale or ScoreScale()))
 
 
 def export_and_report(
@@ -229,10 +234,12 @@ def export_and_report(
     """
     from reports.diagnosis import diagnose
     from reports.html import model_figures, render_report
+    from reports.scores import ScoreScale
     from tuning.files import write_text
 
+    scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std)
     # Drawn here while the child draws the search's plots, then the model is written.
-    drawn = model_figures(prepared.task, result.best, evaluation)
+    drawn = model_figures(prepared.task, result.best, evaluation, scale)
     export_best(prepared, encoded, ready, report)
     fitted = baselines.result()
     diagnosis = diagnose(
@@ -243,7 +250,7 @@ def export_and_report(
     for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
         report(f"diagnosis warning: {warning}")
     context = _report_context(config, prepared, result, evaluation, fitted, diagnosis, ready,
-                              metrics)
+                              metrics, scale)
     page = render_report(context, {**figures.result(), **drawn})
     write_text(prepared.run_dir / "report.html", page)
     report(f"report: {prepared.run_dir / 'report.html'}")
@@ -265,6 +272,7 @@ def _report_context(
     diagnosis: Any,
     ready: ReadyExport,
     metrics: dict[str, Any],
+    scale: Any,
 ) -> Any:
     """What the report's page shows (a `reports.html.ReportContext`)."""
     from reports.diagnosis import diagnose_trial
@@ -312,6 +320,8 @@ def _report_context(
         versions=_versions(),
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         seed=config.seed,
+        exported=exported,
+        score_scale=scale,
     )
 
 

@@ -246,16 +246,19 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     from data.encoding import encode_splits
     from models.heads import head_for
     from models.hypermodel import MLPHyperModel
+    from reports.headline import result_line
+    from reports.scores import ScoreScale
     from tuning.search import run_search, trials_csv
     from tuning.tuners import make_tuner
 
     _configure_tensorflow(config, prepared.space)
     task, splits = prepared.task, prepared.splits
     encoded = encode_splits(prepared.data.columns, splits, task)
+    scale = ScoreScale.for_task(task.kind, encoded.target_std)  # regression: RMSE in units
     hypermodel = MLPHyperModel(
         encoded.n_features, head_for(task), prepared.space, config.epochs, config.patience
     )
-    tuner = make_tuner(config, hypermodel, run_dir, report)
+    tuner = make_tuner(config, hypermodel, run_dir, report, scale)
     report(
         f"search: {config.tuner}, {config.max_trials} trials, up to {config.epochs} epochs each, "
         f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}"
@@ -293,7 +296,7 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
 
     best = result.best
     # The report's plots of the search are drawn beside the evaluation and the export.
-    figures = None if result.interrupted else outputs.start_search_figures(config, result)
+    figures = None if result.interrupted else outputs.start_search_figures(config, result, scale)
     model, evaluation = outputs.evaluate_best(tuner, best, encoded, task, splits)
     if result.interrupted:  # the best trial so far is evaluated; no export until the search ends
         metrics = outputs.metrics_record(
@@ -314,8 +317,6 @@ def run(config: RunConfig, report: Callable[[str], None] = print) -> Path:
     )
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
     write_json(run_dir / "metrics.json", metrics)
-    test = evaluation.metrics["test"]
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if v is not None)
-    report(f"best trial {best.trial_id}: test {shown}")
+    report(result_line(metrics))  # the exported model's test score against the baselines'
     report(f"run folder: {run_dir}")
     return run_dir

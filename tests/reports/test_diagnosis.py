@@ -549,7 +549,9 @@ def test_missing_validation_loss_is_an_error_that_says_what_to_pass():
 def test_trial_verdicts_from_curves():
     assert diagnose_trial(_overtrained(), patience=0).startswith("overfitting")
     assert diagnose_trial(_still_learning(), patience=10).startswith("underfitting")
-    assert diagnose_trial(_converged(), patience=10) == "good fit: kept epoch 15 of 25"
+    assert diagnose_trial(_converged(), patience=10) == (
+        "good fit: early stopping kept epoch 15 of 25"
+    )
     failed = TrialRecord("1", "FAILED", None, {}, message="boom")
     assert diagnose_trial(failed) == "failed"
 
