@@ -365,3 +365,13 @@ def test_a_million_row_report_stays_small():
             assert f"{MAX_POINTS:,} of the {n:,} test rows are drawn" in page
     print(sizes)
     assert max(sizes.values()) < 3_000_000, sizes
+
+
+def test_trials_table_columns_come_in_trials_csv_order():
+    from reports.trials_table import hyperparameter_columns
+    from tuning.search import hyperparameter_names
+
+    hp = {"dropout": 0.1, "batch_size": 32, "units_1": 8, "optimizer": "adam", "l2": 1e-4,
+          "units_0": 16, "learning_rate": 1e-3, "activation": "relu", "layers": 2, "extra": 1}
+    search = SearchResult((TrialRecord("0", "COMPLETED", 0.5, hp),), "0", 1.0)
+    assert hyperparameter_columns(search) == hyperparameter_names(search)

@@ -106,6 +106,9 @@ def test_clip_limits_cut_off_only_outliers_that_would_flatten_the_rest():
     low, high = figures.clip_limits(scores)
     assert low < 0.29 and 0.4 < high < 1.0
     assert figures.clip_limits([0.31, 0.29, 0.35, 0.4, 0.33, 0.38, 0.6]) is None  # a mild one
+    # Far above the quartiles, but the others already span a third of the axis: kept.
+    assert figures.clip_limits([0.05, 0.30, 0.31, 0.32, 0.33, 0.5]) is None
+    assert figures.clip_limits([0.25, 0.30, 0.31, 0.32, 0.33, 0.5]) is not None
     assert figures.clip_limits([0.3, 0.4, 69.8]) is None  # too few to tell an outlier
 
 
