@@ -52,12 +52,23 @@ def learning_curves_data(
     return LearningCurves(np.arange(1, n + 1), train, validation, record.best_epoch)
 
 
+def _dots(curve: np.ndarray) -> str | None:
+    """A marker for a one-epoch curve, which as a line alone would not show."""
+    return "o" if len(curve) == 1 else None
+
+
 def draw_learning_curves(ax: Axes, curves: LearningCurves, quantity: str = "loss") -> None:
     """Training and validation curves of one quantity, with the kept epoch marked."""
     train, validation = curves.train[quantity], curves.validation[quantity]
-    ax.plot(curves.epochs[: len(train)], train, color=TRAIN_COLOR, label="training")
     ax.plot(
-        curves.epochs[: len(validation)], validation, color=VALIDATION_COLOR, label="validation"
+        curves.epochs[: len(train)], train, color=TRAIN_COLOR, label="training", marker=_dots(train)
+    )
+    ax.plot(
+        curves.epochs[: len(validation)],
+        validation,
+        color=VALIDATION_COLOR,
+        label="validation",
+        marker=_dots(validation),
     )
     if curves.best_epoch is not None and 1 <= curves.best_epoch <= len(validation):
         ax.axvline(curves.best_epoch, color=BEST_COLOR, linestyle="--", linewidth=1)
@@ -69,7 +80,7 @@ def draw_learning_curves(ax: Axes, curves: LearningCurves, quantity: str = "loss
             label=f"kept: epoch {curves.best_epoch}",
         )
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_ylabel(quantity, parse_math=False)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
@@ -121,14 +132,16 @@ def draw_trial_curves(ax: Axes, data: TrialCurves) -> None:
     """All trials in grey, the best one on top in colour."""
     for trial_id, curve in data.curves.items():
         if trial_id != data.best_trial_id:
-            ax.plot(np.arange(1, len(curve) + 1), curve, color=MUTED_COLOR, alpha=0.6, lw=1)
+            epochs = np.arange(1, len(curve) + 1)
+            ax.plot(epochs, curve, color=MUTED_COLOR, alpha=0.6, lw=1, marker=_dots(curve))
     best = data.curves.get(data.best_trial_id) if data.best_trial_id else None
     if best is not None:
-        ax.plot(np.arange(1, len(best) + 1), best, color=BEST_COLOR, lw=2, label="best trial")
+        epochs = np.arange(1, len(best) + 1)
+        ax.plot(epochs, best, color=BEST_COLOR, lw=2, label="best trial", marker=_dots(best))
         ax.legend(frameon=False)
     if data.y_limits is not None:
         ax.set_ylim(*data.y_limits)
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_ylabel(data.label, parse_math=False)
     ax.grid(alpha=0.3)

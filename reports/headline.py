@@ -139,7 +139,7 @@ class Headline:
             return f"{line}, the same as the {best.label} ({theirs})"
         side = "below" if self.outcome == "behind" else "above"
         return (
-            f"{line}, {abs(self.difference):.4f} {side} the "
+            f"{line}, {abs(self.difference):.4f} {self.metric_name} {side} the "
             f"{'best baseline, the ' if side == 'above' else ''}{best.label} ({theirs})"
         )
 

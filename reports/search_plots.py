@@ -90,7 +90,7 @@ def draw_search_history(ax: Axes, data: SearchHistory) -> None:
         ax.set_ylim(*data.y_limits)
         draw_clipped(ax, data.numbers, data.scores, data.y_limits)
     ax.set_xlabel("trial")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     if len(data.numbers):
         ax.set_xlim(data.numbers.min() - 0.5, data.numbers.max() + 0.5)
     ax.set_ylabel(data.label, parse_math=False)
@@ -185,7 +185,7 @@ def draw_hyperparameter_scores(ax: Axes, data: HyperparameterScores) -> None:
             )
             ax.xaxis.set_minor_locator(NullLocator())
         elif integers:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     else:
         positions = {c: i for i, c in enumerate(data.categories)}
         x = np.array([positions[str(v)] for v in data.values], dtype=float)

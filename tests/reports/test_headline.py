@@ -91,11 +91,11 @@ def test_console_result_line_comes_from_metrics_json():
     }
     assert result_line(metrics) == (
         "result: test accuracy 0.9186 for the exported model (the best trial's network, "
-        "trial 17), 0.0465 below the linear baseline (accuracy 0.9651)"
+        "trial 17), 0.0465 accuracy below the linear baseline (accuracy 0.9651)"
     )
     metrics["exported_model"] = {**EXPORTED, "test": {"accuracy": 0.98}}
     assert result_line(metrics).endswith(
-        "0.0149 above the best baseline, the linear baseline (accuracy 0.9651)"
+        "0.0149 accuracy above the best baseline, the linear baseline (accuracy 0.9651)"
     )
 
 

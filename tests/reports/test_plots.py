@@ -357,3 +357,18 @@ def test_svg_ids_differ_between_figures_and_repeat_for_the_same_figure():
     references = set(re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', svg))
     assert references
     assert {ref for pair in references for ref in pair if ref} <= ids_a  # all resolve
+
+
+def test_one_epoch_curves_are_drawn_as_dots_on_an_integer_axis():
+    record = _trial("0", 0.3, {}, val=[0.3])
+    with plots.style():
+        fig, (left, right) = plots.new_figure(ncols=2)
+        plots.draw_learning_curves(left, plots.learning_curves_data(record))
+        plots.draw_trial_curves(right, plots.trial_curves_data(_search(record, best="0")))
+        fig.canvas.draw()
+        for ax in (left, right):
+            assert all(line.get_marker() == "o" for line in ax.lines if line.get_label()
+                       in ("training", "validation", "best trial"))
+            assert [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]] \
+                == [1.0]
+        fig.clear()
