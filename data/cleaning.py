@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError
 from data.loading import Dataset
-from tuning.errors import DataError
 
 KINDS = ("numeric", "boolean", "categorical")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError
 from data.names import BUNDLED
-from tuning.errors import DataError
 
 DEFAULT_DATASET = "breast_cancer"
 

@@ -8,9 +8,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from common.records import SearchResult, TrialRecord
 from reports.figures import BEST_COLOR, MUTED_COLOR, TRAIN_COLOR, VALIDATION_COLOR, _finite
 from reports.scores import ScoreScale
-from tuning.records import SearchResult, TrialRecord
 
 # ---------------------------------------------------------------------------------------------
 # Learning curves of one trial

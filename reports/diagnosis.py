@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from common.records import TrialRecord
 from data.task import Task
 from reports.fit_advice import next_steps
 from reports.fit_checks import (
@@ -46,7 +47,6 @@ from reports.fit_rules import (
     _rising_after_minimum,
     _still_improving,
 )
-from tuning.records import TrialRecord
 
 __all__ = [
     "BASELINE_BEATS_WARNING",

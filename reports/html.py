@@ -13,17 +13,18 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from common.records import SearchResult, TrialRecord
+from data.splits import SPLIT_NAMES as SPLITS
 from data.task import Task
 from reports import plots
 from reports.baselines import DESCRIPTIONS
 from reports.diagnosis import Diagnosis
-from reports.evaluation import SPLITS, Evaluation
+from reports.evaluation import Evaluation
 from reports.evidence import plain_evidence
 from reports.figures import MAX_POINTS
 from reports.headline import METRIC_NAMES, Headline, describe_exported, make_headline
 from reports.scores import ScoreScale, format_number
 from reports.trials_table import trials_table
-from tuning.records import SearchResult, TrialRecord
 
 _TEMPLATES = Path(__file__).parent / "templates"
 # The page's one script: sorts the trials table. It is allowed by its hash in the page's

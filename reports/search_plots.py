@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 from sklearn.ensemble import RandomForestRegressor
 
+from common.records import SearchResult, TrialRecord
 from reports.figures import (
     BEST_COLOR,
     CLIPPED_COLOR,
@@ -21,7 +22,6 @@ from reports.figures import (
     draw_clipped,
 )
 from reports.scores import ScoreScale
-from tuning.records import SearchResult, TrialRecord
 
 # Hyperparameters searched on a log scale in the built-in space; plotted with a log x axis.
 LOG_SCALE_HYPERPARAMETERS = frozenset({"learning_rate", "l2"})

@@ -10,32 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from common.records import SearchResult, TrialRecord, hyperparameter_names
 from reports.scores import ScoreScale, format_number
-from tuning.records import SearchResult, TrialRecord
-
-# The built-in space's hyperparameters first, in trials.csv's order (units_i after layers).
-_RANK = {
-    "layers": 0,
-    "activation": 2,
-    "optimizer": 3,
-    "learning_rate": 4,
-    "batch_size": 5,
-    "l2": 6,
-    "dropout": 7,
-}
-
-
-def hyperparameter_columns(search: SearchResult) -> list[str]:
-    """Every hyperparameter any trial used, in trials.csv's order: layers, units_0, units_1,
-    ..., activation, optimizer, learning_rate, batch_size, l2, dropout, then any other."""
-    names = {name for trial in search.trials for name in trial.hyperparameters}
-
-    def rank(name: str) -> tuple[int, int, str]:
-        if name.startswith("units_") and name[6:].isdigit():
-            return (1, int(name[6:]), name)
-        return (_RANK.get(name, len(_RANK) + 1), 0, name)
-
-    return sorted(names, key=rank)
 
 
 @dataclass(frozen=True)
@@ -82,7 +58,7 @@ def trials_table(
         {"columns": [(name, numeric)], "hyperparameters": [names], "rows": [row dicts]}; each
         row has "cells" (one `Cell` per column), "best", "completed" and "note".
     """
-    names = hyperparameter_columns(search)
+    names = hyperparameter_names(search)  # trials.csv's order
     columns = [("trial", True), ("status", False), ("objective", True)]
     if scale.regression:
         columns.append((scale.short, True))

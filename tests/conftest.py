@@ -20,6 +20,17 @@ def seed() -> int:
     return 0
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _imports_frozen():
+    """As the command line does for its process (`tuning.cli.main`): Keras Tuner's garbage
+    collections between trials skip TensorFlow's long-lived objects."""
+    import gc
+
+    import tensorflow  # noqa: F401
+
+    gc.freeze()
+
+
 # A tiny space: every trial is cheap, and the report still has hyperparameters to plot.
 _RUN_SPACE = """
 layers = [1, 2]
@@ -40,7 +51,7 @@ def task_runs(tmp_path_factory) -> dict:
     import pandas as pd
 
     from tuning.config import RunConfig
-    from tuning.pipeline import run
+    from tuning.run.pipeline import run
 
     root = tmp_path_factory.mktemp("task_runs")
     (root / "space.toml").write_text(_RUN_SPACE)

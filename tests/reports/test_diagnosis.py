@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from common.records import TrialRecord
 from data.task import Task
 from reports import diagnosis as dx
 from reports.diagnosis import _curve_facts, diagnose, diagnose_trial
-from tuning.records import TrialRecord
 
 BINARY = Task("binary", ("no", "yes"))
 REGRESSION = Task("regression")

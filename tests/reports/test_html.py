@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from common.records import SearchResult, TrialRecord
 from data.task import Task
 from reports import evidence as evidence_names
 from reports import html as report_html
@@ -23,7 +24,6 @@ from reports.html import (
     search_figures,
 )
 from reports.scores import ScoreScale
-from tuning.records import SearchResult, TrialRecord
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'
@@ -368,10 +368,12 @@ def test_a_million_row_report_stays_small():
 
 
 def test_trials_table_columns_come_in_trials_csv_order():
-    from reports.trials_table import hyperparameter_columns
-    from tuning.search import hyperparameter_names
+    from reports.trials_table import trials_table
+    from tuning.search.collect import trials_csv
 
     hp = {"dropout": 0.1, "batch_size": 32, "units_1": 8, "optimizer": "adam", "l2": 1e-4,
           "units_0": 16, "learning_rate": 1e-3, "activation": "relu", "layers": 2, "extra": 1}
     search = SearchResult((TrialRecord("0", "COMPLETED", 0.5, hp),), "0", 1.0)
-    assert hyperparameter_columns(search) == hyperparameter_names(search)
+    header = trials_csv(search).splitlines()[0].split(",")
+    columns = trials_table(search, ScoreScale(), {})["hyperparameters"]
+    assert columns == header[header.index("score") + 1:header.index("epochs")]

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from common.records import SearchResult, TrialRecord
 from data.task import Task
 from reports import figures, plots
 from reports.evaluation import Predictions
 from reports.scores import ScoreScale
-from tuning.records import SearchResult, TrialRecord
 
 HOSTILE = "<script>alert(1)</script>"
 
