@@ -75,3 +75,26 @@ class SearchResult:
     @property
     def n_failed(self) -> int:
         return sum(t.status == "FAILED" for t in self.trials)
+
+
+# trials.csv and the report's trials table put these first, in this order; others alphabetically.
+_HP_ORDER = (
+    "layers",
+    "units_0",
+    "units_1",
+    "units_2",
+    "units_3",
+    "activation",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "l2",
+    "dropout",
+)
+
+
+def hyperparameter_names(result: SearchResult) -> list[str]:
+    """Every hyperparameter any trial used, in a stable, readable order: trials.csv's columns
+    and the report's trials table's, from this one place."""
+    names = {name for record in result.trials for name in record.hyperparameters}
+    return [n for n in _HP_ORDER if n in names] + sorted(names - set(_HP_ORDER))

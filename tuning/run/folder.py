@@ -266,20 +266,25 @@ def start_baselines(
     return future
 
 
-def start_search_figures(config: RunConfig, result: Any) -> Any:
+def start_search_figures(config: RunConfig, result: Any, scale: Any = None) -> Any:
     """Start rendering the report's plots of the search, as soon as it has ended.
 
     They are most of the page's time and need only the trials, so a forked child
     (`reports.forked`) draws them while this process evaluates and exports the best model,
     which is TensorFlow's work. Without fork they are drawn here when the page is.
 
+    Args:
+        scale: a `reports.scores.ScoreScale` (regression: scores as RMSE in the target's
+            units); None plots the objective as it is.
+
     Returns:
         A `reports.forked.ForkedCall` of `reports.html.search_figures`.
     """
     from reports.forked import ForkedCall
     from reports.html import search_figures
+    from reports.scores import ScoreScale
 
-    return ForkedCall(lambda: search_figures(result, config.seed))
+    return ForkedCall(lambda: search_figures(result, config.seed, scale or ScoreScale()))
 
 
 def export_and_report(
@@ -309,9 +314,11 @@ def export_and_report(
     from common.files import write_text
     from reports.diagnosis import diagnose
     from reports.html import model_figures, render_report
+    from reports.scores import ScoreScale
 
+    scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std)
     # Drawn here while the child draws the search's plots, then the model is written.
-    drawn = model_figures(prepared.task, result.best, evaluation)
+    drawn = model_figures(prepared.task, result.best, evaluation, scale)
     export_best(prepared, encoded, ready, report)
     fitted = baselines.result()
     diagnosis = diagnose(
@@ -322,7 +329,7 @@ def export_and_report(
     for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
         report(f"diagnosis warning: {warning}")
     context = _report_context(config, prepared, result, evaluation, fitted, diagnosis, ready,
-                              metrics)
+                              metrics, scale)
     page = render_report(context, {**figures.result(), **drawn})
     write_text(prepared.run_dir / "report.html", page)
     report(f"report: {prepared.run_dir / 'report.html'}")
@@ -344,6 +351,7 @@ def _report_context(
     diagnosis: Any,
     ready: ReadyExport,
     metrics: dict[str, Any],
+    scale: Any,
 ) -> Any:
     """What the report's page shows (a `reports.html.ReportContext`)."""
     from reports.diagnosis import diagnose_trial
@@ -391,6 +399,8 @@ def _report_context(
         versions=compat.versions(),
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         seed=config.seed,
+        exported=exported,
+        score_scale=scale,
     )
 
 

@@ -58,6 +58,7 @@ def run(
         return run_dir
     baselines = folder.start_baselines(config, prepared, encoded, train_mask)  # beside the search
     result = mode.search(tuner, train, validation)
+    from reports.headline import result_line
     from tuning.search.collect import shortfall, trials_csv
 
     ended_early = shortfall(config, result)
@@ -71,7 +72,10 @@ def run(
 
     best = result.best
     # The report's plots of the search are drawn beside the evaluation and the export.
-    figures = None if result.interrupted else folder.start_search_figures(config, result)
+    figures = (
+        None if result.interrupted
+        else folder.start_search_figures(config, result, tuner.score_scale)
+    )
     model, evaluation = folder.evaluate_best(
         tuner, best, encoded, prepared.task, prepared.splits, train_mask
     )
@@ -102,9 +106,7 @@ def run(
     )
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
     write_json(run_dir / "metrics.json", metrics)
-    test = evaluation.metrics["test"]
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items() if v is not None)
-    report(f"best trial {best.trial_id}: test {shown}")
+    report(result_line(metrics))  # the exported model's test score against the baselines'
     report(f"run folder: {run_dir}")
     return run_dir
 
@@ -153,6 +155,7 @@ def _build(
     from data.splits import fold_masks
     from models.heads import head_for
     from models.hypermodel import MLPHyperModel
+    from reports.scores import ScoreScale
     from tuning.search.tuners import make_tuner
 
     keras.utils.set_random_seed(config.seed)
@@ -162,6 +165,9 @@ def _build(
                             config.target_transform)  # checked by `prepare`
     if prepared.task.kind == "regression":
         report(f"target: learned {encoded.target_transform.reason}")
+    # Regression: RMSE in the target's units (or on its learned scale).
+    scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std,
+                                encoded.target_transform.kind)
     folds, train_mask = cv_folds(config, prepared.splits.sizes()), None
     if folds > 1:  # every trial trains K networks on folds of train+validation
         rows = _search_data(encoded, True)[1]
@@ -170,7 +176,7 @@ def _build(
         encoded.n_features, head_for(prepared.task), prepared.space, config.epochs,
         config.patience, train_mask=train_mask,
     )
-    tuner = make_tuner(config, hypermodel, prepared.run_dir, report)
+    tuner = make_tuner(config, hypermodel, prepared.run_dir, report, scale)
     cv_text = (f", {folds}-fold cross-validation on train+validation ({len(train_mask)} rows)"
                if train_mask is not None else "")
     report(

@@ -12,23 +12,8 @@ from typing import Any
 
 import keras_tuner as kt
 
-from common.records import SearchResult, TrialRecord
+from common.records import SearchResult, TrialRecord, hyperparameter_names
 from tuning.config import RunConfig
-
-# trials.csv puts these hyperparameters first, in this order; others follow alphabetically.
-_HP_ORDER = (
-    "layers",
-    "units_0",
-    "units_1",
-    "units_2",
-    "units_3",
-    "activation",
-    "optimizer",
-    "learning_rate",
-    "batch_size",
-    "l2",
-    "dropout",
-)
 
 
 def run_search(
@@ -111,12 +96,6 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
     completed = [r for r in records if r.completed]
     best = min(completed, key=lambda r: r.score).trial_id if completed else None
     return SearchResult(tuple(records), best, seconds, interrupted)
-
-
-def hyperparameter_names(result: SearchResult) -> list[str]:
-    """Every hyperparameter any trial used, in a stable, readable order."""
-    names = {name for record in result.trials for name in record.hyperparameters}
-    return [n for n in _HP_ORDER if n in names] + sorted(names - set(_HP_ORDER))
 
 
 def trials_csv(result: SearchResult) -> str:

@@ -35,6 +35,8 @@ import numpy as np
 
 from common import compat
 from common.files import write_json
+from reports.console import trial_line
+from reports.scores import ScoreScale
 from tuning.config import RunConfig
 from tuning.interrupts import interrupt_requested
 from tuning.parallel.chief import is_chief
@@ -90,6 +92,8 @@ def kept_epoch(history: dict[str, list[float]], early_stopping: bool) -> int | N
 
 class _TrialBookkeeping:
     """Mixed into a Keras Tuner tuner class; see the module docstring."""
+
+    score_scale = ScoreScale()  # how the console's trial lines read scores; set by make_tuner
 
     def __init__(
         self,
@@ -220,23 +224,23 @@ class _TrialBookkeeping:
         # Its place among the ended trials: with --workers, another may end before this prints.
         ended = oracle.end_order
         done = ended.index(trial.trial_id) + 1 if trial.trial_id in ended else len(ended)
-        total = self._config.max_trials
         path = self._history_dir / f"trial_{trial.trial_id}.json"
-        seconds = f"{json.loads(path.read_text())['seconds']:6.1f} s" if path.exists() else "     -"
+        seconds = json.loads(path.read_text())["seconds"] if path.exists() else None
         # get_best_trials falls back to failed trials when none completed: filter them out.
         best = [t for t in oracle.get_best_trials(1) if t.status == "COMPLETED"]
-        best_text = f"best {best[0].score:.4f}" if best else "best -"
-        status = oracle.trials[trial.trial_id].status
-        if status == "COMPLETED":
-            score = oracle.trials[trial.trial_id].score
-            head = f"val_loss {score:.4f}"
-        else:
-            head = f"{status.lower()}"
-        source = getattr(oracle, "proposed", {}).get(trial.trial_id)
-        if source:
-            head = f"{_SOURCES[source]:<7} {head}"
-        count = f"{done}/{total}".ljust(2 * len(str(total)) + 1)  # columns line up past 9/9
-        return f"trial {count}  {head:<26} {best_text:<14} {seconds}{self._time_left(done)}"
+        ended_trial = oracle.trials[trial.trial_id]
+        return trial_line(
+            trial.trial_id,
+            ended_trial.status,
+            ended_trial.score,
+            (best[0].trial_id, best[0].score) if best else None,
+            seconds,
+            done,
+            self._config.max_trials,
+            self._time_left(done),
+            self.score_scale,
+            getattr(oracle, "proposed", {}).get(trial.trial_id, ""),
+        )
 
     def _time_left(self, done: int) -> str:
         """About how long the rest of the search takes, at this session's pace so far.
@@ -249,12 +253,7 @@ class _TrialBookkeeping:
         if self._config.tuner == "hyperband" or ended_here < 1 or left < 1:
             return ""
         pace = (time.perf_counter() - self._started) / ended_here
-        return f"   ~{_duration(pace * left)} left"
-
-
-# How the console names who proposed a trial (tuning.search.oracles): a known-good starting point,
-# a random draw, or the Bayesian model.
-_SOURCES = {"start": "start", "random": "random", "model": "model"}
+        return f"~{_duration(pace * left)} left"
 
 
 def _duration(seconds: float) -> str:
@@ -306,8 +305,12 @@ def make_tuner(
     hypermodel: kt.HyperModel,
     run_dir: Path,
     report: Callable[[str], None] = print,
+    score_scale: ScoreScale | None = None,
 ) -> kt.Tuner:
     """The tuner `config.tuner` names, keeping its state in `<run_dir>/keras_tuner`.
+
+    `score_scale` says how its console lines show scores (regression: RMSE in the target's
+    units); None shows the objective as it is.
 
     Every tuner minimizes validation loss. Hyperband runs its bracket schedule with
     `max_epochs = --epochs` and factor 3, and stops after `--max-trials` trials at most.
@@ -338,6 +341,8 @@ def make_tuner(
     else:
         oracle = oracle_class(max_trials=config.max_trials, **common)
     tuner = tuner_class(oracle, hypermodel, config, run_dir, report)
+    if score_scale is not None:
+        tuner.score_scale = score_scale
     if config.resume and tuner.oracle.start_order:
         report(tuner.oracle.resume_summary())
     return tuner

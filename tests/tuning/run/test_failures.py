@@ -62,7 +62,7 @@ def test_a_diverging_trial_fails_alone_and_the_search_goes_on(tmp_path, monkeypa
     assert metrics["trials"]["failed"] == 1 and metrics["trials"]["completed"] == 2
     assert metrics["best_trial"] in ("0", "2")
     assert "warning: column 'x1': 2 infinite values read as missing" in lines
-    assert any(line.startswith("trial 2/3  failed") for line in lines)
+    assert any(line.startswith("trial 1   failed") and " 2/3 done" in line for line in lines)
 
 
 def test_every_trial_failing_ends_the_run_with_what_is_known(tmp_path, monkeypatch, seed):

@@ -52,10 +52,9 @@ def _config(tmp_path, data, space, **kw) -> RunConfig:
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_each_task_end_to_end(tmp_path, task, seed):
-    data, space = _csv(tmp_path, task)
-    lines: list[str] = []
-    run_dir = run(_config(tmp_path, data, space), report=lines.append)
+def test_each_task_end_to_end(task_runs, task):
+    # The session's one run per task (tests/conftest.py), which the report's tests read too.
+    run_dir, lines = task_runs[task]
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["task"] == task
