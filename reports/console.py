@@ -41,4 +41,5 @@ def trial_line(
     count = f"{done:>{len(str(total))}}/{total} done"
     left = f"   {time_left}" if time_left else ""
     proposed = f"{source:<7}" if source else ""
-    return f"trial {trial_id:<3} {proposed}{head:<18} {best_text:<26} {took}   {count}{left}"
+    width = 18 if scale.transform == "none" else 24
+    return f"trial {trial_id:<3} {proposed}{head:<{width}} {best_text:<26} {took}   {count}{left}"

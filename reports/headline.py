@@ -158,13 +158,20 @@ def describe_exported(exported: Mapping[str, Any]) -> str:
     trial = exported.get("trial_id")
     lists = ("members", "trial_ids", "trials")
     members = next((exported[k] for k in lists if isinstance(exported.get(k), list)), None)
+    networks = exported.get("networks")
+    many = _is_number(networks) and networks > 1
     if kind == "best_trial":
-        return f"the best trial's network, trial {trial}" if trial is not None else "the best trial"
+        what = f"the best trial's {networks} fold networks averaged" if many else \
+            "the best trial's network"
+        return f"{what}, trial {trial}" if trial is not None else what
     if kind == "refit":
         of = f"trial {trial}'s configuration" if trial is not None else "the best configuration"
         return f"{of} retrained on train+validation"
     if kind == "ensemble":
-        return f"an ensemble of {len(members)} networks" if members else "an ensemble of networks"
+        if not members:
+            return "an ensemble of networks"
+        trials = f"an ensemble of {len(members)} trials"
+        return f"{trials}, {networks} networks" if many and networks != len(members) else trials
     return kind.replace("_", " ") or "the exported model"
 
 
@@ -172,6 +179,8 @@ def _extras(exported: Mapping[str, Any]) -> tuple[Entry, ...]:
     """Every other scored entry of `exported_model`: a mapping with a "test" mapping."""
     found = []
     for key, value in exported.items():
+        if key == "splits":  # the exported model itself, on every split
+            continue
         if isinstance(value, Mapping) and isinstance(value.get("test"), Mapping):
             label = key.replace("_", " ")
             if value.get("trial_id") is not None:

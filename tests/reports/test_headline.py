@@ -70,9 +70,15 @@ def test_whatever_was_exported_is_shown_with_every_scored_entry_it_carries():
         "members": ["3", "7", "11"],
         "test": {"accuracy": 0.97},
         "single_best": {"trial_id": "7", "test": {"accuracy": 0.95}},
+        "splits": {"train": {"accuracy": 1.0}, "test": {"accuracy": 0.97}},  # itself: no row
     }
     headline = make_headline("binary", ensemble, BREAST_CANCER)
-    assert headline.exported.label == "an ensemble of 3 networks"
+    assert headline.exported.label == "an ensemble of 3 trials"
+    folds = make_headline("binary", ensemble | {"networks": 15}, BREAST_CANCER)
+    assert folds.exported.label == "an ensemble of 3 trials, 15 networks"
+    one = make_headline("binary", {"kind": "best_trial", "trial_id": "4", "networks": 5,
+                                   "test": {"accuracy": 0.9}}, BREAST_CANCER)
+    assert one.exported.label == "the best trial's 5 fold networks averaged, trial 4"
     assert [(e.key, e.label, e.test["accuracy"]) for e in headline.extras] == [
         ("single_best", "single best (trial 7)", 0.95)
     ]

@@ -300,7 +300,7 @@ def test_an_ensemble_and_its_single_best_are_shown_next_to_the_baselines():
         },
     )
     top = _section(render_report(context, {}), "result")
-    assert "exported model: an ensemble of 2 networks" in top
+    assert "exported model: an ensemble of 2 trials" in top
     assert "single best (trial 0)" in top and ">0.95<" in top and ">0.9<" in top
 
 

@@ -360,11 +360,9 @@ def _report_context(
     task, splits, best = prepared.task, prepared.splits, result.best
     exported = ready.record()
     test = exported.get("test") or {}
-    described = (
-        "best trial's network"
-        if exported.get("kind") == "best_trial"
-        else ("best configuration retrained on train+validation")
-    )
+    from reports.headline import describe_exported
+
+    described = describe_exported(exported)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, (int, float)))
     return ReportContext(
         source=prepared.dataset.source,
@@ -389,12 +387,13 @@ def _report_context(
             "test_size": config.test_size,
             "workers": config.workers,
             "space": config.space or "built-in",
+            **_method_rows(metrics, exported, best, scale),
         },
         trial_diagnoses={
             t.trial_id: diagnose_trial(t, patience=config.patience) for t in result.trials
         },
         timings={"search": result.seconds, "total": metrics["seconds"]["total"]},
-        exported_model=f"model/model.keras: the {described}"
+        exported_model=f"model/model.keras: {described}"
         + (f" (test {shown})" if shown else ""),
         versions=compat.versions(),
         created=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
@@ -441,3 +440,30 @@ def metrics_record(
             "total": round(time.perf_counter() - started, 3),
         },
     }
+
+
+def _method_rows(
+    metrics: dict[str, Any], exported: dict[str, Any], best: Any, scale: Any
+) -> dict[str, str]:
+    """The summary's lines on how trials were scored and what the exported model averages."""
+    rows = {}
+    if metrics.get("target_transform"):
+        rows["target learned as"] = metrics["target_transform"]["reason"] + (
+            "; every score is back in the target's units" if
+            metrics["target_transform"]["kind"] != "none" else "")
+    cv = metrics.get("cv")
+    if cv:
+        scores = np.asarray(scale.readable_array(np.asarray(best.fold_scores)), dtype=float)
+        spread = (f"; the best trial's fold {scale.name.removeprefix('validation ')} "
+                  f"{scores.min():.4g} to {scores.max():.4g} (mean {scores.mean():.4g}, "
+                  f"standard deviation {scores.std():.2g})" if scores.size else "")
+        rows["cross-validation"] = (f"{cv['folds']} folds of train+validation "
+                                    f"({cv['rows']} rows){spread}")
+    else:
+        rows["cross-validation"] = "off (trials scored on the validation split)"
+    members = exported.get("members") or []
+    if len(members) > 1:
+        rows["ensemble"] = ", ".join(
+            f"trial {m['trial_id']} ({m['weight']:.2f})" for m in members
+        ) + " — weights chosen on held-out predictions, never on test"
+    return rows

@@ -92,6 +92,9 @@ def run(
         config, prepared, result, started, "complete", evaluation.metrics
     )
     metrics["exported_model"] = ready.record()
+    if prepared.task.kind == "regression":
+        transform = encoded.target_transform
+        metrics["target_transform"] = {"kind": transform.kind, "reason": transform.reason}
     if train_mask is not None:
         metrics["cv"] = {
             "folds": int(train_mask.shape[1]),
