@@ -62,7 +62,8 @@ def _hyperparameters(values: dict):
     return hp
 
 
-def evaluate(table, seed: int, names: list[str], work: Path, epochs: int) -> list[dict]:
+def evaluate(table, seed: int, names: list[str], work: Path, epochs: int,
+             encodings: tuple[str, ...] = ("standard",)) -> list[dict]:
     import keras
     import numpy as np
 
@@ -84,24 +85,25 @@ def evaluate(table, seed: int, names: list[str], work: Path, epochs: int) -> lis
         out=str(work / "runs"), epochs=epochs)
     prepared = prepare(config, report=lambda line: None)
     task, splits = prepared.task, prepared.splits
-    encoded = encode_splits(prepared.data.columns, splits, task)
-    x = np.concatenate([encoded.x["train"], encoded.x["validation"]])
+    encoded = encode_splits(prepared.data.columns, splits, task, "none", encodings)
     y = np.concatenate([encoded.y["train"], encoded.y["validation"]])
     mask = fold_masks(y, task, 5, seed)
     naive = fit_baselines(task, encoded.x["train"], splits.y["train"], encoded.x["test"],
                           splits.y["test"], seed)["naive"]["test"]["loss"]
     naive_scaled = naive / (encoded.target_std ** 2 if task.kind == "regression" else 1.0)
     rows = []
-    for name in names:
-        hp = _hyperparameters(CANDIDATES[name])
-        hypermodel = MLPHyperModel(encoded.n_features, head_for(task), SearchSpace(), epochs, 10,
+    for name, encoding in [(n, e) for n in names for e in encodings]:
+        hp = _hyperparameters(CANDIDATES[name] | {"numeric_encoding": encoding})
+        x_of = encoded.x_for(encoding)
+        x = np.concatenate([x_of["train"], x_of["validation"]])
+        hypermodel = MLPHyperModel(encoded.widths(), head_for(task), SearchSpace(), epochs, 10,
                                    train_mask=mask)
         keras.utils.set_random_seed(seed * 1000 + 7)
         started = time.perf_counter()
         model = hypermodel.build(hp)
         outcome = hypermodel.fit(hp, model, x, y)
         seconds = time.perf_counter() - started
-        out = np.asarray(model(encoded.x["test"], training=False)).mean(axis=1)
+        out = np.asarray(model(x_of["test"], training=False)).mean(axis=1)
         if task.kind == "regression":
             pred = encoded.original_units(out)[:, 0]
             truth = splits.y["test"]
@@ -110,7 +112,8 @@ def evaluate(table, seed: int, names: list[str], work: Path, epochs: int) -> lis
             test = float(((out[:, 0] > 0.5) == splits.y["test"]).mean())
         else:
             test = float((out.argmax(1) == splits.y["test"]).mean())
-        rows.append({"table": table.name, "seed": seed, "candidate": name,
+        label = name if encoding == "standard" else f"{name}+{encoding}"
+        rows.append({"table": table.name, "seed": seed, "candidate": label,
                      "skill": 1 - outcome["val_loss"] / naive_scaled, "test": test,
                      "seconds": seconds})
         keras.backend.clear_session()
@@ -124,7 +127,10 @@ def main() -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--candidates", default=",".join(CANDIDATES))
     p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--encodings", default="standard",
+                   help="numeric encodings to try each candidate with, e.g. standard,quantile,ple")
     args = p.parse_args()
+    encodings = tuple(args.encodings.split(","))
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -135,11 +141,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for table in tables:
             for seed in args.seeds:
-                found = evaluate(table, seed, names, Path(tmp), args.epochs)
+                found = evaluate(table, seed, names, Path(tmp), args.epochs, encodings)
                 rows += found
                 print(table.name, seed, " ".join(
                     f"{r['candidate']}={r['skill']:.3f}/{r['test']:.3f}" for r in found),
                     flush=True)
+    names = list(dict.fromkeys(r["candidate"] for r in rows))
     print("\n| candidate | median CV skill | mean CV skill | median test | mean seconds |")
     print("|---|---|---|---|---|")
     for name in names:

@@ -12,6 +12,8 @@ from common.errors import ConfigError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "swish")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+# How numeric columns are fed to the network (`data.numeric_encoding`).
+NUMERIC_ENCODINGS = ("standard", "quantile", "ple")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ _RULES: dict[str, _Rule] = {
     "batch_size": _Rule(int, 1, 1_000_000),
     "l2": _Rule(float, 0.0, 1.0),
     "dropout": _Rule(float, 0.0, 1.0, high_open=True),
+    "numeric_encoding": _Rule(str, names=NUMERIC_ENCODINGS),
 }
 
 
@@ -69,6 +72,7 @@ class SearchSpace:
     batch_size: Param = (16, 32, 64, 128, 256)
     l2: Param = field(default_factory=lambda: Range(1e-6, 1e-2, sampling="log"))  # L2 penalty
     dropout: Param = field(default_factory=lambda: Range(0.0, 0.5, step=0.1))  # dropout rate
+    numeric_encoding: Param = "standard"  # standard, quantile or ple (piecewise-linear)
 
     def largest(self, name: str) -> float:
         """The largest value a numeric hyperparameter can take: its fixed value, its largest

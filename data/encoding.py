@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,9 @@ class EncodedSplits:
         target_mean: regression: training μ of the transformed target (0 otherwise).
         target_std: regression: training σ of the transformed target (1 otherwise).
         target_transform: regression: the scale the target is learned on.
+        variants: numeric encoding (`data.numeric_encoding`) -> its preprocessing model and
+            feature matrices, for every encoding the search may choose; "standard" is
+            `preprocessing_model` and `x`.
     """
 
     preprocessing: Preprocessing
@@ -43,10 +46,24 @@ class EncodedSplits:
     target_mean: float = 0.0
     target_std: float = 1.0
     target_transform: TargetTransform = TargetTransform()
+    variants: dict[str, tuple[Any, dict[str, np.ndarray]]] = field(default_factory=dict)
 
     @property
     def n_features(self) -> int:
         return int(self.x["train"].shape[1])
+
+    def x_for(self, encoding: str) -> dict[str, np.ndarray]:
+        """The feature matrices of every split in one numeric encoding."""
+        return self.x if encoding == "standard" else self.variants[encoding][1]
+
+    def model_for(self, encoding: str) -> Any:
+        """The preprocessing model of one numeric encoding."""
+        return self.preprocessing_model if encoding == "standard" else self.variants[encoding][0]
+
+    def widths(self) -> dict[str, int]:
+        """Encoded features per numeric encoding."""
+        return {"standard": self.n_features,
+                **{name: int(x["train"].shape[1]) for name, (_, x) in self.variants.items()}}
 
     def fit_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return self.x[name], self.y[name]
@@ -83,7 +100,11 @@ def _training_target(
 
 
 def encode_splits(
-    columns: tuple[Column, ...], splits: Splits, task: Task, target_transform: str = "none"
+    columns: tuple[Column, ...],
+    splits: Splits,
+    task: Task,
+    target_transform: str = "none",
+    encodings: tuple[str, ...] = ("standard",),
 ) -> EncodedSplits:
     """Learn preprocessing on the training split and encode all three splits with it.
 
@@ -93,6 +114,8 @@ def encode_splits(
         task: the task.
         target_transform: regression: "auto", "none", "log" or "quantile"
             (`data.target.choose_transform`, decided on the training split). Defaults to "none".
+        encodings: the numeric encodings to prepare (the search space's choices); "standard"
+            is always prepared. Defaults to ("standard",).
 
     Raises:
         ValueError: a requested transform the training target does not allow.
@@ -107,7 +130,13 @@ def encode_splits(
         mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
     y = {name: _training_target(splits.y[name], task, mean, std, transform)
          for name in SPLIT_NAMES}
-    return EncodedSplits(preprocessing, model, x, y, mean, std, transform)
+    variants = {}
+    for encoding in dict.fromkeys(encodings):
+        if encoding != "standard":
+            other = preprocessing.build(encoding)
+            variants[encoding] = (
+                other, {name: encode(preprocessing, other, splits.x[name]) for name in SPLIT_NAMES})
+    return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants)
 
 
 def describe(encoded: EncodedSplits) -> dict[str, Any]:

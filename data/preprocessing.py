@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from data.cleaning import Column, convert_column
+from data.numeric_encoding import encode_block, fit_knots
 
 if TYPE_CHECKING:
     import keras
@@ -41,6 +42,8 @@ class FeatureSpec:
         std: numeric/boolean: σ of the filled training values (1 where σ is 0).
         indicator: numeric/boolean: add a 0/1 feature saying the value was missing.
         vocabulary: categorical: the training values that get their own one-hot slot.
+        knots: numeric: the distinct training quantiles of the filled values, for the
+            quantile and piecewise-linear encodings (`data.numeric_encoding`).
     """
 
     name: str
@@ -51,6 +54,7 @@ class FeatureSpec:
     std: float = 1.0
     indicator: bool = False
     vocabulary: tuple[str, ...] = ()
+    knots: tuple[float, ...] = ()
 
     @property
     def width(self) -> int:
@@ -105,8 +109,12 @@ class Preprocessing:
                 found.append((spec.name, len(outside), list(outside.value_counts().index[:3])))
         return found
 
-    def build(self) -> keras.Model:
+    def build(self, numeric_encoding: str = "standard") -> keras.Model:
         """A Keras model from the named raw inputs to the encoded feature matrix.
+
+        `numeric_encoding` (`data.numeric_encoding.ENCODINGS`) sets how numeric columns are
+        encoded; with "standard" the features come in column order, otherwise the numeric block
+        comes first.
 
         Numeric and boolean columns are filled and normalized together, as one vector, and the
         result is put back into column order with one gather: one layer per column made the
@@ -144,14 +152,12 @@ class Preprocessing:
             )
             missing = ops.isnan(x)
             filled = ops.where(missing, np.array([s.fill for s in specs], np.float32), x)
-            blocks.insert(
-                0,
-                layers.Normalization(
-                    mean=[s.mean for s in specs],
-                    variance=[s.std**2 for s in specs],
-                    name="numeric_norm",
-                )(filled),
-            )
+            standardized = layers.Normalization(
+                mean=[s.mean for s in specs],
+                variance=[s.std**2 for s in specs],
+                name="numeric_norm",
+            )(filled)
+            blocks.insert(0, encode_block(filled, specs, standardized, numeric_encoding))
             flagged = [i for i, s in enumerate(specs) if s.indicator]
             if flagged:
                 flags = (
@@ -161,9 +167,11 @@ class Preprocessing:
             targets[:0] = [at for _, _, at in numeric] + [numeric[i][2] + 1 for i in flagged]
         features = layers.Concatenate(name="features")(blocks) if len(blocks) > 1 else blocks[0]
         order = np.argsort(targets).tolist()
-        if order != list(range(len(order))):  # the blocks are not already in column order
+        in_order = order == list(range(len(order)))
+        if numeric_encoding == "standard" and not in_order:  # blocks not in column order
             features = ops.take(features, order, axis=1)
-        return keras.Model(inputs, features, name="preprocessing")
+        name = "preprocessing" if numeric_encoding == "standard" else f"preprocessing_{numeric_encoding}"
+        return keras.Model(inputs, features, name=name)
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [asdict(f) | {"vocabulary": list(f.vocabulary)} for f in self.features]
@@ -171,7 +179,9 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, items: list[dict[str, Any]]) -> Preprocessing:
         return cls(
-            tuple(FeatureSpec(**item | {"vocabulary": tuple(item["vocabulary"])}) for item in items)
+            tuple(FeatureSpec(**item | {"vocabulary": tuple(item["vocabulary"]),
+                                        "knots": tuple(item.get("knots", ()))})
+                  for item in items)
         )
 
 
@@ -227,6 +237,7 @@ def fit_preprocessing(train: pd.DataFrame, columns: tuple[Column, ...]) -> Prepr
                 mean=float(filled.mean()),
                 std=std if std > 1e-12 else 1.0,
                 indicator=bool(missing.any()),
+                knots=fit_knots(filled) if column.kind == "numeric" else (),
             )
         )
     return Preprocessing(tuple(specs))

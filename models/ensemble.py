@@ -148,21 +148,18 @@ def apply_network(network: keras.Model, x: keras.KerasTensor, prefix: str = "") 
     return x
 
 
-def combine(
-    members: list[tuple[keras.Model, float]], x: keras.KerasTensor
-) -> keras.KerasTensor:
-    """The weighted average of several networks' outputs on `x`, in standard Keras layers.
+def combine(members: list[tuple[keras.Model, float, keras.KerasTensor]]) -> keras.KerasTensor:
+    """The weighted average of several networks' outputs, in standard Keras layers.
 
     Args:
-        members: (network, weight) pairs; the weights sum to 1.
-        x: the encoded features.
+        members: (network, weight, its input features) triples; the weights sum to 1.
     """
     import keras
 
     if len(members) == 1:
-        return apply_network(members[0][0], x)
+        return apply_network(members[0][0], members[0][2])
     outputs = []
-    for i, (network, weight) in enumerate(members):
+    for i, (network, weight, x) in enumerate(members):
         y = apply_network(network, x, prefix=f"member_{i}_")
         outputs.append(keras.layers.Rescaling(scale=weight, name=f"member_{i}_weight")(y))
     return keras.layers.Add(name="ensemble")(outputs)
@@ -173,7 +170,7 @@ def ensemble_model(members: list[tuple[keras.Model, float]], n_features: int) ->
     import keras
 
     x = keras.Input(shape=(n_features,), name="features")
-    return keras.Model(x, combine(members, x), name="ensemble")
+    return keras.Model(x, combine([(net, weight, x) for net, weight in members]), name="ensemble")
 
 
 def split_outputs(

@@ -96,13 +96,19 @@ def input_dtype(spec: FeatureSpec) -> str:
     return "string" if spec.kind == "categorical" else "float32"
 
 
-def compose(encoded: EncodedSplits, network: keras.Model, task: Task) -> keras.Model:
+def compose(
+    encoded: EncodedSplits,
+    network: keras.Model | list[tuple[keras.Model, float, str]],
+    task: Task,
+) -> keras.Model:
     """One model from raw named inputs to the task's output.
 
     Args:
-        encoded: holds the preprocessing model learned on the training split and, for
-            regression, the target's training μ and σ.
-        network: the trained MLP on the encoded features.
+        encoded: holds the preprocessing models learned on the training split and, for
+            regression, the target's training scale.
+        network: the trained MLP on the (standard) encoded features, or the members of an
+            ensemble: (network, weight, numeric encoding of its input) each, weights summing
+            to 1; the output is their weighted average.
         task: the task.
 
     Returns:
@@ -113,18 +119,20 @@ def compose(encoded: EncodedSplits, network: keras.Model, task: Task) -> keras.M
     """
     import keras
 
+    from models.ensemble import combine
+
     inputs = {
         spec.input_name: keras.Input(shape=(1,), name=spec.input_name, dtype=input_dtype(spec))
         for spec in encoded.preprocessing.features
     }
-    x = encoded.preprocessing_model(inputs)
-    if isinstance(network, keras.Sequential):
-        # A trained network's layers are applied one by one rather than nesting the compiled
-        # model, so the file holds no optimizer state or training configuration.
-        for layer in network.layers:
-            x = layer(x)
-    else:  # an ensemble (`models.ensemble.ensemble_model`): never compiled, nested as it is
-        x = network(x)
+    members = [(network, 1.0, "standard")] if isinstance(network, keras.Model) else network
+    features: dict[str, Any] = {}  # each encoding's preprocessing once, shared by its members
+    for _, _, encoding in members:
+        if encoding not in features:
+            features[encoding] = encoded.model_for(encoding)(inputs)
+    # The trained networks' layers are copied rather than nesting the compiled models, so the
+    # file holds no optimizer state or training configuration.
+    x = combine([(net, weight, features[encoding]) for net, weight, encoding in members])
     if task.kind == "regression":
         x = keras.layers.Rescaling(
             scale=encoded.target_std, offset=encoded.target_mean, name="original_units"

@@ -28,27 +28,35 @@ class MLPHyperModel(kt.HyperModel):
 
     Hyperparameters (names are stable; they are trials.csv's columns): `layers`, `units_0` …
     `units_{n-1}` (one per hidden layer), `activation`, `l2`, `dropout`, `optimizer`,
-    `learning_rate` (in `build`) and `batch_size` (in `fit`).
+    `learning_rate`, `numeric_encoding` (in `build`) and `batch_size` (in `fit`).
 
     Args:
-        n_features: width of the encoded input.
+        n_features: width of the encoded input; with several numeric encodings, encoding ->
+            width.
         head: the task's output head.
         space: the search space.
         epochs: most epochs per trial.
         patience: early-stopping patience on validation loss; 0 turns early stopping off.
+        train_mask: with cross-validation, (n, K) bool: the rows each fold trains on (each
+            trial is then K networks, `models.fold_training`). Defaults to None.
+        inputs: with several numeric encodings, encoding -> (features of the rows trials
+            train on, validation features): `fit` trains each trial on its encoding's.
+            Defaults to None (the features Keras Tuner passes).
     """
 
     def __init__(
         self,
-        n_features: int,
+        n_features: int | dict[str, int],
         head: Head,
         space: SearchSpace,
         epochs: int,
         patience: int,
         train_mask: np.ndarray | None = None,
+        inputs: dict[str, tuple[Any, Any]] | None = None,
     ) -> None:
         super().__init__(name="mlp")
         self.n_features = n_features
+        self.inputs = inputs
         self.head = head
         self.space = space
         self.epochs = epochs
@@ -56,8 +64,24 @@ class MLPHyperModel(kt.HyperModel):
         self.train_mask = train_mask
 
     def single(self) -> MLPHyperModel:
-        """This hypermodel without cross-validation: one network per build."""
+        """This hypermodel without cross-validation: one network per build, trained on the
+        features it is given (as `--refit` does)."""
         return MLPHyperModel(self.n_features, self.head, self.space, self.epochs, self.patience)
+
+    def width(self, encoding: str) -> int:
+        """The encoded input's width in a numeric encoding."""
+        return self.n_features if isinstance(self.n_features, int) else self.n_features[encoding]
+
+    def encoding(self, hp: kt.HyperParameters) -> str:
+        """The trial's numeric encoding."""
+        return declare(hp, "numeric_encoding", self.space.numeric_encoding)
+
+    def _data(self, hp: kt.HyperParameters, x: Any, validation: Any) -> tuple[Any, Any]:
+        """The trial's features and validation data in its numeric encoding."""
+        if not self.inputs:
+            return x, validation
+        x, x_val = self.inputs[self.encoding(hp)]
+        return x, (x_val, validation[1]) if validation is not None else None
 
     @property
     def folds(self) -> int:
@@ -92,7 +116,7 @@ class MLPHyperModel(kt.HyperModel):
                 else {"parent_name": "layers", "parent_values": parents}
             )
             values[f"units_{i}"] = declare(hp, f"units_{i}", space.units, **scope)
-        for name in ("optimizer", "learning_rate"):
+        for name in ("optimizer", "learning_rate", "numeric_encoding"):
             values[name] = declare(hp, name, getattr(space, name))
         return values
 
@@ -102,7 +126,7 @@ class MLPHyperModel(kt.HyperModel):
             return self._build_stacked(values)
         activation, l2, dropout = values["activation"], values["l2"], values["dropout"]
         model = keras.Sequential(name="mlp")
-        model.add(keras.Input(shape=(self.n_features,), name="features"))
+        model.add(keras.Input(shape=(self.width(values["numeric_encoding"]),), name="features"))
         for i in range(values["layers"]):
             model.add(
                 keras.layers.Dense(
@@ -129,7 +153,8 @@ class MLPHyperModel(kt.HyperModel):
         The L2 penalty is applied per fold by `models.fold_training`, not by a regularizer.
         """
         k, dropout = self.folds, values["dropout"]
-        x = inputs = keras.Input(shape=(self.n_features,), name="features")
+        width = self.width(values["numeric_encoding"])
+        x = inputs = keras.Input(shape=(width,), name="features")
         equation = "bi,kio->bko"
         widths = [values[f"units_{i}"] for i in range(values["layers"])]
         for i, width in enumerate([*widths, self.head.units]):
@@ -162,6 +187,7 @@ class MLPHyperModel(kt.HyperModel):
             keras_tuner.errors.FailedTrialError: if the loss becomes NaN or infinite.
         """
         batch_size = declare(hp, "batch_size", self.space.batch_size)
+        x, kwargs["validation_data"] = self._data(hp, x, kwargs.get("validation_data"))
         if self.folds > 1:
             return self._fit_folds(hp, model, x, y, batch_size, **kwargs)
         x_val, y_val = kwargs["validation_data"]
@@ -215,12 +241,15 @@ class MLPHyperModel(kt.HyperModel):
             )
         return {"val_loss": result.score, "folds": result}
 
-    def selection_output(self, model: keras.Model, x: Any, validation: tuple[Any, Any]) -> np.ndarray:
+    def selection_output(
+        self, hp: kt.HyperParameters, model: keras.Model, x: Any, validation: tuple[Any, Any]
+    ) -> np.ndarray:
         """The trial's outputs on the rows ensembles are chosen on, which it never trained on.
 
         With cross-validation: every shared row, predicted by the fold that held it out;
         otherwise the validation split.
         """
+        x, validation = self._data(hp, x, validation)
         if self.folds > 1:
             return held_out_predictions(_call(model, x), self.train_mask)
         return _call(model, validation[0])

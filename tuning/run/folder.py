@@ -41,7 +41,7 @@ def evaluate_best(
     from reports.evaluation import evaluate, predictions_from_output
 
     model = _load_trial(tuner, best.trial_id)
-    outputs = split_outputs(model, encoded.x, train_mask)
+    outputs = split_outputs(model, encoded.x_for(_encoding(best.hyperparameters)), train_mask)
     predictions = {
         name: predictions_from_output(task, splits.y[name], encoded.original_units(outputs[name]))
         for name in SPLIT_NAMES
@@ -52,6 +52,11 @@ def evaluate_best(
         plain = float(np.mean((outputs["train"].reshape(-1) - encoded.y["train"].reshape(-1)) ** 2))
         evaluation = dataclasses.replace(evaluation, history_train_loss=plain)
     return model, evaluation
+
+
+def _encoding(hyperparameters: dict[str, Any]) -> str:
+    """A trial's numeric encoding (runs from before it was searched: standard)."""
+    return str(hyperparameters.get("numeric_encoding", "standard"))
 
 
 def _load_trial(tuner: Any, trial_id: str) -> Any:
@@ -138,7 +143,7 @@ def prepare_export(
     """
     import keras_tuner as kt
 
-    from models.ensemble import ensemble_model, fold_networks, split_outputs
+    from models.ensemble import fold_networks, split_outputs
     from models.export import ExportedModel, compose
     from models.predictor import predict_rows
     from models.refit import refit, trained_epochs
@@ -152,7 +157,9 @@ def prepare_export(
     refit_note = ""
     for trial_id, weight in selection.weights.items():
         trial_model = model if trial_id == best.trial_id else _load_trial(tuner, trial_id)
-        trial_outputs = split_outputs(trial_model, encoded.x, train_mask)
+        encoding = _encoding(records[trial_id].hyperparameters)
+        x_of = encoded.x_for(encoding)
+        trial_outputs = split_outputs(trial_model, x_of, train_mask)
         for name, values in trial_outputs.items():
             outputs[name] = outputs.get(name, 0.0) + weight * values
         networks = fold_networks(trial_model)
@@ -161,7 +168,7 @@ def prepare_export(
             hp = tuner.oracle.trials[trial_id].hyperparameters
             epochs = trained_epochs(record.best_epoch or record.epochs, hp.values)
             report(f"refit: trial {trial_id}'s configuration on train+validation, {epochs} epochs")
-            x = np.concatenate([encoded.x["train"], encoded.x["validation"]])
+            x = np.concatenate([x_of["train"], x_of["validation"]])
             y = np.concatenate([encoded.y["train"], encoded.y["validation"]])
             seed = config.seed * 1000 + int(trial_id)  # the seed the trial itself ran with
             try:
@@ -169,7 +176,7 @@ def prepare_export(
             except kt.errors.FailedTrialError as exc:
                 refit_note = f"refit failed ({exc}); the trials' own networks were exported instead"
                 report(f"warning: {refit_note}")
-        members += [(network, weight / len(networks)) for network in networks]
+        members += [(network, weight / len(networks), encoding) for network in networks]
     refitted = config.refit and not refit_note
     hp = tuner.oracle.trials[best.trial_id].hyperparameters
     epochs = trained_epochs(best.best_epoch or best.epochs, hp.values)
@@ -178,8 +185,7 @@ def prepare_export(
     else:
         kind = "refit" if refitted else "best_trial"
     trained_on = ("train", "validation") if refitted or train_mask is not None else ("train",)
-    network = members[0][0] if len(members) == 1 else ensemble_model(members, encoded.n_features)
-    exported_model = compose(encoded, network, task)
+    exported_model = compose(encoded, members, task)
     output = predict_rows(exported_model, encoded.preprocessing, splits.x["test"])
     test = evaluate(task, {"test": predictions_from_output(task, splits.y["test"], output)})
     ensemble_splits = evaluate(task, {

@@ -128,15 +128,16 @@ def cv_folds(config: RunConfig, sizes: dict[str, int]) -> int:
     return CV_AUTO_FOLDS if rows <= CV_AUTO_MAX_ROWS else 1
 
 
-def _search_data(encoded: Any, train_mask: Any) -> tuple[Any, Any]:
+def _search_data(encoded: Any, train_mask: Any, encoding: str = "standard") -> tuple[Any, Any]:
     """What the trials train on: the training split, or with cross-validation the training
     rows followed by the validation rows, which the folds share."""
+    x, y = encoded.x_for(encoding), encoded.y
     if train_mask is None:
-        return encoded.fit_data("train")
+        return x["train"], y["train"]
     import numpy as np
 
-    return tuple(np.concatenate([a, b]) for a, b in zip(
-        encoded.fit_data("train"), encoded.fit_data("validation"), strict=True))
+    return (np.concatenate([x["train"], x["validation"]]),
+            np.concatenate([y["train"], y["validation"]]))
 
 
 def _build(
@@ -164,8 +165,10 @@ def _build(
     keras.utils.set_random_seed(config.seed)
     if configure is not None:
         configure(config, prepared.space)
+    space_encodings = prepared.space.numeric_encoding
+    encodings = space_encodings if isinstance(space_encodings, tuple) else (space_encodings,)
     encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task,
-                            config.target_transform)  # checked by `prepare`
+                            config.target_transform, encodings)  # checked by `prepare`
     if prepared.task.kind == "regression":
         report(f"target: learned {encoded.target_transform.reason}")
     # Regression: RMSE in the target's units (or on its learned scale).
@@ -175,9 +178,13 @@ def _build(
     if folds > 1:  # every trial trains K networks on folds of train+validation
         rows = _search_data(encoded, True)[1]
         train_mask = fold_masks(rows, prepared.task, folds, config.seed)
+    inputs = None
+    if encodings != ("standard",):  # each trial trains on its own numeric encoding's features
+        inputs = {e: (_search_data(encoded, train_mask, e)[0], encoded.x_for(e)["validation"])
+                  for e in encodings}
     hypermodel = MLPHyperModel(
-        encoded.n_features, head_for(prepared.task), prepared.space, config.epochs,
-        config.patience, train_mask=train_mask,
+        encoded.widths(), head_for(prepared.task), prepared.space, config.epochs,
+        config.patience, train_mask=train_mask, inputs=inputs,
     )
     tuner = make_tuner(config, hypermodel, prepared.run_dir, report, scale)
     cv_text = (f", {folds}-fold cross-validation on train+validation ({len(train_mask)} rows)"

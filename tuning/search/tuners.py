@@ -186,7 +186,7 @@ class _TrialBookkeeping:
             _save_weights(model, checkpoint)
             write_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
             _save_array(self._predictions_dir / f"trial_{trial.trial_id}.npy",
-                        self.hypermodel.selection_output(model, args[0], kwargs["validation_data"]))
+                        self.hypermodel.selection_output(hp, model, args[0], kwargs["validation_data"]))
             return {"val_loss": score}
         except kt.errors.FailedTrialError as exc:
             message = str(exc)
