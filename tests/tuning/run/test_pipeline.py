@@ -255,3 +255,67 @@ def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(tmp_path,
              ("model", "diagnosis", "report")]
     assert kinds == ["model", "diagnosis", "report"]
     assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_cross_validated_trials_an_ensemble_and_a_log_target_end_to_end(tmp_path, seed):
+    import keras
+
+    from models.predictor import predict_rows, preprocessing_of, read_metadata
+
+    rng = np.random.default_rng(3)
+    n = 150
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    frame["price"] = np.exp(1.5 + frame["x1"] + 0.3 * rng.normal(size=n)) * 1000
+    path = tmp_path / "prices.csv"
+    frame.to_csv(path, index=False)
+    lines: list[str] = []
+    config = RunConfig(data=str(path), target="price", tuner="random", max_trials=3, epochs=3,
+                       patience=2, cv=3, ensemble=3, out=str(tmp_path / "runs"), name="cv")
+    run_dir = run(config, report=lines.append)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+
+    assert metrics["target_transform"]["kind"] == "log"  # chosen by auto: right-skewed
+    assert any(line.startswith("target: learned log1p") for line in lines)
+    assert any("3-fold cross-validation on train+validation (127 rows)" in line for line in lines)
+    cv = metrics["cv"]
+    assert cv["folds"] == 3 and cv["rows"] == 127 and len(cv["best_trial_fold_scores"]) == 3
+    rows = {r["trial_id"]: r for r in csv.DictReader((run_dir / "trials.csv").open())}
+    best = rows[metrics["best_trial"]]
+    assert float(best["score"]) == pytest.approx(np.mean(cv["best_trial_fold_scores"]), rel=1e-5)
+    history = json.loads((run_dir / "histories" / f"trial_{best['trial_id']}.json").read_text())
+    assert len(history["folds"]) == 3
+    for trial_id in rows:
+        assert np.load(run_dir / "predictions" / f"trial_{trial_id}.npy").shape == (127, 1)
+
+    exported = metrics["exported_model"]
+    assert exported["kind"] in ("ensemble", "best_trial")
+    assert exported["trained_on"] == ["train", "validation"]
+    weights = [m["weight"] for m in exported["members"]]
+    assert sum(weights) == pytest.approx(1.0) and 1 <= len(weights) <= 3
+    assert exported["networks"] == 3 * len(weights)  # every member is its 3 fold networks
+    assert exported["single_best"]["trial_id"] == metrics["best_trial"]
+    # The exported file, loaded as any user would, is the ensemble measured in metrics.json,
+    # in the target's own units.
+    model = keras.models.load_model(run_dir / "model" / "model.keras", safe_mode=True)
+    metadata = read_metadata(run_dir / "model")
+    assert metadata["preprocessing"]["target_transform"]["kind"] == "log"
+    test_rows = frame.iloc[:20]
+    predicted = predict_rows(model, preprocessing_of(metadata), test_rows)[:, 0]
+    assert np.corrcoef(predicted, test_rows["price"])[0, 1] > 0.5
+    assert exported["test"]["r2"] == pytest.approx(exported["splits"]["test"]["r2"], abs=1e-4)
+
+
+@pytest.mark.parametrize(("task", "transform", "message"), [
+    ("regression", "log", "needs a non-negative target"),
+    ("binary", "quantile", "is for regression"),
+])
+def test_an_impossible_target_transform_is_bad_input_and_leaves_no_folder(
+        tmp_path, task, transform, message):
+    from common.errors import ConfigError
+
+    data, space = _csv(tmp_path, task)
+    if task == "regression":
+        pd.read_csv(data).assign(label=lambda f: f["label"] - 100).to_csv(data, index=False)
+    with pytest.raises(ConfigError, match=message):
+        run(_config(tmp_path, data, space, target_transform=transform), report=lambda _: None)
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,58 @@
+"""The scale a regression target is learned on, and its exact inverse in Keras layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data.target import TargetTransform, choose_transform, inverse_layers, skewness
+
+
+def _skewed(n: int = 400, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).lognormal(10, 1.0, n)
+
+
+def test_auto_learns_log1p_of_a_right_skewed_positive_target_only():
+    chosen = choose_transform(_skewed(), "auto")
+    assert chosen.kind == "log" and "right-skewed" in chosen.reason
+    symmetric = np.random.default_rng(1).normal(50, 5, 400)
+    assert choose_transform(symmetric, "auto").kind == "none"
+    shifted = _skewed() - 1e5  # skewed but with negative values: log1p cannot take it
+    assert choose_transform(shifted, "auto").kind == "none"
+    assert skewness(_skewed()) > 1.0 > abs(skewness(np.log1p(_skewed())))
+
+
+@pytest.mark.parametrize("kind", ["none", "log", "quantile"])
+def test_forward_then_inverse_is_the_identity_on_training_values(kind):
+    y = _skewed()
+    transform = choose_transform(y, kind)
+    assert transform.kind == kind
+    np.testing.assert_allclose(transform.inverse(transform.forward(y)), y, rtol=1e-9)
+
+
+def test_log_is_refused_for_negative_targets():
+    with pytest.raises(ValueError, match="negative"):
+        choose_transform(np.array([-1.0, 2.0, 3.0]), "log")
+
+
+@pytest.mark.parametrize("kind", ["log", "quantile"])
+def test_the_keras_layers_compute_the_inverse(kind):
+    import keras
+
+    y = _skewed()
+    transform = choose_transform(y, kind)
+    z = np.linspace(transform.forward(y).min() - 0.5, transform.forward(y).max() + 0.5,
+                    301).reshape(-1, 1).astype("float32")
+    x = inputs = keras.Input((1,))
+    for layer in inverse_layers(transform):
+        x = layer(x)
+    model = keras.Model(inputs, x)
+    names = {type(layer).__name__ for layer in model.layers}
+    assert names <= {"InputLayer", "Activation", "Rescaling", "Dense"}
+    got = np.asarray(model(z)).reshape(-1)
+    np.testing.assert_allclose(got, transform.inverse(z.reshape(-1)), rtol=2e-5,
+                               atol=1e-4 * y.std())
+
+
+def test_no_layers_without_a_transform():
+    assert inverse_layers(TargetTransform()) == []
