@@ -110,3 +110,28 @@ def test_gradient_boosting_is_skipped_on_tables_above_the_size_limit(monkeypatch
     monkeypatch.setattr(reports.baselines, "GRADIENT_BOOSTING_MAX_CELLS", x_tr.size - 1)
     result = fit_baselines(TASKS["binary"], x_tr, y_tr, x_te, y_te, seed=0)
     assert list(result) == ["naive", "linear"]
+
+
+def test_with_the_networks_folds_baselines_are_scored_as_the_network_is():
+    """Fitted per fold of train+validation: a training row by the folds that trained on it, a
+    validation row by the fold that held it out, a test row by the mean of all folds."""
+    from sklearn.linear_model import Ridge
+
+    from data.splits import fold_masks
+
+    task = TASKS["regression"]
+    x_tr, y_tr, x_va, y_va, x_te, y_te = _data("regression")
+    x, y = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])
+    mask = fold_masks(y, task, 4, seed=0)
+    result = fit_baselines(task, x_tr, y_tr, x_te, y_te, seed=0, x_val=x_va, y_val=y_va,
+                           train_mask=mask)
+    fits = [Ridge(alpha=1.0).fit(x[mask[:, k]], y[mask[:, k]]) for k in range(4)]
+    shared = np.stack([f.predict(x) for f in fits], axis=1)
+    held = np.where(~mask, shared, 0).sum(1)  # each row is held out by exactly one fold
+    in_fold = np.where(mask, shared, 0).sum(1) / mask.sum(1)
+    test = np.mean([f.predict(x_te) for f in fits], axis=0)
+    expected = {"train": (y_tr, in_fold[:100]), "validation": (y_va, held[100:]),
+                "test": (y_te, test)}
+    for split, (truth, predicted) in expected.items():
+        assert result["linear"][split]["loss"] == pytest.approx(
+            np.mean((truth - predicted) ** 2), rel=1e-9), split
