@@ -72,7 +72,8 @@ class SearchSpace:
     batch_size: Param = (16, 32, 64, 128, 256)
     l2: Param = field(default_factory=lambda: Range(1e-6, 1e-2, sampling="log"))  # L2 penalty
     dropout: Param = field(default_factory=lambda: Range(0.0, 0.5, step=0.1))  # dropout rate
-    numeric_encoding: Param = "standard"  # standard, quantile or ple (piecewise-linear)
+    # How numeric columns are encoded: standard, quantile or ple (piecewise-linear bins).
+    numeric_encoding: Param = ("standard", "ple")
 
     def largest(self, name: str) -> float:
         """The largest value a numeric hyperparameter can take: its fixed value, its largest

@@ -123,9 +123,11 @@ class _ResumableOracle:
 # is replaced by the closest one it does.
 STARTING_POINTS: tuple[dict[str, Any], ...] = (
     dict(layers=1, units=256, activation="relu", optimizer="adam", learning_rate=3e-3,
-         batch_size=32, l2=1e-4, dropout=0.2),
+         batch_size=32, l2=1e-4, dropout=0.2, numeric_encoding="standard"),
+    dict(layers=1, units=256, activation="relu", optimizer="adam", learning_rate=3e-3,
+         batch_size=32, l2=1e-4, dropout=0.2, numeric_encoding="ple"),
     dict(layers=2, units=256, activation="relu", optimizer="adam", learning_rate=1e-3,
-         batch_size=32, l2=1e-4, dropout=0.3),
+         batch_size=32, l2=1e-4, dropout=0.3, numeric_encoding="standard"),
 )
 
 

@@ -44,7 +44,8 @@ def test_searches_start_from_the_known_good_points(cls, tmp_path):
             point["layers"]
         _end(oracle, oracle.trials[max(oracle.trials)], 0.5)
     third = oracle.create_trial("t")
-    assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == ["start", "start", "random"]
+    assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == [
+        "start"] * len(STARTING_POINTS) + ["random"]
     assert third.trial_id in oracle.proposed
 
 
@@ -74,13 +75,13 @@ def test_allowed_rounds_to_the_step_and_the_nearest_choice():
 
 def test_bayesian_warm_up_is_a_third_of_the_budget_and_then_the_model_proposes(tmp_path):
     assert warm_up_trials(20) == 6 and warm_up_trials(4) == 3
-    oracle = _oracle(BayesianOracle, num_initial_points=warm_up_trials(9))
+    oracle = _oracle(BayesianOracle, num_initial_points=warm_up_trials(15))
     oracle._set_project_dir(str(tmp_path), "p")
-    for i in range(5):
+    for i in range(7):
         trial = oracle.create_trial("t")
         _end(oracle, trial, 0.1 * (i + 1))
     assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == [
-        "start", "start", "random", "model", "model"]
+        "start", "start", "start", "random", "random", "model", "model"]
     restored = _oracle(BayesianOracle, num_initial_points=3)
     restored.set_state(oracle.get_state())  # resume keeps who proposed each trial
     assert restored.proposed == oracle.proposed
