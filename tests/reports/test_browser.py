@@ -45,8 +45,9 @@ def test_console_trial_ids_and_result_line_match_the_run_folder(task_runs, task)
     assert [line.split()[1] for line in trial_lines] == ids
     assert [line.split(" done")[0].split()[-1] for line in trial_lines] == ["1/2", "2/2"]
     assert result_line(metrics) in lines
-    if task == "regression":  # scores read in the target's units, as RMSE
-        assert all("val RMSE " in line for line in trial_lines)
+    if task == "regression":  # a price: learned as log1p, its scores an RMSE of log1p
+        assert metrics["target_transform"]["kind"] == "log"
+        assert all("val RMSE(log1p) " in line for line in trial_lines)
         assert ", RMSE " in result_line(metrics)
 
 

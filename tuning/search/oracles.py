@@ -277,7 +277,8 @@ class BayesianOracle(_ResumableOracle, _StartingPoints, kt.oracles.BayesianOptim
         """Keras Tuner's own, but a completed trial's score enters as log(loss)."""
         x, y = [], []
         ongoing = set(self.ongoing_trials.values())
-        for trial in self.trials.values():
+        # In trial order: a resumed oracle's dict may list them otherwise, and the fit differs.
+        for trial in sorted(self.trials.values(), key=lambda t: int(t.trial_id)):
             hps = trial.hyperparameters
             vector = [
                 hp.value_to_prob(

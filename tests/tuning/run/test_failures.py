@@ -34,10 +34,12 @@ def _run(tmp_path: Path, learning_rates: str, tuner: str, trials: int, monkeypat
     (tmp_path / "space.toml").write_text(
         f'layers = 1\nunits = [8, 16]\nactivation = "relu"\noptimizer = "sgd"\n'
         f"learning_rate = {learning_rates}\nbatch_size = 8\nl2 = 0\ndropout = 0\n"
+        'numeric_encoding = "standard"\n'
     )
     config = RunConfig(data=_regression_csv(tmp_path), target="y",
                        space=str(tmp_path / "space.toml"), tuner=tuner, max_trials=trials,
-                       epochs=3, patience=0, out=str(tmp_path / "runs"), name="run")
+                       epochs=3, patience=0, cv=0, ensemble=1, out=str(tmp_path / "runs"),
+                       name="run")
     monkeypatch.setattr(outputs, "export_best", lambda *args, **kwargs: {})  # tested elsewhere
     lines: list[str] = []
     run_dir = tmp_path / "runs" / "run"
@@ -157,6 +159,7 @@ def test_four_failures_in_a_row_are_recorded_and_the_cli_exits_2(tmp_path, monke
     (tmp_path / "space.toml").write_text(
         'layers = 1\nunits = 8\nactivation = "relu"\noptimizer = "sgd"\n'
         "learning_rate = { min = 5.0, max = 9.0 }\nbatch_size = 8\nl2 = 0\ndropout = 0\n"
+        'numeric_encoding = "standard"\n'
     )
     argv = ["--data", _regression_csv(tmp_path), "--target", "y", "--space",
             str(tmp_path / "space.toml"), "--tuner", "random", "--max-trials", "4", "--epochs",

@@ -22,6 +22,7 @@ layers = [1, 2]
 units = [8, 16]
 learning_rate = { min = 1e-3, max = 3e-2, sampling = "log" }
 batch_size = 32
+numeric_encoding = "standard"
 """
 
 
@@ -47,7 +48,7 @@ def _csv(tmp_path, task: str) -> tuple[str, str]:
 
 def _config(tmp_path, data, space, **kw) -> RunConfig:
     base = dict(data=data, target="label", space=space, tuner="random", max_trials=2, epochs=3,
-                patience=2, out=str(tmp_path / "runs"), name="run")
+                patience=2, cv=0, ensemble=1, out=str(tmp_path / "runs"), name="run")
     return RunConfig(**(base | kw))
 
 
@@ -187,7 +188,8 @@ def test_a_search_that_runs_out_of_combinations_says_so(tmp_path, tuner):
     data, _ = _csv(tmp_path, "binary")
     space = tmp_path / "two.toml"
     space.write_text('layers = 1\nunits = [4, 8]\nactivation = "relu"\noptimizer = "adam"\n'
-                     "learning_rate = 0.01\nbatch_size = 32\nl2 = 0\ndropout = 0\n")
+                     "learning_rate = 0.01\nbatch_size = 32\nl2 = 0\ndropout = 0\n"
+                     'numeric_encoding = "standard"\n')
     lines: list[str] = []
     run_dir = run(_config(tmp_path, data, str(space), tuner=tuner, max_trials=5),
                   report=lines.append)

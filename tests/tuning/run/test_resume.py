@@ -205,6 +205,7 @@ learning_rate = [0.01, 0.003]
 batch_size = 32
 l2 = 0
 dropout = 0
+numeric_encoding = "standard"
 """
 
 
@@ -221,7 +222,7 @@ def _data(folder: Path) -> tuple[str, str]:
 def _options(folder: Path, tuner: str) -> dict:
     data, space = _data(folder)
     return dict(data=data, target="label", space=space, tuner=tuner, max_trials=3, epochs=2,
-                patience=0, out=str(folder / "runs"), name="run")
+                patience=0, cv=0, ensemble=1, out=str(folder / "runs"), name="run")
 
 
 def _argv(options: dict) -> list[str]:
