@@ -27,21 +27,51 @@ def _model(learning_rate: float = 0.05, l2: float = 1e-3) -> keras.Model:
     return model
 
 
-def test_history_and_restored_weights(seed):
+def _noise(n: int = 64, seed: int = 0):
+    """Random labels: validation loss is lowest within a few epochs and then rises."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (rng.random((n, 1)) < 0.5).astype("float32")
+    half = n // 2
+    return x[:half], y[:half], x[half:], y[half:]
+
+
+def _wide_model(learning_rate: float = 0.05) -> keras.Model:
+    model = keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_history_keys_and_best_epoch(seed):
     x, y, xv, yv = _data()
-    model = _model()
-    result = train(model, x, y, xv, yv, batch_size=16, epochs=12, patience=3, seed=1)
+    result = train(_model(), x, y, xv, yv, batch_size=16, epochs=6, patience=3, seed=1)
     history = result.history
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     n = len(history["loss"])
     assert all(len(v) == n for v in history.values())
-    best = int(np.argmin(history["val_loss"]))
+    assert result.best_epoch == int(np.argmin(history["val_loss"]))
+
+
+@pytest.mark.parametrize("patience", [2, 3])
+def test_early_stopping_stops_patience_epochs_after_the_best_and_restores_it(seed, patience):
+    x, y, xv, yv = _noise()
+    model = _wide_model()
+    result = train(model, x, y, xv, yv, batch_size=8, epochs=40, patience=patience, seed=1)
+    history = result.history["val_loss"]
+    best = int(np.argmin(history))
+    assert result.early_stopped and not result.diverged
     assert result.best_epoch == best
-    if result.early_stopped:
-        assert n == best + 1 + 3
-    # The kept weights are the best epoch's: evaluating them gives that epoch's val_loss.
+    # Keras' EarlyStopping: the run ends exactly `patience` epochs after the best one.
+    assert len(history) == best + 1 + patience
+    # The kept weights are the best epoch's, not the last one's.
     val_loss = model.evaluate(xv, yv, verbose=0, return_dict=True)["loss"]
-    assert val_loss == pytest.approx(history["val_loss"][best], rel=1e-4)
+    assert val_loss == pytest.approx(history[best], rel=1e-4)
+    assert history[-1] > history[best] * 1.01
 
 
 def test_matches_model_fit_metrics_on_one_full_batch(seed):
