@@ -589,3 +589,43 @@ def test_a_refit_that_diverges_exports_the_best_trial_and_says_why(tmp_path, mon
     assert exported["note"].startswith("refit failed (training diverged")
     assert any(line.startswith("warning: refit failed") for line in lines)
     assert read_metadata(run_dir / "model")["exported_model"] == exported
+
+
+@pytest.mark.parametrize(("mean", "std"), [(1.0, 1e-9), (1.7e9, 100.0)],
+                         ids=["tiny-spread", "huge-mean"])
+def test_regression_export_keeps_a_tiny_spread_next_to_a_large_mean(tmp_path, capsys, seed,
+                                                                     mean, std):
+    """The exported model, its SavedModel and `predict` give μ + σ·z to ~1e-6 of σ: in float32
+    1 + 1e-9·z is 1.0 for every row, and 1.7e9 + 100·z moves in steps of 128."""
+    import keras
+    import tensorflow as tf
+
+    from data.cleaning import Column
+    from data.preprocessing import fit_preprocessing
+
+    x = np.linspace(-2.0, 2.0, 41)
+    pre = fit_preprocessing(pd.DataFrame({"x": x}), (Column("x", "numeric"),))
+    encoded = EncodedSplits(pre, pre.build(), {}, {}, mean, std)
+    network = keras.Sequential([keras.Input((1,)), keras.layers.Dense(3, activation="tanh"),
+                                keras.layers.Dense(1)])
+    task = Task("regression")
+    folder = tmp_path / "model"
+    export_model(folder, compose(encoded, network, task), encoded, task, target="y",
+                 hyperparameters={}, exported=ExportedModel("best_trial", "0", 1))
+    inputs = {"x": tf.constant(x.reshape(-1, 1), tf.float32)}
+    z = np.asarray(network(encoded.preprocessing_model(inputs)), np.float64)[:, 0]
+    expected = mean + std * z  # what the evaluation computes (EncodedSplits.predict)
+    assert np.ptp(z) > 0.1
+
+    loaded = keras.models.load_model(folder / "model.keras", safe_mode=True)
+    served = tf.saved_model.load(str(folder / "saved_model")).signatures["serving_default"]
+    pd.DataFrame({"x": x}).to_csv(tmp_path / "new.csv", index=False)
+    assert _predict("--model", str(folder), "--data", str(tmp_path / "new.csv"),
+                    "--out", str(tmp_path / "out.csv")) == 0, capsys.readouterr().err
+    outputs = {
+        "model.keras": np.asarray(loaded(inputs), np.float64)[:, 0],
+        "saved_model": np.asarray(served(**inputs)["output_0"], np.float64)[:, 0],
+        "predict": pd.read_csv(tmp_path / "out.csv")["prediction"].to_numpy(np.float64),
+    }
+    for name, values in outputs.items():
+        np.testing.assert_allclose((values - expected) / std, 0.0, atol=1e-6, err_msg=name)

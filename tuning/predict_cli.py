@@ -112,9 +112,10 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(model_dir, metadata)
     output = predict_rows(model, preprocessing, frame)
     table = prediction_table(metadata, output)
-    # %.9g round-trips the model's float32 outputs exactly.
+    # %.9g round-trips float32 probabilities; regression values are float64 (shortest repr).
+    number = None if metadata["task"] == "regression" else "%.9g"
     try:
-        write_text(out, table.to_csv(index=False, float_format="%.9g", lineterminator="\n"))
+        write_text(out, table.to_csv(index=False, float_format=number, lineterminator="\n"))
     except OSError as exc:
         raise ConfigError(
             f"Cannot write --out '{out}' ({exc.strerror or exc}). Pass a file in a writable folder."
