@@ -629,3 +629,44 @@ def test_regression_export_keeps_a_tiny_spread_next_to_a_large_mean(tmp_path, ca
     }
     for name, values in outputs.items():
         np.testing.assert_allclose((values - expected) / std, 0.0, atol=1e-6, err_msg=name)
+
+
+def test_predict_writes_through_a_symlink_to_its_target(exports, tmp_path, capsys):
+    target = tmp_path / "kept" / "predictions.csv"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    status = _predict("--model", str(exports["binary"].folder), "--data",
+                      str(exports["binary"].new_csv), "--out", str(link))
+    assert status == 0, capsys.readouterr().err
+    assert link.is_symlink() and link.resolve() == target
+    assert pd.read_csv(target).columns[0] == "prediction" and len(pd.read_csv(target)) == 20
+    assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.csv"]
+
+
+@pytest.mark.parametrize("where", ["pipe", "missing-folder", "link-into-missing-folder"])
+def test_predict_refuses_an_out_it_cannot_write_as_a_regular_file(exports, tmp_path, capsys,
+                                                                   where):
+    if where == "pipe":  # a named pipe: a device such as /dev/null is refused the same way
+        out = tmp_path / "fifo"
+        os.mkfifo(out)
+        expected = "is not a regular file"
+    elif where == "missing-folder":
+        out = tmp_path / "no" / "such" / "predictions.csv"
+        expected = f"folder '{tmp_path / 'no' / 'such'}' does not exist"
+    else:
+        out = tmp_path / "link.csv"
+        out.symlink_to(tmp_path / "gone" / "predictions.csv")
+        expected = f"folder '{tmp_path / 'gone'}' does not exist"
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    status = _predict("--model", str(exports["binary"].folder), "--data",
+                      str(exports["binary"].new_csv), "--out", str(out))
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    if where == "pipe":
+        import stat
+
+        assert stat.S_ISFIFO(os.lstat(out).st_mode)
