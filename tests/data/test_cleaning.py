@@ -128,3 +128,22 @@ def test_na_placeholders_in_a_csv_are_missing(tmp_path):
     data = clean(load_csv(tmp_path / "d.csv", "y"))
     assert {c.name: c.kind for c in data.columns} == {"a": "numeric", "b": "numeric"}
     assert int(data.features["b"].isna().sum()) == 4
+
+
+def test_rows_with_an_infinite_target_are_dropped_with_a_note():
+    frame = pd.DataFrame({"x": np.arange(30.0) % 7, "y": np.linspace(0.0, 1.0, 30)})
+    frame.loc[[2, 9], "y"] = np.inf
+    frame.loc[4, "y"] = -np.inf
+    frame.loc[5, "y"] = np.nan
+    data = clean(_dataset(frame))
+    assert len(data.target) == 26 and np.isfinite(data.target).all()
+    assert len(data.features) == 26 and 2 not in data.features.index
+    assert "dropped 3 of 30 rows whose target 'y' is infinite (inf or -inf)" in data.notes
+    assert "dropped 1 of 30 rows whose target 'y' is missing" in data.notes
+
+
+def test_a_target_with_no_finite_value_is_an_error():
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": [np.inf, -np.inf, np.nan] * 10})
+    with pytest.raises(DataError, match=r"has no values: every row is missing it or holds an "
+                                        r"infinite value \(20 inf or -inf\)"):
+        clean(_dataset(frame))
