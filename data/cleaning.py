@@ -200,7 +200,7 @@ def clean(dataset: Dataset) -> CleanData:
     Raises:
         DataError: if the target is all missing or no usable feature column is left.
     """
-    notes: list[str] = []
+    notes: list[str] = list(dataset.notes)
     frame = _drop_missing_target(dataset.frame, dataset.target, notes)
     dropped: dict[str, str] = {}
     columns: list[Column] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,13 @@ DEFAULT_DATASET = "breast_cancer"
 # Bytes read to sniff the separator and to tell text from binary.
 _SNIFF_BYTES = 64 * 1024
 _SEPARATORS = ",;\t|"
+# "5,2" or "-12,75": a number with a decimal comma (or a whole number) in a file whose fields
+# are not separated by commas, where the comma cannot be a thousands separator of a CSV.
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+(,\d+)?")
+# A text column is read as decimal-comma numbers when this share of its values are such numbers.
+_DECIMAL_COMMA_SHARE = 0.95
+# Where read_csv names the columns it read with decimal commas.
+DECIMAL_COMMA_COLUMNS = "decimal_comma_columns"
 
 
 @dataclass(frozen=True)
@@ -31,12 +39,14 @@ class Dataset:
         target: the target column's name.
         source: where the rows came from: a file name or "sklearn:<name>".
         name: a short name for run folders ("breast_cancer", "churn").
+        notes: what reading decided that a user should know, for the console and the report.
     """
 
     frame: pd.DataFrame
     target: str
     source: str
     name: str
+    notes: tuple[str, ...] = ()
 
 
 def load_bundled(name: str) -> Dataset:
@@ -179,7 +189,47 @@ def read_csv(path: str | Path, text_columns: frozenset[str] = frozenset()) -> pd
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
         raise DataError(f"Data file '{path}' has a header but no data rows. Add rows to it.")
+    converted = _read_decimal_commas(frame, sep, text_columns)
+    frame.attrs[DECIMAL_COMMA_COLUMNS] = converted
     return frame
+
+
+def _read_decimal_commas(frame: pd.DataFrame, sep: str, text_columns: frozenset[str]) -> list[str]:
+    """Turn text columns of decimal-comma numbers ("5,2") into numbers, in place.
+
+    Only where the separator is not a comma, and only columns that have a comma in some value
+    and hold such numbers in at least `_DECIMAL_COMMA_SHARE` of their values; other texts in
+    them (placeholders such as "?", which do not count against the share) are left as they
+    are, for cleaning to read as missing.
+
+    Returns:
+        The names of the columns converted.
+    """
+    if sep == ",":
+        return []
+    from data.cleaning import MISSING_MARKERS  # cleaning imports this module
+
+    converted = []
+    for name in frame.columns:
+        column = frame[name]
+        if name in text_columns or pd.api.types.is_numeric_dtype(column) or (
+            pd.api.types.is_bool_dtype(column)
+        ):
+            continue
+        text = column.astype(object).map(lambda v: v.strip() if isinstance(v, str) else None)
+        present = text.notna() & text.ne("") & ~text.str.lower().isin(MISSING_MARKERS)
+        numbers = text.str.fullmatch(_DECIMAL_COMMA).fillna(False).astype(bool) & present
+        if not present.any() or not text[numbers].str.contains(",", regex=False).any():
+            continue
+        if numbers.sum() < _DECIMAL_COMMA_SHARE * present.sum():
+            continue
+        values = text[numbers].str.replace(",", ".", regex=False).astype(np.float64)
+        if not (text.notna() & ~numbers & text.ne("")).any():
+            frame[name] = values.reindex(frame.index)
+        else:
+            frame[name] = column.astype(object).where(~numbers, values)
+        converted.append(name)
+    return converted
 
 
 def load_csv(path: str | Path, target: str) -> Dataset:
@@ -201,7 +251,11 @@ def load_csv(path: str | Path, target: str) -> Dataset:
             f"Target column '{target}' not found. Columns are: {_listing(columns)}. "
             "Pass --target with one of them."
         )
-    return Dataset(frame, target, path.name, path.stem)
+    notes = tuple(
+        f"column '{name}': numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2)"
+        for name in frame.attrs.get(DECIMAL_COMMA_COLUMNS, [])
+    )
+    return Dataset(frame, target, path.name, path.stem, notes)
 
 
 def drop_columns(dataset: Dataset, drop: tuple[str, ...]) -> Dataset:
@@ -222,7 +276,7 @@ def drop_columns(dataset: Dataset, drop: tuple[str, ...]) -> Dataset:
             f"--drop names the target '{dataset.target}' itself. Leave it out of --drop."
         )
     frame = dataset.frame.drop(columns=list(drop))
-    return Dataset(frame, dataset.target, dataset.source, dataset.name)
+    return Dataset(frame, dataset.target, dataset.source, dataset.name, dataset.notes)
 
 
 def _listing(columns: list[str], limit: int = 30) -> str:

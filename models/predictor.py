@@ -18,7 +18,7 @@ import pandas as pd
 from data.cleaning import KINDS, MISSING_MARKERS, convert_column
 
 # Training's CSV reading (encodings, separator, header checks), reused so both read alike.
-from data.loading import read_csv
+from data.loading import DECIMAL_COMMA_COLUMNS, read_csv
 from data.preprocessing import Preprocessing
 from models.export import FORMAT, METADATA_FILE, MODEL_FILE, sha256
 from tuning.errors import DataError, ModelError
@@ -138,6 +138,12 @@ def read_rows(path: str | Path, metadata: dict[str, Any]) -> pd.DataFrame:
     """
     categorical = frozenset(i["column"] for i in metadata["inputs"] if i["kind"] == "categorical")
     return read_csv(path, text_columns=categorical)
+
+
+def decimal_comma_columns(metadata: dict[str, Any], frame: pd.DataFrame) -> list[str]:
+    """The model's columns that `read_rows` read as numbers written with a decimal comma."""
+    used = {i["column"] for i in metadata["inputs"]}
+    return [c for c in frame.attrs.get(DECIMAL_COMMA_COLUMNS, []) if c in used]
 
 
 def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:

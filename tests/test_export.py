@@ -670,3 +670,23 @@ def test_predict_refuses_an_out_it_cannot_write_as_a_regular_file(exports, tmp_p
         import stat
 
         assert stat.S_ISFIFO(os.lstat(out).st_mode)
+
+
+def test_predict_reads_decimal_commas_in_a_semicolon_file_as_training_does(exports, tmp_path,
+                                                                            capsys):
+    e = exports["binary"]
+    frame = pd.read_csv(e.new_csv, dtype=str, keep_default_na=False)
+    frame.to_csv(tmp_path / "dot.csv", index=False)
+    frame["x1"] = frame["x1"].map(lambda v: f"{float(v):.6f}".replace(".", ",") if v else v)
+    frame.to_csv(tmp_path / "comma.csv", index=False, sep=";")
+    assert frame["x1"].str.contains(",").any()
+    results = []
+    for name in ("dot", "comma"):
+        status = _predict("--model", str(e.folder), "--data", str(tmp_path / f"{name}.csv"),
+                          "--out", str(tmp_path / f"{name}-out.csv"))
+        out = capsys.readouterr().out
+        assert status == 0
+        assert ("column 'x1': numbers with a decimal comma read as numbers" in out) is (
+            name == "comma")
+        results.append(pd.read_csv(tmp_path / f"{name}-out.csv"))
+    np.testing.assert_allclose(results[0].iloc[:, 1:], results[1].iloc[:, 1:], atol=1e-6)

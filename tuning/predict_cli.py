@@ -99,6 +99,7 @@ def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
 def _predict(args: argparse.Namespace) -> int:
     from models.predictor import (
         check_rows,
+        decimal_comma_columns,
         load_model,
         predict_rows,
         prediction_table,
@@ -112,6 +113,9 @@ def _predict(args: argparse.Namespace) -> int:
     target = _check_out(out, data, model_dir)
     metadata = read_metadata(model_dir)
     frame = read_rows(data, metadata)
+    for column in decimal_comma_columns(metadata, frame):
+        print(f"warning: column {column!r}: numbers with a decimal comma read as numbers "
+              "(e.g. '5,2' = 5.2), as training reads them", flush=True)
     check_rows(metadata, frame)
 
     preprocessing = preprocessing_of(metadata)
