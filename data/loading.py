@@ -21,6 +21,14 @@ DEFAULT_DATASET = "breast_cancer"
 # Bytes read to sniff the separator and to tell text from binary.
 _SNIFF_BYTES = 64 * 1024
 _SEPARATORS = ",;\t|"
+# Byte-order marks and their encodings; UTF-32's come first (UTF-32-LE's starts like UTF-16-LE's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
 # "5,2" or "-12,75": a number with a decimal comma (or a whole number) in a file whose fields
 # are not separated by commas, where the comma cannot be a thousands separator of a CSV.
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+(,\d+)?")
@@ -90,7 +98,28 @@ def _read_text(path: Path) -> str:
         raise DataError(f"Cannot read data file '{path}': {exc.strerror}.") from None
     if not raw.strip():
         raise DataError(f"Data file '{path}' is empty. Pass a CSV with a header row and data rows.")
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"Data file '{path}' starts with a {encoding.upper()} byte-order mark but is "
+                    f"not valid {encoding.upper()} text (byte {exc.start + len(bom)}). Save it "
+                    "again as UTF-8 CSV."
+                ) from None
+            if not text.strip():
+                raise DataError(
+                    f"Data file '{path}' is empty. Pass a CSV with a header row and data rows."
+                )
+            return text
     if b"\x00" in raw[:_SNIFF_BYTES]:
+        wide = _utf16_without_bom(raw[:_SNIFF_BYTES])
+        if wide:
+            raise DataError(
+                f"Data file '{path}' looks like {wide} text without a byte-order mark. Save it "
+                "as UTF-8 CSV (or as UTF-16 with its byte-order mark)."
+            )
         raise DataError(
             f"Data file '{path}' is not a text file (it holds binary data). Pass a CSV file; "
             "export spreadsheets as CSV first."
@@ -101,6 +130,19 @@ def _read_text(path: Path) -> str:
         except UnicodeDecodeError:
             continue
     raise DataError(f"Data file '{path}' is not readable text. Save it as UTF-8 CSV.")
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    """"UTF-16-LE"/"UTF-16-BE" when every other byte is zero, as in ASCII text in UTF-16."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 8:
+        return ""
+    zeros = (even.count(0) / len(even), odd.count(0) / len(odd))
+    if zeros[1] > 0.9 and zeros[0] < 0.1:
+        return "UTF-16-LE"
+    if zeros[0] > 0.9 and zeros[1] < 0.1:
+        return "UTF-16-BE"
+    return ""
 
 
 def _check_not_other_format(text: str, path: Path) -> None:

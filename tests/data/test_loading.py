@@ -103,3 +103,25 @@ def test_decimal_commas_stay_text_where_the_comma_may_mean_something_else(tmp_pa
     assert read_csv(path)["a"].tolist()[:4] == ["1,5", "1,5", "1,5", "size 3"]
     kept = read_csv(_decimal_comma_file(tmp_path), text_columns=frozenset({"price"}))
     assert kept["price"].iloc[0] == "0,05"  # predict keeps categorical columns as text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be", "utf-8-sig"])
+def test_files_with_a_byte_order_mark_are_read(tmp_path, encoding):
+    text = "größe;farbe;y\n" + "".join(f"{i};{'rot' if i % 2 else 'grün'};{i % 2}\n"
+                                       for i in range(10))
+    raw = text.encode(encoding)
+    if encoding.endswith("-be"):  # Python writes no byte-order mark for an explicit order
+        raw = ("\ufeff" + text).encode(encoding)
+    (tmp_path / "d.csv").write_bytes(raw)
+    ds = load_csv(tmp_path / "d.csv", "y")
+    assert list(ds.frame.columns) == ["größe", "farbe", "y"]
+    assert ds.frame["farbe"].tolist()[:2] == ["grün", "rot"]
+
+
+def test_utf16_without_a_byte_order_mark_is_named_not_called_binary(tmp_path):
+    (tmp_path / "d.csv").write_bytes("a,b,y\n1,2,0\n3,4,1\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match="looks like UTF-16-LE text without a byte-order mark"):
+        load_csv(tmp_path / "d.csv", "y")
+    (tmp_path / "e.csv").write_bytes(b"\xff\xfe" + "a,b\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(DataError, match="UTF-16-LE byte-order mark but is not valid UTF-16-LE"):
+        load_csv(tmp_path / "e.csv", "y")
