@@ -690,3 +690,61 @@ def test_predict_reads_decimal_commas_in_a_semicolon_file_as_training_does(expor
             name == "comma")
         results.append(pd.read_csv(tmp_path / f"{name}-out.csv"))
     np.testing.assert_allclose(results[0].iloc[:, 1:], results[1].iloc[:, 1:], atol=1e-6)
+
+
+def _edit_metadata(folder: Path, edit) -> None:
+    path = folder / "metadata.json"
+    metadata = json.loads(path.read_text())
+    edit(metadata)
+    path.write_text(json.dumps(metadata))
+
+
+def _column(metadata: dict[str, Any], name: str, part: str = "inputs") -> dict[str, Any]:
+    items = metadata["inputs"] if part == "inputs" else metadata["preprocessing"]["features"]
+    return next(i for i in items if i.get("column", i.get("name")) == name)
+
+
+# (id, model, edit of metadata.json, what the error says). metadata.json is not in its own
+# checksums, so a hand edit gets past them: each must still be one error line, exit 2.
+_HAND_EDITS = [
+    ("binary-one-more-class", "binary", lambda m: m["classes"].append("maybe"),
+     "lists 3 classes for a binary task, which has exactly 2"),
+    ("multiclass-one-more-class", "multiclass", lambda m: m["classes"].append(3),
+     "gives 3 output(s) per row, but metadata.json describes a multiclass task with classes "
+     "[0, 1, 2, 3] (4 output(s))"),
+    ("multiclass-one-class-fewer", "multiclass", lambda m: m["classes"].pop(),
+     "gives 3 output(s) per row"),
+    ("regression-with-classes", "regression", lambda m: m.update(classes=[0, 1]),
+     "lists 2 classes for a regression task"),
+    ("task-renamed", "binary", lambda m: m.update(task="ranking"), "has task 'ranking'"),
+    ("kind-in-inputs-only", "binary", lambda m: _column(m, "x1").update(kind="categorical"),
+     "gives column 'x1' kind 'categorical' under 'inputs' but 'numeric' under 'preprocessing'"),
+    ("kind-everywhere", "binary",
+     lambda m: (_column(m, "x1").update(kind="categorical", dtype="string"),
+                _column(m, "x1", "features").update(kind="categorical")),
+     "takes column 'x1' as float32, but metadata.json calls it categorical (string)"),
+    ("dtype", "binary", lambda m: _column(m, "color").update(dtype="float32"),
+     "gives column 'color' dtype 'float32', but a categorical column's input is 'string'"),
+    ("feature-entry-broken", "binary",
+     lambda m: _column(m, "x1", "features").update(spread=1.0),
+     "'preprocessing' features are not as this tool writes them"),
+    ("classes-not-a-list", "binary", lambda m: m.update(classes="no,yes"),
+     "has malformed 'classes'"),
+]
+
+
+@pytest.mark.parametrize(("task", "edit", "expected"), [c[1:] for c in _HAND_EDITS],
+                         ids=[c[0] for c in _HAND_EDITS])
+def test_a_hand_edited_metadata_that_contradicts_the_model_is_one_error(exports, tmp_path,
+                                                                         capsys, task, edit,
+                                                                         expected):
+    folder = tmp_path / "model"
+    shutil.copytree(exports[task].folder, folder)
+    _edit_metadata(folder, edit)
+    status = _predict("--model", str(folder), "--data", str(exports[task].new_csv),
+                      "--out", str(tmp_path / "out.csv"))
+    captured = capsys.readouterr()
+    assert status == 2, captured.err
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    assert expected in captured.err
+    assert not (tmp_path / "out.csv").exists()
