@@ -53,3 +53,18 @@ def test_normalized_training_features_have_zero_mean_unit_std(seed):
     x = encode(pre, pre.build(), train)
     assert x.mean() == pytest.approx(0.0, abs=1e-5)
     assert x.std() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_vocabulary_keeps_the_100_most_frequent_values():
+    values = [f"v{i:03d}" for i in range(150) for _ in range(1 + (i < 100))]
+    pre = fit_preprocessing(pd.DataFrame({"c": values}), (Column("c", "categorical"),))
+    vocabulary = pre.features[0].vocabulary
+    assert len(vocabulary) == 100 and set(vocabulary) == {f"v{i:03d}" for i in range(100)}
+    assert pre.width == 101  # plus the slot for everything else
+
+
+def test_a_constant_training_column_is_scaled_by_one_not_zero(seed):
+    pre = fit_preprocessing(pd.DataFrame({"num": [3.0] * 5}), (Column("num", "numeric"),))
+    assert pre.features[0].std == 1.0
+    x = encode(pre, pre.build(), pd.DataFrame({"num": [3.0, 5.0]}))
+    np.testing.assert_allclose(x[:, 0], [0.0, 2.0], atol=1e-6)
