@@ -220,14 +220,11 @@ def test_an_unexpected_error_exits_1_and_leaves_no_finished_looking_folder(tmp_p
 
 
 @pytest.mark.slow
-def test_a_run_keeps_the_console_to_its_own_lines(tmp_path):
-    # No TensorFlow settings from outside: run_tuning.py must quiet TensorFlow's C++ start-up
-    # logging itself (TensorFlow 2.21 prints oneDNN's notice whatever TF_CPP_MIN_LOG_LEVEL says).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
-    proc = subprocess.run([sys.executable, str(ROOT / "run_tuning.py"), "--dataset", "iris",
-                           "--max-trials", "1", "--epochs", "1", "--out", str(tmp_path),
-                           "--name", "run"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+def test_a_run_keeps_the_console_to_its_own_lines(cli_run):
+    # TensorFlow 2.21 prints oneDNN's notice whatever TF_CPP_MIN_LOG_LEVEL says: run_tuning.py
+    # must quiet TensorFlow's C++ start-up logging itself (cli_run sets no TF_ variables).
+    proc, run_dir = cli_run
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == "", proc.stderr
     assert "search: " in proc.stdout and "run folder: " in proc.stdout
+    assert f"run folder: {run_dir}" in proc.stdout

@@ -7,7 +7,6 @@ scaling). The fresh-interpreter and `predict` subprocesses run concurrently to k
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -531,40 +530,31 @@ def test_trained_epochs_counts_hyperband_inheritance():
     assert trained_epochs(2, {"tuner/initial_epoch": 4, "tuner/epochs": 12}) == 6
 
 
-def test_pipeline_refit_exports_and_reports_it(tmp_path, seed):
+@pytest.mark.slow
+def test_refit_exports_and_reports_it(cli_run):
+    """The shared command-line run (iris, --refit): the exported network is the refit one, and
+    the test metrics reported for it are those of the exported file itself."""
     import keras
 
-    _training_frame("binary").to_csv(tmp_path / "train.csv", index=False)
-    config = RunConfig(
-        data=str(tmp_path / "train.csv"),
-        target="label",
-        tuner="random",
-        max_trials=1,
-        epochs=2,
-        patience=0,
-        refit=True,
-        out=str(tmp_path),
-        name="r",
-    )
-    lines: list[str] = []
-    run_dir = run(config, report=lines.append)
-
+    proc, run_dir = cli_run
+    assert proc.returncode == 0, proc.stderr
     metrics = json.loads((run_dir / "metrics.json").read_text())
     exported = metrics["exported_model"]
     assert exported["kind"] == "refit" and exported["trial_id"] == metrics["best_trial"]
-    assert exported["epochs"] == 2 and exported["trained_on"] == ["train", "validation"]
-    assert set(exported["test"]) == {"loss", "accuracy", "auc"}
+    assert exported["epochs"] == 1 and exported["trained_on"] == ["train", "validation"]
+    assert set(exported["test"]) == {"loss", "accuracy", "f1_macro"}
     metadata = read_metadata(run_dir / "model")
     assert metadata["exported_model"] == exported
     assert metadata["hyperparameters"] == metrics["best_hyperparameters"]
     assert "train+validation" in metadata["preprocessing"]["note"]
-    assert any(line.startswith("refit:") for line in lines)
+    assert any(line.startswith("refit:") for line in proc.stdout.splitlines())
 
-    # The reported test metrics are those of the exported file itself.
     model = keras.models.load_model(run_dir / "model" / "model.keras", safe_mode=True)
-    prepared = prepare(dataclasses.replace(config, name="again"), lambda s: None)
-    p = predict_rows(model, preprocessing_of(metadata), prepared.splits.x["test"])[:, 0]
-    accuracy = float(np.mean((p > 0.5) == prepared.splits.y["test"]))
+    config = RunConfig(dataset="iris", max_trials=1, epochs=1, out=str(run_dir.parent),
+                       name="again")
+    prepared = prepare(config, lambda s: None)
+    p = predict_rows(model, preprocessing_of(metadata), prepared.splits.x["test"])
+    accuracy = float(np.mean(p.argmax(axis=1) == prepared.splits.y["test"]))
     assert accuracy == pytest.approx(exported["test"]["accuracy"])
 
 
