@@ -65,3 +65,14 @@ def test_encode_splits_keeps_classification_targets_as_classes(seed):
     assert (binary.target_mean, binary.target_std) == (0.0, 1.0)
     multiclass = encode_splits(columns, splits, Task("multiclass", ("a", "b", "c")))
     assert multiclass.y["test"].tolist() == [0, 1] and multiclass.y["test"].dtype == np.int64
+
+
+def test_predict_keeps_a_tiny_spread_next_to_a_large_mean(seed):
+    """The evaluation's values are μ + σ·z in float64: 1.7e9 ± 100 is not rounded to float32's
+    steps of 128 (the exported model does the same, see test_export)."""
+    x = np.linspace(-1, 1, 9, dtype=np.float32).reshape(-1, 1)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    encoded = EncodedSplits(preprocessing=None, preprocessing_model=None, x={"test": x}, y={},
+                            target_mean=1.7e9, target_std=100.0)
+    z = np.asarray(model(x), np.float64)
+    np.testing.assert_allclose((encoded.predict(model, "test") - 1.7e9) / 100.0, z, atol=1e-6)
