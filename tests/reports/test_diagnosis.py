@@ -646,3 +646,52 @@ def test_trial_verdict_skips_o2_when_patience_is_unknown():
 def test_trial_with_nan_loss_is_reported_as_diverged():
     record = _record([0.7, float("nan")], [0.7, 0.6])
     assert diagnose_trial(record).startswith("diverged")
+
+
+# ---------------------------------------------------------------------------------------------
+# Curve facts at their edges (found by mutation testing)
+
+
+@pytest.mark.parametrize(("epochs", "window"), [(3, 3), (30, 5), (100, 10), (300, 30)])
+def test_the_last_window_is_10_percent_of_the_epochs_at_least_5(epochs, window):
+    from reports.fit_rules import _window
+
+    assert _window(epochs) == window
+
+
+def test_the_last_window_is_read_at_the_end_of_the_curve():
+    # Falls for 15 epochs, then flat for the last 5: the last window did not fall.
+    curve = list(np.linspace(1.0, 0.2, 15)) + [0.2] * 5
+    facts = dx._curve_facts(_record(curve, curve), 10)
+    assert facts["window"] == 5
+    assert facts["val_drop_last_window"] == pytest.approx(0.0, abs=1e-9)
+    assert facts["train_drop_last_window"] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("which", ["loss", "val_loss"])
+def test_curves_with_a_non_finite_value_give_no_facts(which):
+    good = [0.7, 0.6, 0.5]
+    record = _record(good, good)
+    record.history[which] = [0.7, float("inf"), 0.5]
+    assert dx._curve_facts(record, 0) == {}
+
+
+@pytest.mark.parametrize(("after", "fires"), [(9, False), (10, True)],
+                         ids=["9-epochs-after", "10-epochs-after"])
+def test_o2_needs_10_epochs_of_rising_validation_loss(after, fires):
+    best = 10
+    n = best + after
+    t = np.arange(n)
+    train = 0.5 - 0.02 * t  # keeps falling
+    val = np.where(t < best, 0.6 - 0.02 * t, 0.42 + 0.05 * (t - best + 1))
+    facts = dx._curve_facts(_record(train, val, best_epoch=n), 0)
+    assert facts["epochs_after_val_min"] == after
+    assert dx._rising_after_minimum(facts) is fires
+
+
+def test_a_late_fall_after_an_early_minimum_is_not_still_improving():
+    # The minimum is at epoch 2, long before the last window; the last window falls a little.
+    val = [0.5, 0.3] + list(np.linspace(0.6, 0.55, 28))
+    facts = dx._curve_facts(_record(val, val), 10)
+    assert facts["val_drop_last_window"] > 0 and facts["val_min_epoch"] == 2
+    assert not dx._still_improving(facts)
