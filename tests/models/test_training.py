@@ -57,9 +57,11 @@ def test_history_keys_and_best_epoch(seed):
     assert result.best_epoch == int(np.argmin(history["val_loss"]))
 
 
-@pytest.mark.parametrize("patience", [2, 3])
-def test_early_stopping_stops_patience_epochs_after_the_best_and_restores_it(seed, patience):
-    x, y, xv, yv = _noise()
+@pytest.mark.parametrize(("patience", "data_seed"), [(1, 0), (2, 0), (3, 0), (2, 1)],
+                         ids=["patience-1", "patience-2", "patience-3", "best-is-epoch-0"])
+def test_early_stopping_stops_patience_epochs_after_the_best_and_restores_it(seed, patience,
+                                                                            data_seed):
+    x, y, xv, yv = _noise(seed=data_seed)
     model = _wide_model()
     result = train(model, x, y, xv, yv, batch_size=8, epochs=40, patience=patience, seed=1)
     history = result.history["val_loss"]
@@ -119,3 +121,28 @@ def test_callbacks_see_every_epoch(seed):
                    callbacks=[Spy()])
     assert [e for e, _ in seen] == [0, 1, 2, 3]
     assert [v for _, v in seen] == result.history["val_loss"]
+
+
+def test_patience_zero_keeps_the_last_epoch_even_when_an_earlier_one_was_better(seed):
+    x, y, xv, yv = _noise()
+    model = _wide_model()
+    result = train(model, x, y, xv, yv, batch_size=8, epochs=6, patience=0, seed=1)
+    history = result.history["val_loss"]
+    assert len(history) == 6 and min(history) < history[-1] * 0.99
+    val_loss = model.evaluate(xv, yv, verbose=0, return_dict=True)["loss"]
+    assert val_loss == pytest.approx(history[-1], rel=1e-4)
+
+
+def test_an_initial_epoch_continues_the_count_as_hyperband_does(seed):
+    x, y, xv, yv = _noise()
+    seen: list[int] = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    result = train(_wide_model(), x, y, xv, yv, batch_size=8, epochs=7, patience=0, seed=1,
+                   callbacks=[Spy()], initial_epoch=4)
+    assert seen == [4, 5, 6] and len(result.history["val_loss"]) == 3
+    # best_epoch counts from this call's first epoch, as the history does.
+    assert result.best_epoch == int(np.argmin(result.history["val_loss"]))
