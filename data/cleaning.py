@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.loading import Dataset
-from tuning.errors import DataError
+from common.errors import DataError
+from data.loading import MISSING_MARKERS, Dataset
 
 KINDS = ("numeric", "boolean", "categorical")
 
@@ -23,8 +23,6 @@ _DATES_SHARE = 0.95
 # placeholders ("?", "n/a") that are read as missing.
 _NUMERIC_SHARE = 0.95
 _ID_NAME = re.compile(r"^(id|index|idx|row|row_?id|row_?num(ber)?|unnamed: ?0)$|(_|\b)id$", re.I)
-# Placeholders for a missing value that pandas does not already read as missing.
-MISSING_MARKERS = {"?", "-", "--", ".", "missing", "unknown", "n.a.", "#n/a", "#value!"}
 _TRUE = {"true", "t", "yes", "y"}
 _FALSE = {"false", "f", "no", "n"}
 

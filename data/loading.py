@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError
 from data.names import BUNDLED
-from tuning.errors import DataError
 
 DEFAULT_DATASET = "breast_cancer"
 
@@ -36,6 +36,9 @@ _DECIMAL_COMMA = re.compile(r"[-+]?\d+(,\d+)?")
 _DECIMAL_COMMA_SHARE = 0.95
 # Where read_csv names the columns it read with decimal commas.
 DECIMAL_COMMA_COLUMNS = "decimal_comma_columns"
+# Placeholders for a missing value that pandas does not already read as missing (here, for
+# decimal commas; cleaning reads them as missing).
+MISSING_MARKERS = {"?", "-", "--", ".", "missing", "unknown", "n.a.", "#n/a", "#value!"}
 
 
 @dataclass(frozen=True)
@@ -249,8 +252,6 @@ def _read_decimal_commas(frame: pd.DataFrame, sep: str, text_columns: frozenset[
     """
     if sep == ",":
         return []
-    from data.cleaning import MISSING_MARKERS  # cleaning imports this module
-
     converted = []
     for name in frame.columns:
         column = frame[name]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError
 from data.task import Task
-from tuning.errors import DataError
 
 SPLIT_NAMES = ("train", "validation", "test")
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuning.errors import DataError
+from common.errors import DataError
 
 # An integer-valued numeric target with at most this many distinct values is taken as classes.
 _MAX_NUMERIC_CLASSES = 20

@@ -8,11 +8,9 @@ final place and renamed into it, so a reader sees a complete folder or none.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from common import compat
+from common.files import sha256, write_json
 from data.cleaning import convert_column
 from data.preprocessing import MISSING_CATEGORY, FeatureSpec
-from tuning.files import write_json
 
 if TYPE_CHECKING:
     import keras
@@ -169,14 +168,6 @@ def file_digests(folder: Path) -> dict[str, str]:
     return digests
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _output_meaning(task: Task) -> dict[str, Any]:
     if task.kind == "binary":
         return {
@@ -230,24 +221,6 @@ def _missing_markers(values: pd.Series) -> list[str]:
     return [str(v) for v in text.value_counts().index[:_MAX_MARKERS]]
 
 
-def _versions() -> dict[str, str]:
-    import keras
-    import keras_tuner
-    import numpy
-    import sklearn
-    import tensorflow
-
-    return {
-        "python": sys.version.split()[0],
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "keras_tuner": keras_tuner.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-        "sklearn": sklearn.__version__,
-    }
-
-
 def _metadata(
     encoded: EncodedSplits,
     task: Task,
@@ -281,7 +254,7 @@ def _metadata(
             "target_mean": encoded.target_mean,
             "target_std": encoded.target_std,
         },
-        "versions": _versions(),
+        "versions": compat.versions(),
         "files": {},  # filled in once the model files are written
     }
 

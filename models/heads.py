@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from data.task import Task
 
 
@@ -36,3 +38,10 @@ def head_for(task: Task) -> Head:
     if task.kind == "multiclass":
         return Head(task.n_classes, "softmax", "sparse_categorical_crossentropy", "accuracy")
     return Head(1, "linear", "mean_squared_error", "mae")
+
+
+def binary_probabilities(output: np.ndarray) -> np.ndarray:
+    """The binary head's output, P(classes[1]) of shape (n, 1), as the probabilities of
+    (classes[0], classes[1]) of shape (n, 2)."""
+    p = np.clip(np.asarray(output, dtype=np.float64).reshape(-1), 0.0, 1.0)
+    return np.column_stack([1.0 - p, p])

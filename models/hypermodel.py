@@ -8,10 +8,10 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+from common.space import Range, SearchSpace, declare
 from models.heads import Head
 from models.optimizers import make_optimizer
 from models.training import train
-from tuning.space import Range, SearchSpace, declare
 
 
 def _possible_values(param: Any) -> list[int]:

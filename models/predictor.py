@@ -14,14 +14,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-# Cleaning's placeholder texts for a missing value ("?", "n.a."), so both sides agree.
-from data.cleaning import KINDS, MISSING_MARKERS, convert_column
+from common.errors import DataError, ModelError
+from common.files import sha256
 
-# Training's CSV reading (encodings, separator, header checks), reused so both read alike.
-from data.loading import DECIMAL_COMMA_COLUMNS, read_csv
+# Cleaning's column kinds and conversions, so both sides agree.
+from data.cleaning import KINDS, convert_column
+
+# Training's CSV reading (encodings, separator, header checks) and its placeholder texts for a
+# missing value ("?", "n.a."), reused so both read alike.
+from data.loading import DECIMAL_COMMA_COLUMNS, MISSING_MARKERS, read_csv
 from data.preprocessing import Preprocessing
-from models.export import FORMAT, METADATA_FILE, MODEL_FILE, sha256
-from tuning.errors import DataError, ModelError
+from models.export import FORMAT, METADATA_FILE, MODEL_FILE
+from models.heads import binary_probabilities
 
 if TYPE_CHECKING:
     import keras
@@ -342,8 +346,7 @@ def prediction_table(metadata: dict[str, Any], output: np.ndarray) -> pd.DataFra
         return pd.DataFrame({"prediction": output.reshape(-1)})
     classes = [_label_text(c) for c in metadata["classes"]]
     if metadata["task"] == "binary":
-        p = np.clip(output.reshape(-1), 0.0, 1.0)
-        proba = np.column_stack([1.0 - p, p])
+        proba = binary_probabilities(output)
     else:
         proba = output
     table = {"prediction": np.asarray(classes, dtype=object)[proba.argmax(axis=1)]}

@@ -30,6 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common import compat
+
 
 @dataclass
 class TrainResult:
@@ -67,8 +69,8 @@ class _EpochRunner:
         self.n_batches = math.ceil(self.n / self.batch)
         self.seed = int(seed)
         # Build the model, optimizer and compiled loss/metrics eagerly, as `fit` does before
-        # tracing. `_symbolic_build` is private Keras API: keras is pinned in requirements.txt.
-        model._symbolic_build(data_batch=(self.x[: self.batch], self.y[: self.batch]))
+        # tracing.
+        compat.build_for_training(model, (self.x[: self.batch], self.y[: self.batch]))
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         self.weights = list(model.weights)

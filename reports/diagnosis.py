@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from common.records import TrialRecord
 from data.task import Task
 from reports.fit_advice import next_steps
 from reports.fit_checks import (
@@ -46,7 +47,6 @@ from reports.fit_rules import (
     _rising_after_minimum,
     _still_improving,
 )
-from tuning.records import TrialRecord
 
 __all__ = [
     "BASELINE_BEATS_WARNING",
@@ -197,12 +197,15 @@ def diagnose(
 def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
     """A short verdict on one trial from its learning curves alone, for the trials table.
 
-    Without the naive scale only the curves' shape is judged: "overfitting" when O2 holds (only
-    when `patience` is 0) or when, at the best epoch, the validation loss exceeds the training
-    loss by `OVERFIT_GAP` × the first epoch's loss; "underfitting" when neither loss fell by
-    `_TRIAL_BARELY_MOVED` from the first epoch, or when the run ended at its budget with the
-    validation loss still falling by at least `_TRIAL_MIN_VAL_DROP` over the last window;
-    "good fit" otherwise.
+    Without the naive scale only the curves' shape is judged, in this order: "overfitting"
+    when O2 holds (only when `patience` is 0) or when, at the kept epoch, the validation loss
+    exceeds the training loss by `OVERFIT_GAP` × the first epoch's loss; "underfitting" when
+    neither loss fell by `_TRIAL_BARELY_MOVED` from the first epoch, or when the run ended at
+    its budget still improving (the diagnosis's U3 test: the lowest validation loss in the last
+    window, and falling there) by at least `_TRIAL_MIN_VAL_DROP`; "good fit" otherwise, its
+    reason saying how the run ended, so that two trials in the same state never read
+    differently: stopped early, levelling off (still improving, by less than
+    `_TRIAL_MIN_VAL_DROP`), flat or rising at the end.
 
     Args:
         record: the trial.
@@ -211,7 +214,8 @@ def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
             Defaults to None.
 
     Returns:
-        The verdict followed by a short reason, e.g. "good fit: best epoch 14 of 24".
+        The verdict followed by a short reason, e.g. "good fit: early stopping kept epoch 14
+        of 24".
     """
     if not record.completed:
         return "failed" if record.status == "FAILED" else record.status.lower()
@@ -240,6 +244,12 @@ def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
             f"underfitting: the loss barely moved (training {-train_fall:+.0%}, "
             f"validation {-val_fall:+.0%} from the first epoch)"
         )
-    if _still_improving(facts) and facts["val_drop_last_window"] >= _TRIAL_MIN_VAL_DROP:
-        return f"underfitting: still improving at its last epoch ({n})"
-    return f"good fit: kept epoch {kept} of {n}"
+    window, drop = facts["window"], facts["val_drop_last_window"]
+    if _still_improving(facts):
+        change = f"validation {-drop:+.1%} over the last {window} epochs"
+        if drop >= _TRIAL_MIN_VAL_DROP:
+            return f"underfitting: still improving when its {n} epochs ran out ({change})"
+        return f"good fit: levelling off when its {n} epochs ran out ({change})"
+    if facts["stopped_by_early_stopping"]:
+        return f"good fit: early stopping kept epoch {kept} of {n}"
+    return f"good fit: validation flat or rising at the end; kept epoch {kept} of {n}"

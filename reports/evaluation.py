@@ -9,8 +9,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from data.task import Task
-
-SPLITS = ("train", "validation", "test")
+from models.heads import binary_probabilities
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ def predictions_from_output(task: Task, y_true: np.ndarray, output: np.ndarray) 
     if task.kind == "regression":
         return Predictions(np.asarray(y_true, dtype=np.float64), output.reshape(-1))
     if task.kind == "binary":
-        p = np.clip(output.reshape(-1), 0.0, 1.0)
-        proba = np.column_stack([1.0 - p, p])
+        proba = binary_probabilities(output)
     else:
         proba = output / np.clip(output.sum(axis=1, keepdims=True), 1e-12, None)
     return Predictions(np.asarray(y_true, dtype=np.int64), proba.argmax(axis=1), proba)

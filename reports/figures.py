@@ -19,9 +19,17 @@ from matplotlib.figure import Figure
 MAX_LABEL_CHARS = 24
 
 TRAIN_COLOR = "#1f77b4"
+CLIPPED_COLOR = "#c62828"
 VALIDATION_COLOR = "#d95f02"
 BEST_COLOR = "#1b9e77"
 MUTED_COLOR = "#9e9e9e"
+
+# Scores beyond this many interquartile ranges above the upper quartile are outliers ...
+OUTLIER_IQRS = 3.0
+# ... cut off the axis when showing them would squash the others into this share of it.
+OUTLIER_SQUASH = 1 / 3
+# Point plots draw at most this many points (a random sample of the rest): the page's size.
+MAX_POINTS = 5000
 
 # Text stays text in the SVG (small files, selectable, searchable); matplotlib escapes it.
 _SVG_RC = {"svg.fonttype": "none", "font.size": 9.0, "axes.titlesize": 10.0}
@@ -109,3 +117,66 @@ def _short(label: Any) -> str:
 def _finite(values: Any) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     return array[np.isfinite(array)]
+
+
+def clip_limits(values: Any) -> tuple[float, float] | None:
+    """A y range for scores where a few outliers far above would flatten the rest.
+
+    Values above the upper quartile by more than `OUTLIER_IQRS` interquartile ranges are
+    outliers; the axis stops just above the highest other value, but only when showing the
+    outliers would squash the others into less than `OUTLIER_SQUASH` of its height. Lower
+    scores are better, so nothing is cut at the bottom.
+
+    Returns:
+        (low, high), or None when every value fits (matplotlib's own range is then used).
+    """
+    finite = _finite(values)
+    if finite.size < 4:
+        return None
+    q1, q3 = np.percentile(finite, [25, 75])
+    fence = q3 + OUTLIER_IQRS * (q3 - q1)
+    inliers = finite[finite <= fence]
+    low, high, top = float(finite.min()), float(finite.max()), float(inliers.max())
+    if high <= fence or top - low >= OUTLIER_SQUASH * (high - low):
+        return None
+    pad = 0.08 * (top - low) if top > low else max(abs(top) * 0.05, 1e-6)
+    return (low - pad, top + pad)
+
+
+def draw_clipped(ax: Any, x: Any, y: Any, limits: tuple[float, float] | None) -> None:
+    """Mark the points above `limits` as triangles on the axis's top edge, with their values
+    written beside them when there are only a few."""
+    if limits is None:
+        return
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    above = np.isfinite(y) & (y > limits[1])
+    if not above.any():
+        return
+    ax.plot(
+        x[above],
+        np.full(above.sum(), limits[1]),
+        "^",
+        color=CLIPPED_COLOR,
+        ms=6,
+        clip_on=False,
+        label="off the scale",
+        zorder=5,
+    )
+    if above.sum() <= 3:
+        for xi, yi in zip(x[above], y[above], strict=True):
+            ax.annotate(
+                f"{yi:.3g}",
+                (xi, limits[1]),
+                xytext=(4, -9),
+                textcoords="offset points",
+                fontsize=7,
+                color=CLIPPED_COLOR,
+            )
+
+
+def sample_indices(n: int, limit: int = MAX_POINTS, seed: int = 0) -> np.ndarray:
+    """Indices of at most `limit` of `n` points, drawn at random (all of them when they fit),
+    in their original order."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))

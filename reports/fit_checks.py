@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from common.records import TrialRecord
 from data.task import Task
 from reports.fit_rules import (
     BASELINE_BEATS_WARNING,
@@ -22,7 +23,6 @@ from reports.fit_rules import (
     _rising_after_minimum,
     _still_improving,
 )
-from tuning.records import TrialRecord
 
 
 @dataclass(frozen=True)

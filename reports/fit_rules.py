@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tuning.records import TrialRecord
+from common.records import TrialRecord
 
 VERDICTS = ("underfitting", "overfitting", "good fit")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
@@ -9,16 +11,25 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from common.records import SearchResult, TrialRecord
+from data.splits import SPLIT_NAMES as SPLITS
 from data.task import Task
 from reports import plots
 from reports.baselines import DESCRIPTIONS
 from reports.diagnosis import Diagnosis
-from reports.evaluation import SPLITS, Evaluation
-from tuning.records import SearchResult, TrialRecord
+from reports.evaluation import Evaluation
+from reports.evidence import plain_evidence
+from reports.figures import MAX_POINTS
+from reports.headline import METRIC_NAMES, Headline, describe_exported, make_headline
+from reports.scores import ScoreScale, format_number
+from reports.trials_table import trials_table
 
 _TEMPLATES = Path(__file__).parent / "templates"
+# The page's one script: sorts the trials table. It is allowed by its hash in the page's
+# Content-Security-Policy, so nothing else (an injected script included) can run.
+SORT_SCRIPT = (_TEMPLATES / "sort_table.js").read_text(encoding="utf-8")
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 # Elements matplotlib writes into an SVG; anything else (script, foreignObject, ...) is refused.
 _SVG_ELEMENTS = frozenset(
@@ -77,6 +88,9 @@ class ReportContext:
         versions: library -> version.
         created: when the run finished, as text.
         seed: seeds the importance forest. Defaults to 0.
+        exported: metrics.json's `exported_model` (kind, test metrics, ...); when empty, the
+            best trial's network is taken as the exported model.
+        score_scale: how trial scores read (regression: RMSE in the target's units).
     """
 
     source: str
@@ -98,6 +112,8 @@ class ReportContext:
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     seed: int = 0
+    exported: dict[str, Any] = field(default_factory=dict)
+    score_scale: ScoreScale = ScoreScale()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,7 +144,11 @@ def _svg(fig, name: str) -> Markup:
     return _checked_svg(plots.figure_to_svg(fig, name))
 
 
-def search_figures(search: SearchResult, seed: int = 0) -> dict[str, Markup]:
+def search_figures(
+    search: SearchResult,
+    seed: int = 0,
+    scale: ScoreScale = ScoreScale(),  # noqa: B008 - frozen
+) -> dict[str, Markup]:
     """The plots of the search, as checked inline SVG keyed by the template's names: every
     trial's curves, the search history, the hyperparameters' scores and their importance.
 
@@ -138,10 +158,11 @@ def search_figures(search: SearchResult, seed: int = 0) -> dict[str, Markup]:
     Args:
         search: the search's trials and best trial.
         seed: seeds the importance forest. Defaults to 0.
+        scale: how scores read (regression: RMSE in the target's units). Defaults to as is.
     """
     figures: dict[str, Markup] = {}
     with plots.style():
-        trial_curves = plots.trial_curves_data(search)
+        trial_curves = plots.trial_curves_data(search, scale)
         if trial_curves.curves:
             fig, ax = plots.new_figure(7.0, 3.4)
             plots.draw_trial_curves(ax, trial_curves)
@@ -149,10 +170,10 @@ def search_figures(search: SearchResult, seed: int = 0) -> dict[str, Markup]:
 
         if search.trials:
             fig, ax = plots.new_figure(7.0, 3.0)
-            plots.draw_search_history(ax, plots.search_history_data(search))
+            plots.draw_search_history(ax, plots.search_history_data(search, scale))
             figures["search_history"] = _svg(fig, "search_history")
 
-        scores = plots.hyperparameter_scores_data(search)
+        scores = plots.hyperparameter_scores_data(search, scale)
         if scores:
             ncols = min(4, len(scores))
             nrows = math.ceil(len(scores) / ncols)
@@ -164,7 +185,7 @@ def search_figures(search: SearchResult, seed: int = 0) -> dict[str, Markup]:
                 plots.draw_hyperparameter_scores(ax, data)
             for ax in flat[len(scores) :]:
                 ax.set_axis_off()
-            flat[0].set_ylabel("validation loss")
+            flat[0].set_ylabel(scale.name)
             figures["hyperparameters"] = _svg(fig, "hyperparameters")
 
         importance = plots.hyperparameter_importance_data(search, seed=seed)
@@ -176,16 +197,20 @@ def search_figures(search: SearchResult, seed: int = 0) -> dict[str, Markup]:
 
 
 def model_figures(
-    task: Task, best: TrialRecord | None, evaluation: Evaluation
+    task: Task,
+    best: TrialRecord | None,
+    evaluation: Evaluation,
+    scale: ScoreScale = ScoreScale(),  # noqa: B008 - frozen
 ) -> dict[str, Markup]:
     """The best model's plots, as checked inline SVG: its learning curves, and its test
     predictions (the confusion matrix and ROC curve of a classifier, predicted against actual
-    and residuals for a regressor)."""
+    and residuals for a regressor). `scale` converts regression curves to the target's units.
+    """
     figures: dict[str, Markup] = {}
     test = evaluation.predictions.get("test")
     with plots.style():
         if best is not None and best.history:
-            curves = plots.learning_curves_data(best)
+            curves = plots.learning_curves_data(best, scale)
             quantities = list(curves.train)
             if quantities:
                 fig, axes = plots.new_figure(9.0, 3.2, ncols=len(quantities[:2]))
@@ -196,8 +221,8 @@ def model_figures(
 
         if test is not None and task.is_classification:
             confusion = plots.confusion_data(task, test)
-            side = min(7.0, 2.6 + 0.4 * task.n_classes)
-            fig, ax = plots.new_figure(side, side * 0.85)
+            side = min(11.0, 3.4 + 0.6 * (task.n_classes + 1))
+            fig, ax = plots.new_figure(side, side * 0.9)
             plots.draw_confusion(ax, confusion)
             figures["confusion"] = _svg(fig, "confusion")
             roc = plots.roc_data(task, test)
@@ -219,19 +244,9 @@ def model_figures(
 
 
 def _number(value: Any) -> str:
-    """Numbers as a reader wants them: 4 significant digits, small ones in scientific form."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
-            return f"{value:.3e}"
-        return f"{value:.4g}"
+    """Numbers as a reader wants them (`scores.format_number`); anything else as text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return format_number(value)
     return str(value)
 
 
@@ -242,18 +257,37 @@ def _seconds(value: float | None) -> str:
     return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
 
 
+def _exported(context: ReportContext) -> dict[str, Any]:
+    """metrics.json's `exported_model`, or the best trial's network when none was given."""
+    if context.exported:
+        return context.exported
+    best = context.search.best
+    return {
+        "kind": "best_trial",
+        "trial_id": best.trial_id if best else None,
+        "test": context.evaluation.metrics.get("test", {}),
+    }
+
+
 def _metrics_table(context: ReportContext) -> dict[str, Any]:
-    """Rows of metric values: the network on each split, then each baseline on the test split."""
+    """Rows of metric values: the best trial's network on each split, the exported model's
+    test scores when it is another network (a refit, an ensemble), then each baseline's."""
     metrics = context.evaluation.metrics
+    exported = _exported(context)
+    other = exported.get("kind") != "best_trial" and isinstance(exported.get("test"), dict)
     names: list[str] = []
     for split in SPLITS:
         names += [m for m in metrics.get(split, {}) if m not in names]
-    columns = [f"network · {split}" for split in SPLITS if split in metrics]
+    columns = [f"best trial · {split}" for split in SPLITS if split in metrics]
+    if other:
+        columns.append("exported · test")
     baselines = [b for b in context.baselines if "test" in context.baselines[b]]
     columns += [f"{b.replace('_', ' ')} · test" for b in baselines]
     rows = []
     for name in names:
         cells = [metrics[split].get(name) for split in SPLITS if split in metrics]
+        if other:
+            cells.append(exported["test"].get(name))
         cells += [context.baselines[b]["test"].get(name) for b in baselines]
         rows.append({"metric": name, "cells": [_number(c) for c in cells]})
     return {
@@ -263,29 +297,21 @@ def _metrics_table(context: ReportContext) -> dict[str, Any]:
     }
 
 
-def _trials_table(context: ReportContext) -> list[dict[str, Any]]:
-    """One row per trial in search order, its active hyperparameters as name/value pairs."""
-    rows = []
-    for number, trial in enumerate(context.search.trials, start=1):
-        rows.append(
-            {
-                "number": number,
-                "id": trial.trial_id,
-                "status": trial.status,
-                "completed": trial.completed,
-                "best": trial.trial_id == context.search.best_trial_id,
-                "score": _number(trial.score),
-                "hyperparameters": [
-                    (k, _number(v)) for k, v in trial.hyperparameters.items() if v is not None
-                ],
-                "epochs": trial.epochs,
-                "best_epoch": _number(trial.best_epoch),
-                "seconds": f"{trial.seconds:.1f}",
-                "diagnosis": context.trial_diagnoses.get(trial.trial_id, ""),
-                "message": trial.message,
-            }
-        )
-    return rows
+def _headline_rows(headline: Headline) -> list[dict[str, Any]]:
+    """The headline's table: the exported model, what else it carries, then each baseline."""
+    entries = [(headline.exported, "exported")] + [(e, "extra") for e in headline.extras]
+    entries += [
+        (e, "best-baseline" if e is headline.best_baseline else "baseline")
+        for e in headline.baselines
+    ]
+    return [
+        {
+            "label": entry.label,
+            "role": role,
+            "cells": [_number(entry.test.get(metric)) for metric in headline.columns],
+        }
+        for entry, role in entries
+    ]
 
 
 def _summary(context: ReportContext) -> list[tuple[str, str]]:
@@ -308,13 +334,43 @@ def _summary(context: ReportContext) -> list[tuple[str, str]]:
     if "total" in context.timings:
         rows.append(("total time", _seconds(context.timings["total"])))
     rows += [(str(k).replace("_", " "), _number(v)) for k, v in context.config.items()]
-    if context.exported_model:
+    if context.exported:  # its test scores are at the top of the page
+        rows.append(("exported model", f"model/: {describe_exported(context.exported)}"))
+    elif context.exported_model:
         rows.append(("exported model", context.exported_model))
     return rows
 
 
+def _captions(context: ReportContext) -> dict[str, str]:
+    """Caption fragments that depend on the run: the units of scores, the points drawn."""
+    scale = context.score_scale
+    test = context.evaluation.predictions.get("test")
+    rows = len(test.y_true) if test is not None else 0
+    score = (
+        f"validation RMSE in the target's units (√objective × the training σ "
+        f"{format_number(scale.target_std)})"
+        if scale.regression
+        else "validation loss (the objective)"
+    )
+    return {
+        "score": score,
+        "Score": score[0].upper() + score[1:],
+        "points": (
+            f" {MAX_POINTS:,} of the {rows:,} test rows are drawn, picked at random."
+            if rows > MAX_POINTS
+            else ""
+        ),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Page
+
+
+def script_hash(script: str) -> str:
+    """The CSP source that allows exactly `script` as an inline script."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
 def _environment() -> Environment:
@@ -326,14 +382,21 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["number"] = _number
+    env.filters["breakable"] = _breakable
     return env
+
+
+def _breakable(text: str) -> Markup:
+    """`text` escaped, with a line-break opportunity after each underscore (learning_rate)."""
+    return Markup("_<wbr>").join(escape(part) for part in str(text).split("_"))
 
 
 def render_report(context: ReportContext, figures: dict[str, Markup] | None = None) -> str:
     """The report as one HTML document.
 
     Every string is escaped by Jinja's autoescaping; only SVG from `plots.figure_to_svg`
-    that passed `_checked_svg` is inserted as markup.
+    that passed `_checked_svg` is inserted as markup, and the one script is `SORT_SCRIPT`,
+    allowed by its hash.
 
     Args:
         context: what the page shows.
@@ -345,33 +408,45 @@ def render_report(context: ReportContext, figures: dict[str, Markup] | None = No
     """
     best = context.search.best
     diagnosis = context.diagnosis
+    scale = context.score_scale
     if figures is None:
         figures = {
-            **search_figures(context.search, context.seed),
-            **model_figures(context.task, best, context.evaluation),
+            **search_figures(context.search, context.seed, scale),
+            **model_figures(context.task, best, context.evaluation, scale),
         }
+    headline = make_headline(
+        context.task.kind, _exported(context), context.baselines, context.n_rows.get("test")
+    )
+    trials = trials_table(context.search, scale, context.trial_diagnoses, diagnosis.verdict)
+    test = context.evaluation.predictions.get("test")
+    confusion = plots.confusion_data(context.task, test) if test is not None and (
+        context.task.is_classification) else None
     return (
         _environment()
         .get_template("report.html.j2")
         .render(
             title=f"Tuning report — {context.source}",
             context=context,
+            headline=headline,
+            headline_rows=_headline_rows(headline),
+            metric_names=METRIC_NAMES,
+            warnings=[*context.warnings, *diagnosis.warnings],
             summary=_summary(context),
             best_hyperparameters=[(k, _number(v)) for k, v in context.best_hyperparameters.items()],
             metrics=_metrics_table(context),
             diagnosis=diagnosis,
-            evidence=[(k.replace("_", " "), _number(v)) for k, v in diagnosis.evidence.items()],
-            trials=_trials_table(context),
+            evidence=plain_evidence(diagnosis.evidence),
+            trials=trials,
             best=best,
             figures=figures,
+            captions=_captions(context),
+            confusion_order=confusion.order if confusion is not None else "",
             classes=[str(c) for c in context.task.classes],
-            # The network trains on the standardized target, so its curves and objective are in
-            # those units; the metrics table is in the target's own units.
-            objective_units=", in standardized target units"
-            if context.task.kind == "regression"
-            else "",
+            regression=scale.regression,
             features=list(context.feature_columns),
             dropped=list(context.dropped_columns.items()),
             versions=list(context.versions.items()),
+            script=Markup(SORT_SCRIPT),
+            script_hash=Markup(script_hash(SORT_SCRIPT)),  # base64 and quotes: nothing to escape
         )
     )

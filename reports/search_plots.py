@@ -11,8 +11,17 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 from sklearn.ensemble import RandomForestRegressor
 
-from reports.figures import BEST_COLOR, MUTED_COLOR, TRAIN_COLOR, _short
-from tuning.records import SearchResult, TrialRecord
+from common.records import SearchResult, TrialRecord
+from reports.figures import (
+    BEST_COLOR,
+    CLIPPED_COLOR,
+    MUTED_COLOR,
+    TRAIN_COLOR,
+    _short,
+    clip_limits,
+    draw_clipped,
+)
+from reports.scores import ScoreScale
 
 # Hyperparameters searched on a log scale in the built-in space; plotted with a log x axis.
 LOG_SCALE_HYPERPARAMETERS = frozenset({"learning_rate", "l2"})
@@ -30,43 +39,61 @@ _IMPORTANCE_SHUFFLES = 20
 
 @dataclass(frozen=True)
 class SearchHistory:
-    """The objective of each trial in the order they ran, and the best so far.
+    """The score of each trial in the order they started, and the best so far.
 
     Attributes:
-        numbers: 1-based position of each trial in the search.
-        scores: the trial's objective, NaN when it failed.
+        numbers: each trial's Keras Tuner id as a number (the x axis): the same trial numbers
+            as the console, trials.csv and the trials table.
+        scores: the trial's score as a reader compares it (`ScoreScale.readable`), NaN when it
+            failed.
         best_so_far: the lowest score among trials up to and including this one (NaN before
             the first completed trial).
+        y_limits: the y range when outliers are cut off (`figures.clip_limits`), else None.
+        label: what the scores are, for the y axis.
     """
 
     numbers: np.ndarray
     scores: np.ndarray
     best_so_far: np.ndarray
+    y_limits: tuple[float, float] | None = None
+    label: str = "validation loss"
 
 
-def search_history_data(result: SearchResult) -> SearchHistory:
+def _trial_number(trial_id: str, position: int) -> int:
+    return int(trial_id) if trial_id.isdigit() else position
+
+
+def search_history_data(result: SearchResult, scale: ScoreScale = ScoreScale()) -> SearchHistory:  # noqa: B008
     """Scores in search order; failed trials are NaN and do not move the best-so-far line."""
-    scores = np.array(
-        [t.score if t.completed else math.nan for t in result.trials], dtype=np.float64
-    )
+    raw = np.array([t.score if t.completed else math.nan for t in result.trials], dtype=np.float64)
+    scores = scale.readable_array(raw)
     best = np.fmin.accumulate(scores) if scores.size else scores
-    return SearchHistory(np.arange(1, len(scores) + 1), scores, best)
+    numbers = np.array(
+        [_trial_number(t.trial_id, i) for i, t in enumerate(result.trials)], dtype=np.int64
+    )
+    return SearchHistory(numbers, scores, best, clip_limits(scores), scale.name)
 
 
 def draw_search_history(ax: Axes, data: SearchHistory) -> None:
-    """Each trial as a dot, the best-so-far as a step line, failures as crosses on the axis."""
+    """Each trial as a dot, the best-so-far as a step line, failures as crosses on the axis,
+    scores off the scale as triangles on its top edge."""
     ok = np.isfinite(data.scores)
     ax.plot(data.numbers[ok], data.scores[ok], "o", color=MUTED_COLOR, label="trial")
     ax.step(data.numbers, data.best_so_far, where="post", color=BEST_COLOR, label="best so far")
     if (~ok).any():
         bottom = np.nanmin(data.scores) if ok.any() else 0.0
         ax.plot(
-            data.numbers[~ok], np.full((~ok).sum(), bottom), "x", color="#c62828", label="failed"
+            data.numbers[~ok], np.full((~ok).sum(), bottom), "x", color=CLIPPED_COLOR,
+            label="failed",
         )
+    if data.y_limits is not None:
+        ax.set_ylim(*data.y_limits)
+        draw_clipped(ax, data.numbers, data.scores, data.y_limits)
     ax.set_xlabel("trial")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(0.5, max(len(data.numbers), 1) + 0.5)
-    ax.set_ylabel("validation loss (objective)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if len(data.numbers):
+        ax.set_xlim(data.numbers.min() - 0.5, data.numbers.max() + 0.5)
+    ax.set_ylabel(data.label, parse_math=False)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
 
@@ -87,6 +114,8 @@ class HyperparameterScores:
         log_scale: True to plot the values on a log axis: learning rate, L2, and positive
             numbers spanning a ratio of `_LOG_RATIO` or more.
         categories: the distinct values in order, for choices (empty for numbers).
+        y_limits: the y range shared by every hyperparameter's plot when outliers among all
+            completed trials are cut off (`figures.clip_limits`), else None.
     """
 
     name: str
@@ -95,22 +124,28 @@ class HyperparameterScores:
     numeric: bool
     log_scale: bool
     categories: tuple[str, ...] = ()
+    y_limits: tuple[float, float] | None = None
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def hyperparameter_scores_data(result: SearchResult) -> list[HyperparameterScores]:
-    """One entry per hyperparameter that took more than one value among completed trials."""
+def hyperparameter_scores_data(
+    result: SearchResult,
+    scale: ScoreScale = ScoreScale(),  # noqa: B008 - frozen
+) -> list[HyperparameterScores]:
+    """One entry per hyperparameter that took more than one value among completed trials,
+    scores as a reader compares them (`ScoreScale.readable`)."""
     completed = [t for t in result.trials if t.completed]
+    limits = clip_limits(scale.readable_array([t.score for t in completed]))
     names: list[str] = []
     for trial in completed:
         names += [k for k in trial.hyperparameters if k not in names]
     out = []
     for name in names:
         pairs = [
-            (t.hyperparameters[name], float(t.score))
+            (t.hyperparameters[name], scale.readable(float(t.score)))
             for t in completed
             if t.hyperparameters.get(name) is not None
         ]
@@ -124,7 +159,9 @@ def hyperparameter_scores_data(result: SearchResult) -> list[HyperparameterScore
         )
         categories = () if numeric else tuple(sorted({str(v) for v in values}))
         scores = np.array([s for _, s in pairs])
-        out.append(HyperparameterScores(name, values, scores, numeric, log_scale, categories))
+        out.append(
+            HyperparameterScores(name, values, scores, numeric, log_scale, categories, limits)
+        )
     return out
 
 
@@ -133,6 +170,7 @@ def draw_hyperparameter_scores(ax: Axes, data: HyperparameterScores) -> None:
     if data.numeric:
         values = np.asarray(data.values, dtype=float)
         ax.plot(values, data.scores, "o", color=TRAIN_COLOR, alpha=0.8)
+        x = values
         integers = bool(np.all(values == np.round(values)))
         if data.log_scale:
             ax.set_xscale("log", base=2 if integers else 10)
@@ -147,12 +185,13 @@ def draw_hyperparameter_scores(ax: Axes, data: HyperparameterScores) -> None:
             )
             ax.xaxis.set_minor_locator(NullLocator())
         elif integers:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     else:
         positions = {c: i for i, c in enumerate(data.categories)}
         x = np.array([positions[str(v)] for v in data.values], dtype=float)
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(x))
-        ax.plot(x + jitter, data.scores, "o", color=TRAIN_COLOR, alpha=0.8)
+        x = x + jitter
+        ax.plot(x, data.scores, "o", color=TRAIN_COLOR, alpha=0.8)
         ax.set_xticks(range(len(data.categories)))
         labels = [_short(c) for c in data.categories]
         crowded = sum(len(label) for label in labels) > 18
@@ -163,6 +202,9 @@ def draw_hyperparameter_scores(ax: Axes, data: HyperparameterScores) -> None:
             ha="right" if crowded else "center",
         )
         ax.set_xlim(-0.5, len(data.categories) - 0.5)
+    if data.y_limits is not None:
+        ax.set_ylim(*data.y_limits)
+        draw_clipped(ax, x, data.scores, data.y_limits)
     ax.set_title(data.name, parse_math=False)
     ax.grid(alpha=0.3)
 

@@ -27,7 +27,8 @@ def seed() -> int:
 @pytest.fixture(scope="session")
 def cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """One real command-line run (iris, 1 trial of 1 epoch, --refit), shared by the tests of the
-    console (test_cli) and of --refit's export (test_export): each end-to-end run costs seconds.
+    console (tuning/cli/test_main) and of --refit's export (test_export): each end-to-end run
+    costs seconds.
 
     No TensorFlow settings come from outside: run_tuning.py must quiet TensorFlow itself.
     """
@@ -40,3 +41,63 @@ def cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
         capture_output=True, text=True, cwd=root, env=env, timeout=300,
     )
     return proc, out / "run"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _imports_frozen():
+    """As the command line does for its process (`tuning.cli.main`): Keras Tuner's garbage
+    collections between trials skip TensorFlow's long-lived objects."""
+    import gc
+
+    import tensorflow  # noqa: F401
+
+    gc.freeze()
+
+
+# A tiny space: every trial is cheap, and the report still has hyperparameters to plot.
+_RUN_SPACE = """
+layers = [1, 2]
+units = [8, 16]
+learning_rate = { min = 1e-3, max = 3e-2, sampling = "log" }
+batch_size = 32
+"""
+# A column name that would run as a script if the report did not escape it.
+HOSTILE_COLUMN = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="session")
+def task_runs(tmp_path_factory) -> dict:
+    """One finished run folder per task (2 trials x 2 epochs, in this process), for tests that
+    read what a real run leaves: task -> (run folder, console lines)."""
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    from tuning.config import RunConfig
+    from tuning.run.pipeline import run
+
+    root = tmp_path_factory.mktemp("task_runs")
+    (root / "space.toml").write_text(_RUN_SPACE)
+    rng = np.random.default_rng(0)
+    n = 120
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    frame = pd.DataFrame(
+        {"x1": x1, HOSTILE_COLUMN: x2, "color": rng.choice(["red", "green", "blue"], n)}
+    )
+    targets = {
+        "binary": np.where(x1 + 0.5 * (frame["color"] == "red") > 0.2, "yes", "no"),
+        "multiclass": np.select([x1 < -0.6, x1 < 0.0, x1 < 0.6], ["low", "mid", "high"], "top"),
+        # Right-skewed, positive and in large units, like a price.
+        "regression": np.exp(10 + 0.8 * x1 - 0.3 * x2 + rng.normal(0, 0.2, n)),
+    }
+    runs = {}
+    for task, target in targets.items():
+        path = root / f"{task}.csv"
+        frame.assign(label=target).to_csv(path, index=False)
+        keras.utils.set_random_seed(0)
+        lines: list[str] = []
+        config = RunConfig(data=str(path), target="label", space=str(root / "space.toml"),
+                           tuner="random", max_trials=2, epochs=2, patience=2,
+                           out=str(root / "runs"), name=task)
+        runs[task] = (run(config, report=lines.append), lines)
+    return runs

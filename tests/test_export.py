@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import DataError, ModelError
 from data.encoding import EncodedSplits, encode_splits
 from data.preprocessing import encode
 from data.task import Task
@@ -28,8 +29,8 @@ from models.export import FORMAT, ExportedModel, compose, export_model
 from models.predictor import check_rows, predict_rows, preprocessing_of, read_metadata
 from models.refit import trained_epochs
 from tuning.config import RunConfig
-from tuning.errors import DataError, ModelError
-from tuning.pipeline import prepare, run
+from tuning.run.pipeline import run
+from tuning.run.prepare import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["binary", "multiclass", "regression"]
@@ -319,7 +320,7 @@ def _values(node: Any, key: str) -> list[Any]:
 
 
 def _predict(*argv: str) -> int:
-    from tuning.predict_cli import main
+    from tuning.cli.predict import main
 
     return main(list(argv))
 
@@ -467,7 +468,7 @@ def test_a_gap_seen_in_training_is_not_new(exports, tmp_path, capsys):
 
 
 def test_a_new_gap_is_named_missing():
-    from tuning.predict_cli import unseen_warning
+    from tuning.cli.predict import unseen_warning
 
     line = unseen_warning("plan", 3, ["", "gold"])
     assert line.startswith("warning: column 'plan': 3 row(s) ")

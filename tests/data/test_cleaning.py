@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import DataError
 from data.cleaning import clean, convert_column, infer_kind
 from data.loading import Dataset
-from tuning.errors import DataError
 
 
 def _dataset(frame: pd.DataFrame, target: str = "y") -> Dataset:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import DataError
 from data.loading import BUNDLED, drop_columns, load_bundled, load_csv
-from tuning.errors import DataError
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import DataError
 from data.splits import split
 from data.task import Task
-from tuning.errors import DataError
 
 
 def _frame(n: int) -> pd.DataFrame:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import DataError
 from data.task import infer_task
-from tuning.errors import DataError
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
+from common.space import SearchSpace, declare
 from data.task import Task
 from models.heads import head_for
 from models.hypermodel import MLPHyperModel
-from tuning.space import SearchSpace, declare
 
 
 def _tuner(tmp_path, name: str) -> kt.RandomSearch:

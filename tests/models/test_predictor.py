@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import DataError
 from models.export import _missing_markers
 from models.predictor import check_rows, prediction_table
-from tuning.errors import DataError
 
 
 def _metadata(task: str = "binary", classes=("no", "yes"), markers=("k.A.",)) -> dict:

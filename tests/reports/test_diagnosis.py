@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
+from common.records import TrialRecord
 from data.task import Task
 from reports import diagnosis as dx
-from reports.diagnosis import diagnose, diagnose_trial
-from tuning.records import TrialRecord
+from reports.diagnosis import _curve_facts, diagnose, diagnose_trial
 
 BINARY = Task("binary", ("no", "yes"))
 REGRESSION = Task("regression")
@@ -622,9 +622,33 @@ def test_missing_validation_loss_is_an_error_that_says_what_to_pass():
 def test_trial_verdicts_from_curves():
     assert diagnose_trial(_overtrained(), patience=0).startswith("overfitting")
     assert diagnose_trial(_still_learning(), patience=10).startswith("underfitting")
-    assert diagnose_trial(_converged(), patience=10) == "good fit: kept epoch 15 of 25"
+    assert diagnose_trial(_converged(), patience=10) == (
+        "good fit: early stopping kept epoch 15 of 25"
+    )
     failed = TrialRecord("1", "FAILED", None, {}, message="boom")
     assert diagnose_trial(failed) == "failed"
+
+
+def test_trials_that_ran_out_of_epochs_at_their_best_read_alike():
+    """Every run cut off by its budget while still at its lowest validation loss says so,
+    whatever its slope: "still improving" (underfitting) from 1% over the last window, else
+    "levelling off" (good fit); never a bare "good fit: kept epoch 100 of 100"."""
+    verdicts = {}
+    for tau in (10.0, 15.0, 20.0, 30.0, 60.0):
+        verdicts[tau] = diagnose_trial(_still_learning(tau=tau), patience=10)
+    for verdict in verdicts.values():
+        assert verdict.startswith(
+            ("underfitting: still improving when its 100 epochs ran out (validation -",
+             "good fit: levelling off when its 100 epochs ran out (validation -")
+        ), verdict
+    assert verdicts[15.0].startswith("good fit: levelling off")  # -0.9% over the last 10
+    assert verdicts[20.0].startswith("underfitting: still improving")  # -3.1%
+    # The boundary is the 1% of the last window's fitted fall.
+    levelled = [_still_learning(tau=tau) for tau in (15.0, 20.0)]
+    drops = [_curve_facts(r, 10)["val_drop_last_window"] for r in levelled]
+    assert [diagnose_trial(r, patience=10).startswith("under") for r in levelled] == [
+        d >= 0.01 for d in drops
+    ] == [False, True]
 
 
 def test_trial_whose_loss_never_moved_is_underfitting():

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from common.records import SearchResult, TrialRecord
 from data.task import Task
-from reports import plots
+from reports import figures, plots
 from reports.evaluation import Predictions
-from tuning.records import SearchResult, TrialRecord
+from reports.scores import ScoreScale
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -87,16 +88,70 @@ def test_trial_curves_skip_failed_trials_and_clip_at_the_95th_percentile():
 
 def test_search_history_best_so_far_ignores_failures():
     result = _search(
-        _trial("0", None, {}, status="FAILED"),
-        _trial("1", 0.5, {}),
-        _trial("2", 0.7, {}),
-        _trial("3", 0.2, {}),
+        _trial("00", None, {}, status="FAILED"),
+        _trial("01", 0.5, {}),
+        _trial("02", 0.7, {}),
+        _trial("03", 0.2, {}),
     )
     data = plots.search_history_data(result)
-    np.testing.assert_array_equal(data.numbers, [1, 2, 3, 4])
+    # The x axis is Keras Tuner's trial id, the number the console and trials.csv show.
+    np.testing.assert_array_equal(data.numbers, [0, 1, 2, 3])
     assert math.isnan(data.scores[0])
     np.testing.assert_array_equal(data.best_so_far[1:], [0.5, 0.5, 0.2])
     assert math.isnan(data.best_so_far[0])
+
+
+def test_clip_limits_cut_off_only_outliers_that_would_flatten_the_rest():
+    scores = [0.31, 0.29, 0.35, 0.4, 0.33, 0.38, 69.8]  # one diverging trial
+    low, high = figures.clip_limits(scores)
+    assert low < 0.29 and 0.4 < high < 1.0
+    assert figures.clip_limits([0.31, 0.29, 0.35, 0.4, 0.33, 0.38, 0.6]) is None  # a mild one
+    # Far above the quartiles, but the others already span a third of the axis: kept.
+    assert figures.clip_limits([0.05, 0.30, 0.31, 0.32, 0.33, 0.5]) is None
+    assert figures.clip_limits([0.25, 0.30, 0.31, 0.32, 0.33, 0.5]) is not None
+    assert figures.clip_limits([0.3, 0.4, 69.8]) is None  # too few to tell an outlier
+
+
+def test_an_outlier_trial_is_clipped_and_marked_in_the_history_and_every_hyperparameter():
+    trials = [
+        _trial(str(i), score, {"dropout": 0.1 * i, "activation": ["relu", "tanh"][i % 2]})
+        for i, score in enumerate([0.31, 0.29, 0.35, 0.4, 69.8, 0.33])
+    ]
+    result = _search(*trials, best="1")
+    history = plots.search_history_data(result)
+    assert history.y_limits is not None and history.y_limits[1] < 1.0
+    scores = plots.hyperparameter_scores_data(result)
+    assert {d.name for d in scores} == {"dropout", "activation"}
+    assert all(d.y_limits == history.y_limits for d in scores)  # one shared, clipped axis
+    with plots.style():
+        for draw, data in [(plots.draw_search_history, history)] + [
+            (plots.draw_hyperparameter_scores, d) for d in scores
+        ]:
+            fig, ax = plots.new_figure()
+            draw(ax, data)
+            assert ax.get_ylim()[1] == pytest.approx(history.y_limits[1])
+            marked = [line for line in ax.lines if line.get_marker() == "^"]
+            assert len(marked) == 1 and marked[0].get_ydata()[0] == pytest.approx(
+                history.y_limits[1]
+            )
+            assert "69.8" in [t.get_text() for t in ax.texts]  # its value is written
+            fig.clear()
+
+
+def test_regression_scores_read_as_rmse_in_the_target_units():
+    scale = ScoreScale.for_task("regression", 200.0)
+    result = _search(_trial("0", 0.25, {"dropout": 0.1}), _trial("1", 0.64, {"dropout": 0.2}))
+    history = plots.search_history_data(result, scale)
+    np.testing.assert_allclose(history.scores, [100.0, 160.0])  # sqrt(MSE) x sigma
+    assert history.label == "validation RMSE"
+    (dropout,) = plots.hyperparameter_scores_data(result, scale)
+    np.testing.assert_allclose(dropout.scores, [100.0, 160.0])
+    curves = plots.trial_curves_data(result, scale)
+    np.testing.assert_allclose(curves.curves["0"], np.sqrt([0.45, 0.35, 0.25]) * 200.0)
+    learning = plots.learning_curves_data(result.trials[0], scale)
+    assert list(learning.train) == ["RMSE", "accuracy"]
+    classification = plots.search_history_data(result, ScoreScale.for_task("binary", 200.0))
+    np.testing.assert_allclose(classification.scores, [0.25, 0.64])  # log loss as it is
 
 
 def test_hyperparameter_scores_kinds_scales_and_constant_ones_left_out():
@@ -154,11 +209,42 @@ def test_importance_needs_three_completed_trials():
 def test_confusion_counts_include_classes_never_predicted():
     task = Task("multiclass", ("a", "b", "c"))
     predictions = Predictions(
-        np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 1, 2]), np.full((5, 3), 1 / 3)
+        np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 1, 2, 2]), np.full((6, 3), 1 / 3)
     )
     data = plots.confusion_data(task, predictions)
-    assert data.labels == ("a", "b", "c")
-    np.testing.assert_array_equal(data.counts, [[1, 1, 0], [0, 1, 0], [0, 1, 1]])
+    # Text labels go by their rows in the split, largest first: c (3), a (2), b (1).
+    assert data.labels == ("c", "a", "b")
+    np.testing.assert_array_equal(data.counts, [[2, 0, 1], [0, 1, 1], [0, 0, 1]])
+    np.testing.assert_allclose(data.recall, [2 / 3, 1 / 2, 1.0])
+    np.testing.assert_allclose(data.precision, [1.0, 1.0, 1 / 3])
+    assert "largest first" in data.order
+
+
+def test_confusion_keeps_the_natural_order_of_numbers_and_of_two_classes():
+    predictions = Predictions(np.array([0, 1, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0]))
+    numbers = plots.confusion_data(Task("multiclass", (1, 5, 7)), predictions)
+    assert numbers.labels == ("1", "5", "7") and "natural" in numbers.order
+    two = Predictions(np.array([0, 1, 1, 1]), np.array([0, 1, 1, 0]))
+    binary = plots.confusion_data(Task("binary", ("no", "yes")), two)
+    assert binary.labels == ("no", "yes")  # the ROC curve's positive class stays second
+    nobody = plots.confusion_data(Task("binary", ("no", "yes")), Predictions(
+        np.array([0, 0]), np.array([0, 0])))
+    assert math.isnan(nobody.recall[1]) and math.isnan(nobody.precision[1])
+
+
+def test_confusion_shows_counts_recall_precision_and_accuracy():
+    task = Task("multiclass", ("a", "b", "c"))
+    predictions = Predictions(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 1, 2, 2]))
+    with plots.style():
+        fig, ax = plots.new_figure()
+        plots.draw_confusion(ax, plots.confusion_data(task, predictions))
+        texts = [t.get_text() for t in ax.texts]
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        fig.clear()
+    assert "2\n67%" in texts  # c's count and its share of c's rows
+    assert {"67%", "50%", "100%", "33%"} <= set(texts)  # recall and precision
+    assert "accuracy\n67%" in texts
+    assert ticks[-1] == "recall"
 
 
 def test_roc_matches_sklearn_and_is_none_for_one_class():
@@ -177,6 +263,24 @@ def test_residuals_are_actual_minus_predicted_with_shared_limits():
     np.testing.assert_allclose(data.residuals, [-0.5, 0.0, 1.0])
     low, high = data.limits
     assert low < 1.0 and high > 4.0
+    assert data.n_rows == data.n_shown == 3
+
+
+def test_point_plots_draw_at_most_max_points_of_a_million_rows():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=1_000_000)
+    data = plots.residual_data(Predictions(y, y + rng.normal(0, 0.1, y.size)))
+    assert data.n_rows == 1_000_000 and data.n_shown == figures.MAX_POINTS
+    np.testing.assert_allclose(data.residuals, data.actual - data.predicted)
+    assert data.limits[0] < y.min() and data.limits[1] > y.max()  # from every row
+    labels = (rng.random(y.size) < 0.4).astype(int)
+    p = np.clip(labels * 0.3 + rng.random(y.size) * 0.7, 0, 1)
+    task = Task("binary", ("a", "b"))
+    proba = np.column_stack([1 - p, p])
+    roc = plots.roc_data(task, Predictions(labels, (p > 0.5).astype(int), proba))
+    assert len(roc.fpr) <= figures.MAX_POINTS
+    assert roc.auc == pytest.approx(skm.roc_auc_score(labels, p))  # from the whole curve
+    assert (roc.fpr[0], roc.tpr[0], roc.fpr[-1], roc.tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,3 +357,18 @@ def test_svg_ids_differ_between_figures_and_repeat_for_the_same_figure():
     references = set(re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', svg))
     assert references
     assert {ref for pair in references for ref in pair if ref} <= ids_a  # all resolve
+
+
+def test_one_epoch_curves_are_drawn_as_dots_on_an_integer_axis():
+    record = _trial("0", 0.3, {}, val=[0.3])
+    with plots.style():
+        fig, (left, right) = plots.new_figure(ncols=2)
+        plots.draw_learning_curves(left, plots.learning_curves_data(record))
+        plots.draw_trial_curves(right, plots.trial_curves_data(_search(record, best="0")))
+        fig.canvas.draw()
+        for ax in (left, right):
+            assert all(line.get_marker() == "o" for line in ax.lines if line.get_label()
+                       in ("training", "validation", "best trial"))
+            assert [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]] \
+                == [1.0]
+        fig.clear()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import ConfigError
 from tuning.config import RunConfig
-from tuning.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,425 @@
+"""--resume after a kill at any moment: every tuner ends with exactly its trials, none repeated.
+
+The oracle-level tests drive our oracles the way Keras Tuner's `BaseTuner.search` does, with a
+made-up score instead of training, and "kill" the process before any one of the state writes
+(the object is dropped; a new one reloads from disk). They run in milliseconds, so every kill
+point is tried. The slow tests kill the real command line in a subprocess and resume it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.errors import ConfigError, SearchInterrupted
+from tuning.config import RunConfig
+from tuning.run import folder as outputs
+from tuning.run import pipeline
+from tuning.search.oracles import BayesianOracle, GridOracle, HyperbandOracle, RandomOracle
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def no_fsync(monkeypatch):
+    """Flushing every state file to disk is what makes these tests slow, and not under test."""
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (a BaseException, so no handler catches it)."""
+
+
+def _space() -> kt.HyperParameters:
+    hp = kt.HyperParameters()
+    hp.Choice("layers", [1, 2, 3])
+    hp.Choice("activation", ["relu", "tanh"])
+    hp.Float("dropout", 0.0, 0.5)  # continuous: the Gaussian process's proposals vary with its RNG
+    return hp
+
+
+def _oracle(kind: str, folder: Path) -> kt.Oracle:
+    common = dict(objective=kt.Objective("val_loss", "min"), seed=7,
+                  max_consecutive_failed_trials=99)
+    if kind == "random":
+        oracle = RandomOracle(max_trials=5, **common)
+    elif kind == "grid":
+        oracle = GridOracle(max_trials=5, **common)
+    elif kind == "bayesian":
+        oracle = BayesianOracle(max_trials=4, num_initial_points=2, **common)
+    else:
+        oracle = HyperbandOracle(max_epochs=3, factor=3, **common)
+        oracle.max_trials = 6
+    oracle._set_project_dir(str(folder), "keras_tuner")
+    oracle.verbose = 0
+    return oracle
+
+
+def _open(kind: str, folder: Path) -> kt.Oracle:
+    """A fresh oracle, reloaded from disk when there is a state to reload (as BaseTuner does)."""
+    oracle = _oracle(kind, folder)
+    if (folder / "keras_tuner" / "oracle.json").exists():
+        oracle.reload()
+    else:
+        oracle.update_space(_space())
+    return oracle
+
+
+def _score(values: dict) -> float:
+    return values["layers"] + (0.5 if values["activation"] == "tanh" else 0.0) + abs(
+        values["dropout"] - 0.2)
+
+
+def _search(oracle: kt.Oracle, kill_at: int | None = None) -> None:
+    """BaseTuner.search's loop; with `kill_at`, die just before the kill_at-th state write."""
+    writes = 0
+
+    def counting(write):
+        def wrapper(*args, **kwargs):
+            nonlocal writes
+            writes += 1
+            if writes == kill_at:
+                raise _Killed
+            return write(*args, **kwargs)
+        return wrapper
+
+    oracle.save = counting(oracle.save)
+    oracle._save_trial = counting(oracle._save_trial)
+    while True:
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            return
+        if trial.status == "IDLE":
+            continue
+        values = trial.hyperparameters.values
+        # Hyperband's 1-epoch round fails one trial, so FAILED trials are resumed too.
+        if values.get("tuner/epochs") == 1 and values["layers"] == 3:
+            trial.status = "FAILED"
+            trial.message = "training diverged"
+        else:
+            oracle.update_trial(trial.trial_id, {"val_loss": _score(values)})
+            trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+        oracle.save()  # BaseTuner.on_trial_end: the tuner saves the oracle again
+
+
+def _outcome(oracle: kt.Oracle) -> list[tuple]:
+    return [(t, oracle.trials[t].status, sorted(oracle.trials[t].hyperparameters.values.items()),
+             oracle.trials[t].score) for t in sorted(oracle.trials)]
+
+
+def _writes(kind: str, folder: Path) -> int:
+    oracle = _open(kind, folder)
+    calls = 0
+    save, save_trial = oracle.save, oracle._save_trial
+
+    def count(write):
+        def wrapper(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            return write(*args, **kwargs)
+        return wrapper
+
+    oracle.save, oracle._save_trial = count(save), count(save_trial)
+    _search(oracle)
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["random", "grid", "bayesian", "hyperband"])
+def test_a_kill_before_any_state_write_resumes_to_the_same_search(tmp_path, kind, no_fsync):
+    reference = _open(kind, tmp_path / "reference")
+    _search(reference)
+    expected = _outcome(reference)
+    assert len(expected) == reference.max_trials
+    # Six writes per trial: create (trial.json, oracle.json), report (trial.json), end
+    # (trial.json, oracle.json), the tuner's save (oracle.json). Bayesian's Gaussian process
+    # makes each proposal slow-ish: only kills around its first proposal (the third trial).
+    if kind == "bayesian":
+        points = (14, 17)
+    else:
+        points = range(1, _writes(kind, tmp_path / "count") + 1)
+    for kill_at in points:
+        folder = tmp_path / f"kill{kill_at}"
+        with pytest.raises(_Killed):
+            _search(_open(kind, folder), kill_at=kill_at)
+        resumed = _open(kind, folder)
+        _search(resumed)
+        assert _outcome(resumed) == expected, f"killed before write {kill_at}"
+        hashes = [resumed._compute_values_hash(resumed.trials[t].hyperparameters.values)
+                  for t in resumed.trials]
+        assert len(set(hashes)) == len(hashes) or kind == "hyperband"  # hyperband continues trials
+
+
+def test_an_interrupted_trial_runs_again_from_scratch(tmp_path):
+    oracle = _open("random", tmp_path)
+    done = oracle.create_trial("tuner0")
+    oracle.update_trial(done.trial_id, {"val_loss": 1.0})
+    done.status = "COMPLETED"
+    oracle.end_trial(done)
+    cut = oracle.create_trial("tuner0")
+    oracle.update_trial(cut.trial_id, {"val_loss": 9.0})  # reported, then killed
+    resumed = _open("random", tmp_path)
+    again = resumed.create_trial("tuner0")
+    assert again.trial_id == cut.trial_id
+    assert again.hyperparameters.values == cut.hyperparameters.values
+    assert not again.metrics.exists("val_loss")  # the dead attempt's 9.0 is not averaged in
+    assert resumed.end_order == [done.trial_id]
+
+
+def test_grid_resume_from_plain_keras_tuner_state(tmp_path, no_fsync):
+    """keras-team/keras-tuner#1055: an oracle.json without the grid's walk still resumes."""
+    reference = _open("grid", tmp_path / "reference")
+    _search(reference)
+    folder = tmp_path / "legacy"
+    with pytest.raises(_Killed):
+        _search(_open("grid", folder), kill_at=8)
+    state_file = folder / "keras_tuner" / "oracle.json"
+    state = json.loads(state_file.read_text())
+    del state["grid"]
+    state_file.write_text(json.dumps(state))
+    resumed = _open("grid", folder)
+    _search(resumed)
+    assert _outcome(resumed) == _outcome(reference)
+
+
+# --------------------------------------------------------------------------------------------
+# The command line, killed for real
+
+SPACE = """
+layers = [1, 2]
+units = [4, 8]
+activation = "relu"
+optimizer = "adam"
+learning_rate = [0.01, 0.003]
+batch_size = 32
+l2 = 0
+dropout = 0
+"""
+
+
+def _data(folder: Path) -> tuple[str, str]:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 2))
+    frame = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1],
+                          "label": np.where(x[:, 0] > 0, "yes", "no")})
+    frame.to_csv(folder / "data.csv", index=False)
+    (folder / "space.toml").write_text(SPACE)
+    return str(folder / "data.csv"), str(folder / "space.toml")
+
+
+def _options(folder: Path, tuner: str) -> dict:
+    data, space = _data(folder)
+    return dict(data=data, target="label", space=space, tuner=tuner, max_trials=3, epochs=2,
+                patience=0, out=str(folder / "runs"), name="run")
+
+
+def _argv(options: dict) -> list[str]:
+    argv = []
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, as in a terminal.
+
+    A shell starts background jobs with SIGINT ignored, children inherit that, and Python
+    then installs no KeyboardInterrupt handler at all: under such a CI runner, Ctrl-C would be
+    a no-op and the run would simply finish.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _start(options: dict) -> subprocess.Popen:
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, str(ROOT / "run_tuning.py"), *_argv(options)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_default_sigint)
+
+
+def _wait_for_second_trial(proc: subprocess.Popen, run_dir: Path) -> dict:
+    """Block until trial 0 has ended and trial 1 has started; trial 0's files at that moment."""
+    deadline = time.monotonic() + 240
+    started = run_dir / "keras_tuner" / "trial_1" / "trial.json"
+    while not started.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "trial 1 never started"
+        time.sleep(0.05)
+    time.sleep(0.3)  # into trial 1's training
+    return json.loads((run_dir / "histories" / "trial_0.json").read_text())
+
+
+def _resume(options: dict, monkeypatch) -> Path:
+    # The model export is tested elsewhere; here it would only add seconds.
+    monkeypatch.setattr(outputs, "export_best", lambda *args, **kwargs: {})
+    return pipeline.run(RunConfig(**options, resume=True), report=lambda line: None)
+
+
+def _check_accounted_for(run_dir: Path, trial_0: dict) -> list[dict]:
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [r["trial_id"] for r in rows] == ["0", "1", "2"]
+    assert {r["status"] for r in rows} <= {"COMPLETED", "FAILED"}
+    names = ("layers", "units_0", "units_1", "learning_rate")
+    values = [tuple(r.get(k) for k in names) for r in rows]
+    assert len(set(values)) == len(values), "a hyperparameter set ran twice"
+    # Trial 0 finished before the kill: kept as it was, not run again.
+    assert json.loads((run_dir / "histories" / "trial_0.json").read_text()) == trial_0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "complete"
+    assert metrics["trials"]["completed"] + metrics["trials"]["failed"] == 3
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuner", ["random", "grid", "bayesian"])
+def test_sigkill_mid_trial_then_resume(tmp_path, tuner, monkeypatch):
+    options = _options(tmp_path, tuner)
+    run_dir = tmp_path / "runs" / "run"
+    proc = _start(options)
+    try:
+        trial_0 = _wait_for_second_trial(proc, run_dir)
+        cut = json.loads((run_dir / "keras_tuner" / "trial_1" / "trial.json").read_text())
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert not (run_dir / "metrics.json").exists()
+
+    _resume(options, monkeypatch)
+    rows = _check_accounted_for(run_dir, trial_0)
+    # The trial cut off ran again with the same hyperparameters.
+    assert rows[1]["learning_rate"] == str(cut["hyperparameters"]["values"]["learning_rate"])
+    if tuner == "grid":  # the grid's order: the last hyperparameter moves fastest
+        assert [r["learning_rate"] for r in rows] == ["0.01", "0.003", "0.01"]
+        assert [r["units_0"] for r in rows] == ["4", "4", "8"]
+    assert not list(run_dir.rglob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
+    # Enough epochs that trial 1 is still training when the signal comes, on a fast machine too.
+    options = _options(tmp_path, "random") | {"epochs": 400}
+    run_dir = tmp_path / "runs" / "run"
+    proc = _start(options)
+    try:
+        trial_0 = _wait_for_second_trial(proc, run_dir)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    # Timing-dependent: on failure, show everything the run said (rarely seen flaky once).
+    said = f"stdout:\n{out}\nstderr:\n{err}"
+    assert proc.returncode == 130, said
+    assert "Traceback" not in err, said
+    # The last line on stderr is the command that continues the run.
+    assert "--resume --out" in err.strip().splitlines()[-1], said
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [r["status"] for r in rows] == ["COMPLETED", "RUNNING"], (rows, said)
+    assert "interrupted" in rows[1]["message"], (rows, said)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["best_trial"] == "0"
+    assert set(metrics["metrics"]) == {"train", "validation", "test"}
+    assert not (run_dir / "model").exists()
+
+    _resume(options, monkeypatch)
+    _check_accounted_for(run_dir, trial_0)
+
+
+@pytest.fixture
+def lost_ctrl_c():
+    """Python's own SIGINT handler and a clear 'Ctrl-C was pressed' flag, before and after."""
+    from tuning import interrupts
+
+    interrupts._INTERRUPTED.clear()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    hook = sys.unraisablehook
+    yield interrupts
+    sys.unraisablehook = hook
+    signal.signal(signal.SIGINT, previous)
+    interrupts._INTERRUPTED.clear()
+
+
+def test_ctrl_c_inside_a_finalizer_is_remembered(lost_ctrl_c):
+    """CPython drops a KeyboardInterrupt raised in a finalizer, which is where Keras Tuner's
+    garbage collections between trials spend their time; the flag keeps it, and its
+    "Exception ignored" traceback is not printed."""
+    import gc
+
+    printed = []
+    sys.unraisablehook = printed.append  # what Python would print
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(10_000))  # Python code runs, so the signal's handler does too
+
+    lost_ctrl_c.catch_interrupts()
+    cycle = [Finalized()]
+    cycle.append(cycle)
+    del cycle
+    gc.collect()  # the KeyboardInterrupt goes no further
+    assert lost_ctrl_c.interrupt_requested()
+    assert printed == []
+
+
+def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch, lost_ctrl_c):
+    from tuning.search import tuners
+
+    on_epoch_end = tuners.EpochLog.on_epoch_end
+
+    def pressed_during_first_epoch(self, epoch, logs=None):
+        on_epoch_end(self, epoch, logs)
+        lost_ctrl_c._INTERRUPTED.set()  # as if the KeyboardInterrupt itself had been lost
+
+    monkeypatch.setattr(tuners.EpochLog, "on_epoch_end", pressed_during_first_epoch)
+    # Baselines still being fitted when the search stops: they are not waited for.
+    import reports.baselines
+
+    monkeypatch.setattr(reports.baselines, "fit_baselines", lambda *a, **k: time.sleep(60))
+    started = []
+    start_baselines = outputs.start_baselines
+    monkeypatch.setattr(outputs, "start_baselines",
+                        lambda *a, **k: started.append(start_baselines(*a, **k)) or started[-1])
+    options = _options(tmp_path, "random") | {"epochs": 50}
+    begun = time.monotonic()
+    with pytest.raises(SearchInterrupted):
+        pipeline.run(RunConfig(**options), report=lambda line: None)
+    assert time.monotonic() - begun < 45
+    run_dir = tmp_path / "runs" / "run"
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [(r["status"], r["epochs"]) for r in rows] == [("RUNNING", "1")]
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
+    baselines = started[0]
+    assert not getattr(baselines, "forked", False)  # a forked fit was stopped and reaped
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    options = _options(tmp_path, "random")
+    run_dir = tmp_path / "runs" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "settings.json").write_text(json.dumps(RunConfig(**options).settings()))
+    space = Path(options["space"])
+    space.write_text(space.read_text().replace("[0.01, 0.003]", "[0.01, 0.3]"))
+    with pytest.raises(ConfigError, match="space file's contents changed"):
+        pipeline.run(RunConfig(**options, resume=True), report=lambda line: None)
+    with pytest.raises(ConfigError, match="max_trials: was 3, now 4"):
+        pipeline.run(RunConfig(**(options | {"max_trials": 4}), resume=True),
+                     report=lambda line: None)
+    moved = tmp_path / "moved.csv"
+    moved.write_bytes(Path(options["data"]).read_bytes())
+    space.write_text(SPACE)
+    with pytest.raises(ConfigError) as error:  # same contents elsewhere: accepted
+        pipeline.run(RunConfig(**(options | {"data": str(moved), "epochs": 5}), resume=True),
+                     report=lambda line: None)
+    assert "epochs: was 2, now 5" in str(error.value) and "data" not in str(error.value)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["settings.json"]

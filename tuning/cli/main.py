@@ -1,0 +1,141 @@
+"""Command line: tune an MLP on a CSV or a bundled dataset, or predict with an exported model.
+
+    python run_tuning.py [TUNE OPTIONS]          (or the installed `keras-mlp-tuner`)
+    python run_tuning.py predict --model DIR --data CSV --out CSV
+
+Argument parsing, exit statuses and the process-wide settings live here; TensorFlow is imported
+after the options are checked, so `--help` and bad options answer at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from common.space import SearchSpace
+    from tuning.config import RunConfig
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up noise
+# oneDNN's kernels cost more than they save on small MLPs (README, Performance) and announce
+# themselves on stderr; TF_ENABLE_ONEDNN_OPTS=1 keeps them.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# Exit statuses (README, "Failures, interruptions and resume").
+EXIT_BAD_INPUT = 2  # bad input or configuration, or every trial failed
+EXIT_UNEXPECTED = 1  # a bug or an environment problem: the traceback is printed
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it); --resume continues
+
+
+def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    return status
+
+
+def _tune(argv: list[str], prog: str) -> int:
+    from tuning.cli.args import tune_parser
+
+    args = tune_parser(prog).parse_args(argv)
+    from common.errors import SearchInterrupted, TuningError
+    from tuning.config import RunConfig
+
+    try:
+        config = RunConfig(**vars(args))
+        from tuning.interrupts import catch_interrupts
+        from tuning.run.pipeline import run
+
+        catch_interrupts()
+
+        run(config, report=_report, configure=_configure_process)
+    except TuningError as exc:
+        return _fail(str(exc))
+    except SearchInterrupted as exc:
+        run_dir = Path(exc.run_dir)
+        sys.stderr.write(
+            f"interrupted: {exc.trials_done} trial(s) finished; trials.csv and metrics.json in "
+            f"{run_dir} hold the results so far. Continue with the same options plus "
+            f"--resume --out {run_dir.parent} --name {run_dir.name}\n"
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted before the search started or after it ended; nothing "
+                         "finished was lost (with --name, --resume continues)\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say what happened
+        traceback.print_exc()
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc}. This is a bug or an environment problem "
+            "(the traceback is above); the run folder, if any, is unfinished (no metrics.json "
+            "saying complete) and --resume continues it.",
+            EXIT_UNEXPECTED,
+        )
+    return 0
+
+
+def _report(line: str) -> None:
+    print(line, flush=True)
+
+
+def _configure_process(config: RunConfig, space: SearchSpace) -> None:
+    """What a command line sets for its whole process, once TensorFlow is about to work:
+    TensorFlow's thread pools sized deliberately, and the garbage collector told to skip what
+    exists now. A library caller's process is left as it is."""
+    import tensorflow as tf
+
+    from tuning.parallel.chief import threads_per_worker
+
+    per_worker = config.threads or threads_per_worker(config.workers, space)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(per_worker)
+        tf.config.threading.set_inter_op_parallelism_threads(1 if per_worker == 1 else 2)
+    except RuntimeError:  # already initialized in this process (tests run many pipelines)
+        pass
+    # Keras Tuner runs two full garbage collections per trial; TensorFlow's many long-lived
+    # objects made each slow, so what exists now (imports, data) is left out of them.
+    import gc
+
+    gc.freeze()
+
+
+def main(argv: list[str] | None = None, prog: str = "run_tuning.py") -> int:
+    """Run the command line.
+
+    Args:
+        argv: the arguments after the program's name. Defaults to `sys.argv[1:]`.
+        prog: the program's name in `--help`.
+
+    Returns:
+        The exit status (see the module's constants).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "predict":
+        from tuning.cli.predict import main as predict_main
+
+        return predict_main(argv[1:])
+    return _tune(argv, prog)
+
+
+def _exit_now(status: int) -> None:
+    """End the process once everything is written, without the interpreter's teardown.
+
+    The exit handlers still run (a chief stops its local workers), and the console is flushed;
+    what is skipped is deleting TensorFlow's objects one by one (README, Performance).
+    """
+    import atexit
+
+    atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit would run first
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more to say anyway
+            pass
+    os._exit(status)
+
+
+def entry() -> None:
+    """The `keras-mlp-tuner` console command: `main`, then the fast exit."""
+    _exit_now(main(prog="keras-mlp-tuner"))

@@ -1,0 +1,161 @@
+"""The whole run: CSV → splits → preprocessing → hypermodel → search → best model → outputs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from common.errors import SearchFailedError, SearchInterrupted
+from common.files import write_json, write_text
+from tuning.config import RunConfig
+from tuning.run import folder, modes
+from tuning.run.prepare import Prepared, prepare
+
+if TYPE_CHECKING:
+    from common.records import SearchResult
+    from common.space import SearchSpace
+
+Configure = Callable[[RunConfig, "SearchSpace"], None]
+
+
+def run(
+    config: RunConfig, report: Callable[[str], None] = print, configure: Configure | None = None
+) -> Path:
+    """Tune, evaluate and write the run folder.
+
+    Args:
+        config: the run's configuration.
+        report: where the console's lines go. Defaults to print.
+        configure: called once TensorFlow is loaded, before any model is built, for settings of
+            the whole process (the command line's thread pools); None leaves the process alone.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        ConfigError, DataError: bad input; nothing is written.
+        SearchFailedError: every trial failed; trials.csv and metrics.json (status "failed")
+            are still written.
+        SearchInterrupted: Ctrl-C during the search; trials.csv and metrics.json (status
+            "interrupted", the best trial so far) are written, and --resume continues.
+    """
+    started = time.perf_counter()
+    mode = modes.for_config(config, report)  # a chief starts its local workers first
+    config = mode.config
+    try:
+        prepared = prepare(config, report)  # CSV → cleaned columns → task → splits
+        mode.open_folder(prepared.run_dir)
+    except BaseException:
+        mode.close()
+        raise
+    run_dir = prepared.run_dir
+    encoded, tuner = _build(config, prepared, report, configure)  # TensorFlow loads here
+    train, validation = encoded.fit_data("train"), encoded.fit_data("validation")
+    if not mode.writes_results:
+        mode.search(tuner, train, validation)
+        return run_dir
+    baselines = folder.start_baselines(config, prepared, encoded)  # alongside the search
+    result = mode.search(tuner, train, validation)
+    from reports.headline import result_line
+    from tuning.search.collect import shortfall, trials_csv
+
+    ended_early = shortfall(config, result)
+    if ended_early:
+        report(ended_early)
+    write_text(run_dir / "trials.csv", trials_csv(result))
+    if result.best is None or result.interrupted:
+        baselines.cancel()  # no diagnosis is written: do not leave them running
+    if result.best is None:
+        _stop_without_model(config, prepared, result, started)
+
+    best = result.best
+    # The report's plots of the search are drawn beside the evaluation and the export.
+    figures = (
+        None if result.interrupted
+        else folder.start_search_figures(config, result, tuner.score_scale)
+    )
+    model, evaluation = folder.evaluate_best(tuner, best, encoded, prepared.task, prepared.splits)
+    if result.interrupted:  # the best trial so far is evaluated; no export until the search ends
+        metrics = folder.metrics_record(
+            config, prepared, result, started, "interrupted", evaluation.metrics
+        )
+        write_json(run_dir / "metrics.json", metrics)
+        raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
+    ready = folder.prepare_export(config, prepared, encoded, tuner, best, model, report)
+    metrics = folder.metrics_record(
+        config, prepared, result, started, "complete", evaluation.metrics
+    )
+    metrics["exported_model"] = ready.record()
+    metrics.update(
+        folder.export_and_report(
+            config, prepared, encoded, ready, result, evaluation, baselines, figures, metrics,
+            report,
+        )
+    )
+    # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
+    write_json(run_dir / "metrics.json", metrics)
+    report(result_line(metrics))  # the exported model's test score against the baselines'
+    report(f"run folder: {run_dir}")
+    return run_dir
+
+
+def _build(
+    config: RunConfig,
+    prepared: Prepared,
+    report: Callable[[str], None],
+    configure: Configure | None,
+) -> tuple[Any, Any]:
+    """Encode the splits and make the hypermodel and its tuner.
+
+    Returns:
+        The `data.encoding.EncodedSplits` and the Keras Tuner tuner.
+    """
+    # TensorFlow is imported only now, so bad input is reported instantly.
+    import keras
+
+    from data.encoding import encode_splits
+    from models.heads import head_for
+    from models.hypermodel import MLPHyperModel
+    from reports.scores import ScoreScale
+    from tuning.search.tuners import make_tuner
+
+    keras.utils.set_random_seed(config.seed)
+    if configure is not None:
+        configure(config, prepared.space)
+    encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task)
+    scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std)  # regression: RMSE
+    hypermodel = MLPHyperModel(
+        encoded.n_features, head_for(prepared.task), prepared.space, config.epochs,
+        config.patience,
+    )
+    tuner = make_tuner(config, hypermodel, prepared.run_dir, report, scale)
+    report(
+        f"search: {config.tuner}, {config.max_trials} trials, up to {config.epochs} epochs each, "
+        f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}"
+    )
+    return encoded, tuner
+
+
+def _stop_without_model(
+    config: RunConfig, prepared: Prepared, result: SearchResult, started: float
+) -> None:
+    """No trial completed: write metrics.json saying why, and raise.
+
+    Raises:
+        SearchInterrupted: Ctrl-C before any trial completed.
+        SearchFailedError: every trial failed.
+    """
+    run_dir = prepared.run_dir
+    status = "interrupted" if result.interrupted else "failed"
+    write_json(run_dir / "metrics.json",
+               folder.metrics_record(config, prepared, result, started, status))
+    if result.interrupted:
+        raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
+    raise SearchFailedError(
+        f"All {len(result.trials)} trials failed, so there is no model (see "
+        f"{run_dir}/trials.csv;"
+        f" first reason: {result.trials[0].message if result.trials else 'none ran'}). "
+        "Narrow the search space with --space, e.g. lower learning rates."
+    )
