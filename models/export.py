@@ -134,8 +134,12 @@ def compose(
     # file holds no optimizer state or training configuration.
     x = combine([(net, weight, features[encoding]) for net, weight, encoding in members])
     if task.kind == "regression":
+        # In float64: float32 cannot hold μ + σ·z when σ is tiny next to μ (1 + 1e-9·z is 1.0).
         x = keras.layers.Rescaling(
-            scale=encoded.target_std, offset=encoded.target_mean, name="original_units"
+            scale=encoded.target_std,
+            offset=encoded.target_mean,
+            dtype="float64",
+            name="original_units",
         )(x)
         for layer in inverse_layers(encoded.target_transform):
             x = layer(x)
@@ -211,7 +215,11 @@ def _output_meaning(task: Task) -> dict[str, Any]:
                 "class is the most probable"
             ),
         }
-    return {"shape": [None, 1], "meaning": "the predicted target value in its original units"}
+    return {
+        "shape": [None, 1],
+        "dtype": "float64",
+        "meaning": "the predicted target value in its original units",
+    }
 
 
 def _input_entry(spec: FeatureSpec, raw: pd.DataFrame | None) -> dict[str, Any]:

@@ -80,3 +80,17 @@ def test_regression_cv_folds_cover_the_target_range():
     for fold in range(3):
         held = y[~masks[:, fold]]
         assert held.min() < 30 and held.max() > 270  # every fold holds low and high targets
+
+
+def test_split_sizes_round_up_for_validation_and_test():
+    s = split(_frame(101), np.arange(101, dtype=float), Task("regression"), 0.15, 0.15, seed=0)
+    assert s.sizes() == {"train": 69, "validation": 16, "test": 16}  # ceil(15.15) = 16
+
+
+def test_regression_bins_hold_at_least_30_rows():
+    from data.splits import _target_bins
+
+    assert _target_bins(np.arange(59.0), 20) is None  # 59 rows: one bin, no stratification
+    bins = _target_bins(np.arange(60.0), 20)
+    assert bins is not None and np.bincount(bins).tolist() == [30, 30]
+    assert np.bincount(_target_bins(np.arange(1000.0), 150)).tolist() == [100] * 10
