@@ -117,25 +117,24 @@ def _quantile(y: np.ndarray, reason: str) -> TargetTransform:
     return TargetTransform("quantile", reason, tuple(map(float, values)), tuple(map(float, scores)))
 
 
-def inverse_layers(transform: TargetTransform) -> list[Any]:
-    """Standard Keras layers computing `transform.inverse` on an (n, 1) tensor ([] for none)."""
+def inverse_layers(transform: TargetTransform, dtype: str = "float32") -> list[Any]:
+    """Standard Keras layers computing `transform.inverse` on an (n, 1) tensor ([] for none),
+    computing in `dtype`."""
     import keras
 
     if transform.kind == "log":
-        return [keras.layers.Activation("exponential", name="target_exp"),
-                keras.layers.Rescaling(1.0, offset=-1.0, name="target_expm1")]
+        return [keras.layers.Activation("exponential", name="target_exp", dtype=dtype),
+                keras.layers.Rescaling(1.0, offset=-1.0, name="target_expm1", dtype=dtype)]
     if transform.kind != "quantile":
         return []
     z, v = np.asarray(transform.scores), np.asarray(transform.values)
     slopes = np.diff(v) / np.diff(z)
     # Between the knots: v0 + Σ s_i (relu(x - z_i) - relu(x - z_{i+1})); flat outside them.
     m = len(slopes)
-    hinge = keras.layers.Dense(2 * m, activation="relu", name="target_hinges")
-    out = keras.layers.Dense(1, name="target_quantiles")
+    hinge = keras.layers.Dense(2 * m, activation="relu", name="target_hinges", dtype=dtype)
+    out = keras.layers.Dense(1, name="target_quantiles", dtype=dtype)
     hinge.build((None, 1))
     out.build((None, 2 * m))
-    hinge.set_weights([np.ones((1, 2 * m), np.float32),
-                       np.concatenate([-z[:-1], -z[1:]]).astype(np.float32)])
-    out.set_weights([np.concatenate([slopes, -slopes]).reshape(-1, 1).astype(np.float32),
-                     np.array([v[0]], np.float32)])
+    hinge.set_weights([np.ones((1, 2 * m)), np.concatenate([-z[:-1], -z[1:]])])
+    out.set_weights([np.concatenate([slopes, -slopes]).reshape(-1, 1), np.array([v[0]])])
     return [hinge, out]

@@ -141,7 +141,7 @@ def compose(
             dtype="float64",
             name="original_units",
         )(x)
-        for layer in inverse_layers(encoded.target_transform):
+        for layer in inverse_layers(encoded.target_transform, dtype="float64"):
             x = layer(x)
     return keras.Model(inputs, x, name="keras_mlp_tuner")
 
