@@ -77,30 +77,18 @@ def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from models.predictor import (
-        check_rows,
-        load_model,
-        predict_rows,
-        prediction_table,
-        preprocessing_of,
-        read_metadata,
-        read_rows,
-    )
+    from models.predictor import Predictor, prediction_table
 
     model_dir, data, out = Path(args.model), Path(args.data), Path(args.out)
     _check_out(out, data, model_dir)
-    metadata = read_metadata(model_dir)
-    frame = read_rows(data, metadata)
-    check_rows(metadata, frame)
-
-    preprocessing = preprocessing_of(metadata)
-    for column, rows, examples in preprocessing.unseen_categories(frame):
+    predictor = Predictor.load(model_dir)
+    frame = predictor.read_csv(data)
+    predictor.check(frame)
+    for column, rows, examples in predictor.unseen_categories(frame):
         print(unseen_warning(column, rows, examples), flush=True)
 
     # Only now, with every input checked, is TensorFlow imported.
-    model = load_model(model_dir, metadata)
-    output = predict_rows(model, preprocessing, frame)
-    table = prediction_table(metadata, output)
+    table = prediction_table(predictor.metadata, predictor.output(frame))
     # %.9g round-trips the model's float32 outputs exactly.
     try:
         write_text(out, table.to_csv(index=False, float_format="%.9g", lineterminator="\n"))
