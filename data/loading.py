@@ -254,9 +254,10 @@ def _plain(series: pd.Series) -> pd.Series:
             return series.copy()
         return pd.Series(series.to_numpy(dtype=np.float64, na_value=np.nan), name=series.name)
     # Nullable booleans, categories, dates, periods, intervals: values as objects, missing NaN.
-    values = series.astype(object)
-    if not pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        values = values.map(lambda v: str(v) if pd.notna(v) else v)
+    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        values = series.astype(object)
+    else:  # as pandas writes them to a CSV: dates without a midnight time, and so on
+        values = series.astype(str).astype(object)
     return values.where(series.notna(), np.nan)
 
 

@@ -83,7 +83,9 @@ class _MLPSearch(BaseEstimator):
         """
         features = self._frame(X, fitting=True)
         values = _target_values(y, len(features))
-        target = _free_name("target", features.columns)
+        named = getattr(y, "name", None)  # a Series' name names the target in the report
+        target = _free_name(named if isinstance(named, str) and named else "target",
+                            features.columns)
         frame = features.assign(**{target: values})
         options = {name: getattr(self, name) for name in PARAMS if name != "verbose"}
         if options["out"] is None:
@@ -201,6 +203,7 @@ def _target_values(y: Any, rows: int) -> pd.Series:
 
 def _free_name(name: str, taken: Any) -> str:
     """`name`, or `name_1`, `name_2` ... if a feature is called that."""
+    name = name.strip() or "target"
     taken = {str(c) for c in taken}
     candidate, n = name, 0
     while candidate in taken:
