@@ -75,14 +75,15 @@ def tune(
             metrics.json hold the results so far, and `resume=True` with the same options,
             `out` and `name` continues the run.
     """
-    from tuning.process import frozen_gc, set_tensorflow_environment
+    from tuning import process
 
-    set_tensorflow_environment()  # the command line's, where unset and before TensorFlow loads
+    process.set_tensorflow_environment()  # the command line's, where unset, before TF loads
     from tuning.run.pipeline import run
 
     config = make_config(data, target, options)
     lines = report if report is not None else (_print if verbose else _quiet)
-    with frozen_gc():  # Keras Tuner's per-trial collections skip TensorFlow's objects
+    # Keras Tuner's per-trial collections skip TensorFlow's objects, for this call only.
+    with process.frozen_gc(), process.quiet_tensorflow_logs():
         run_dir = run(config, report=lines, configure=_set_thread_pools)
     return load_run(run_dir)
 

@@ -11,6 +11,7 @@ of a `tune` call (`frozen_gc`).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,3 +86,24 @@ def frozen_gc() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def quiet_tensorflow_logs() -> Iterator[None]:
+    """TensorFlow's Python INFO lines ("Assets written to ...") held back for a `with` block.
+
+    In an interactive session (a notebook's kernel) TensorFlow sets its logger to INFO when it
+    first logs, so a filter drops them rather than a level, and is removed afterwards.
+    """
+    logger = logging.getLogger("tensorflow")
+    below_warning = _BelowWarning()
+    logger.addFilter(below_warning)
+    try:
+        yield
+    finally:
+        logger.removeFilter(below_warning)
+
+
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING

@@ -322,3 +322,25 @@ def test_run_folder_names_are_made_unique(tmp_path, monkeypatch):
     (tmp_path / f"{first.name}-2").mkdir()
     assert make_config(_frame(), HOSTILE_TARGET, {"out": str(tmp_path)}).name == f"{first.name}-3"
     assert make_config(_frame(), HOSTILE_TARGET, {"name": "mine"}).name == "mine"
+
+
+def test_tensorflow_info_lines_are_held_back_only_inside_the_block():
+    import logging
+
+    from tuning.process import quiet_tensorflow_logs
+
+    logger, seen = logging.getLogger("tensorflow"), []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    logger.addHandler(handler)
+    level = logger.level
+    try:
+        with quiet_tensorflow_logs():
+            logger.setLevel(logging.INFO)  # what TensorFlow does in a notebook
+            logger.info("Assets written to: x")
+            logger.warning("kept")
+        logger.info("after")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [r.getMessage() for r in seen] == ["kept", "after"]
