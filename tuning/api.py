@@ -251,6 +251,13 @@ class TuningResult:
     def __repr__(self) -> str:
         return f"TuningResult({str(self.run_dir)!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled result (a fitted estimator sent back by joblib) reloads its model from
+        # the run folder when it next predicts, instead of carrying the Keras model along.
+        state = dict(self.__dict__)
+        state.pop("predictor", None)
+        return state
+
     @property
     def task(self) -> str:
         """"binary", "multiclass" or "regression"."""

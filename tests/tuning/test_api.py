@@ -142,6 +142,12 @@ def test_load_run_gives_the_same_result_and_predict_matches_the_command_line(fra
     np.testing.assert_allclose(proba, table[["probability_no", "probability_yes"]].to_numpy())
     # A CSV path works as well as a frame.
     assert list(loaded.predict(csv_in)["prediction"]) == list(table["prediction"])
+    # Pickled (as joblib returns fitted estimators), it reloads the model from the folder.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(loaded))
+    assert "predictor" not in copy.__dict__ and copy.metrics == loaded.metrics
+    assert list(copy.predict(rows)["prediction"]) == list(table["prediction"])
 
 
 def test_the_notebook_summary_escapes_the_data_and_links_the_report(frame_run):
