@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import DataError
-from data.loading import Dataset
+from data.loading import MISSING_MARKERS, Dataset
 
 KINDS = ("numeric", "boolean", "categorical")
 
@@ -23,8 +23,6 @@ _DATES_SHARE = 0.95
 # placeholders ("?", "n/a") that are read as missing.
 _NUMERIC_SHARE = 0.95
 _ID_NAME = re.compile(r"^(id|index|idx|row|row_?id|row_?num(ber)?|unnamed: ?0)$|(_|\b)id$", re.I)
-# Placeholders for a missing value that pandas does not already read as missing.
-MISSING_MARKERS = {"?", "-", "--", ".", "missing", "unknown", "n.a.", "#n/a", "#value!"}
 _TRUE = {"true", "t", "yes", "y"}
 _FALSE = {"false", "f", "no", "n"}
 
@@ -164,18 +162,31 @@ def _id_reason(name: str, series: pd.Series, kind: str) -> str | None:
 def _drop_missing_target(frame: pd.DataFrame, target: str, notes: list[str]) -> pd.DataFrame:
     y = frame[target]
     missing = y.isna()
+    infinite = pd.Series(False, index=y.index)
     if _is_text(y):
         missing |= y.astype(str).str.strip().eq("")
-    if missing.all():
+    elif not pd.api.types.is_bool_dtype(y):
+        # An infinite target cannot be learned (every trial's loss is inf): dropped like a gap.
+        infinite = pd.Series(np.isinf(y.to_numpy(dtype=np.float64, na_value=np.nan)), y.index)
+    if (missing | infinite).all():
+        what = "every row is missing it" if not infinite.any() else (
+            f"every row is missing it or holds an infinite value ({int(infinite.sum())} inf "
+            "or -inf)"
+        )
         raise DataError(
-            f"Target column '{target}' has no values: every row is missing it. "
+            f"Target column '{target}' has no values: {what}. "
             "Pass --target with a column that holds the values to predict."
         )
     if missing.any():
         notes.append(
             f"dropped {int(missing.sum())} of {len(y)} rows whose target '{target}' is missing"
         )
-        frame = frame.loc[~missing]
+    if infinite.any():
+        notes.append(
+            f"dropped {int(infinite.sum())} of {len(y)} rows whose target '{target}' is "
+            "infinite (inf or -inf)"
+        )
+    frame = frame.loc[~(missing | infinite)]
     if _is_text(y):
         frame = frame.assign(**{target: frame[target].astype(str).str.strip()})
     return frame
@@ -187,7 +198,7 @@ def clean(dataset: Dataset) -> CleanData:
     Raises:
         DataError: if the target is all missing or no usable feature column is left.
     """
-    notes: list[str] = []
+    notes: list[str] = list(dataset.notes)
     frame = _drop_missing_target(dataset.frame, dataset.target, notes)
     dropped: dict[str, str] = {}
     columns: list[Column] = []

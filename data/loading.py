@@ -1,8 +1,9 @@
 """Load a CSV file, a pandas DataFrame or one of scikit-learn's bundled datasets into one
 validated frame.
 
-A CSV's text is read and parsed here; from then on a CSV and a DataFrame take the same path
-(`_dataset`): the same header, row, feature and target checks, then the same cleaning.
+A CSV's text is read and parsed here (its encoding, separator, decimal commas); from then on
+a CSV and a DataFrame take the same path (`_dataset`): the same header, row, feature and
+target checks, then the same cleaning (rows with a missing or infinite target dropped, ...).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,24 @@ DEFAULT_DATASET = "breast_cancer"
 # Bytes read to sniff the separator and to tell text from binary.
 _SNIFF_BYTES = 64 * 1024
 _SEPARATORS = ",;\t|"
+# Byte-order marks and their encodings; UTF-32's come first (UTF-32-LE's starts like UTF-16-LE's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+# "5,2" or "-12,75": a number with a decimal comma (or a whole number) in a file whose fields
+# are not separated by commas, where the comma cannot be a thousands separator of a CSV.
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+(,\d+)?")
+# A text column is read as decimal-comma numbers when this share of its values are such numbers.
+_DECIMAL_COMMA_SHARE = 0.95
+# Where read_csv names the columns it read with decimal commas.
+DECIMAL_COMMA_COLUMNS = "decimal_comma_columns"
+# Placeholders for a missing value that pandas does not already read as missing (here, for
+# decimal commas; cleaning reads them as missing).
+MISSING_MARKERS = {"?", "-", "--", ".", "missing", "unknown", "n.a.", "#n/a", "#value!"}
 
 
 @dataclass(frozen=True)
@@ -37,12 +57,14 @@ class Dataset:
         target: the target column's name.
         source: where the rows came from: a file name or "sklearn:<name>".
         name: a short name for run folders ("breast_cancer", "churn").
+        notes: what reading decided that a user should know, for the console and the report.
     """
 
     frame: pd.DataFrame
     target: str
     source: str
     name: str
+    notes: tuple[str, ...] = ()
 
 
 def load_bundled(name: str) -> Dataset:
@@ -86,7 +108,28 @@ def _read_text(path: Path) -> str:
         raise DataError(f"Cannot read data file '{path}': {exc.strerror}.") from None
     if not raw.strip():
         raise DataError(f"Data file '{path}' is empty. Pass a CSV with a header row and data rows.")
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"Data file '{path}' starts with a {encoding.upper()} byte-order mark but is "
+                    f"not valid {encoding.upper()} text (byte {exc.start + len(bom)}). Save it "
+                    "again as UTF-8 CSV."
+                ) from None
+            if not text.strip():
+                raise DataError(
+                    f"Data file '{path}' is empty. Pass a CSV with a header row and data rows."
+                )
+            return text
     if b"\x00" in raw[:_SNIFF_BYTES]:
+        wide = _utf16_without_bom(raw[:_SNIFF_BYTES])
+        if wide:
+            raise DataError(
+                f"Data file '{path}' looks like {wide} text without a byte-order mark. Save it "
+                "as UTF-8 CSV (or as UTF-16 with its byte-order mark)."
+            )
         raise DataError(
             f"Data file '{path}' is not a text file (it holds binary data). Pass a CSV file; "
             "export spreadsheets as CSV first."
@@ -97,6 +140,19 @@ def _read_text(path: Path) -> str:
         except UnicodeDecodeError:
             continue
     raise DataError(f"Data file '{path}' is not readable text. Save it as UTF-8 CSV.")
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    """"UTF-16-LE"/"UTF-16-BE" when every other byte is zero, as in ASCII text in UTF-16."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 8:
+        return ""
+    zeros = (even.count(0) / len(even), odd.count(0) / len(odd))
+    if zeros[1] > 0.9 and zeros[0] < 0.1:
+        return "UTF-16-LE"
+    if zeros[0] > 0.9 and zeros[1] < 0.1:
+        return "UTF-16-BE"
+    return ""
 
 
 def _check_not_other_format(text: str, path: Path) -> None:
@@ -184,7 +240,45 @@ def read_csv(path: str | Path, text_columns: frozenset[str] = frozenset()) -> pd
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
         raise DataError(f"Data file '{path}' has a header but no data rows. Add rows to it.")
+    converted = _read_decimal_commas(frame, sep, text_columns)
+    frame.attrs[DECIMAL_COMMA_COLUMNS] = converted
     return frame
+
+
+def _read_decimal_commas(frame: pd.DataFrame, sep: str, text_columns: frozenset[str]) -> list[str]:
+    """Turn text columns of decimal-comma numbers ("5,2") into numbers, in place.
+
+    Only where the separator is not a comma, and only columns that have a comma in some value
+    and hold such numbers in at least `_DECIMAL_COMMA_SHARE` of their values; other texts in
+    them (placeholders such as "?", which do not count against the share) are left as they
+    are, for cleaning to read as missing.
+
+    Returns:
+        The names of the columns converted.
+    """
+    if sep == ",":
+        return []
+    converted = []
+    for name in frame.columns:
+        column = frame[name]
+        if name in text_columns or pd.api.types.is_numeric_dtype(column) or (
+            pd.api.types.is_bool_dtype(column)
+        ):
+            continue
+        text = column.astype(object).map(lambda v: v.strip() if isinstance(v, str) else None)
+        present = text.notna() & text.ne("") & ~text.str.lower().isin(MISSING_MARKERS)
+        numbers = text.str.fullmatch(_DECIMAL_COMMA).fillna(False).astype(bool) & present
+        if not present.any() or not text[numbers].str.contains(",", regex=False).any():
+            continue
+        if numbers.sum() < _DECIMAL_COMMA_SHARE * present.sum():
+            continue
+        values = text[numbers].str.replace(",", ".", regex=False).astype(np.float64)
+        if not (text.notna() & ~numbers & text.ne("")).any():
+            frame[name] = values.reindex(frame.index)
+        else:
+            frame[name] = column.astype(object).where(~numbers, values)
+        converted.append(name)
+    return converted
 
 
 def load_csv(path: str | Path, target: str) -> Dataset:
@@ -194,9 +288,14 @@ def load_csv(path: str | Path, target: str) -> Dataset:
         DataError: on anything `read_csv` rejects, a single column, or a missing target.
     """
     path = Path(path)
+    frame = read_csv(path)
+    notes = tuple(
+        f"column '{name}': numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2)"
+        for name in frame.attrs.get(DECIMAL_COMMA_COLUMNS, [])
+    )
     return _dataset(
-        read_csv(path), target, f"Data file '{path}'", path.name, path.stem,
-        hint=" Check the separator (comma, semicolon, tab or |).",
+        frame, target, f"Data file '{path}'", path.name, path.stem,
+        hint=" Check the separator (comma, semicolon, tab or |).", notes=notes,
     )
 
 
@@ -204,7 +303,8 @@ def load_frame(frame: pd.DataFrame, target: str, name: str = "dataframe") -> Dat
     """Take a pandas DataFrame as training data, checked as a CSV is once its text is read.
 
     The frame is not changed: a copy gets string column names (as a CSV header has), a fresh
-    0..n-1 index, and NumPy types in place of pandas' nullable ones (see `frame_rows`).
+    0..n-1 index, and NumPy types in place of pandas' nullable ones (see `frame_rows`). Its
+    texts stay texts: decimal commas ("5,2") are a text file's matter, read by `read_csv`.
 
     Raises:
         DataError: if it is not a DataFrame, has no rows, duplicate, empty or nested column
@@ -276,10 +376,17 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 
 def _dataset(
-    frame: pd.DataFrame, target: str, where: str, source: str, name: str, hint: str = ""
+    frame: pd.DataFrame,
+    target: str,
+    where: str,
+    source: str,
+    name: str,
+    hint: str = "",
+    notes: tuple[str, ...] = (),
 ) -> Dataset:
     """The checks every table gets once it is a frame: features besides the target, and the
-    target present. `where` names the data in messages; `hint` ends the single-column one."""
+    target present. `where` names the data in messages; `hint` ends the single-column one;
+    `notes` are what reading the text decided (decimal commas: a CSV's only)."""
     if len(frame.columns) < 2:
         raise DataError(
             f"{where} has a single column ('{frame.columns[0]}'): there are no "
@@ -291,7 +398,7 @@ def _dataset(
             f"Target column '{target}' not found. Columns are: {_listing(columns)}. "
             "Pass --target with one of them."
         )
-    return Dataset(frame, target, source, name)
+    return Dataset(frame, target, source, name, notes)
 
 
 def drop_columns(dataset: Dataset, drop: tuple[str, ...]) -> Dataset:
@@ -312,7 +419,7 @@ def drop_columns(dataset: Dataset, drop: tuple[str, ...]) -> Dataset:
             f"--drop names the target '{dataset.target}' itself. Leave it out of --drop."
         )
     frame = dataset.frame.drop(columns=list(drop))
-    return Dataset(frame, dataset.target, dataset.source, dataset.name)
+    return Dataset(frame, dataset.target, dataset.source, dataset.name, dataset.notes)
 
 
 def _listing(columns: list[str], limit: int = 30) -> str:

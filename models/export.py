@@ -107,8 +107,12 @@ def compose(encoded: EncodedSplits, network: keras.Model, task: Task) -> keras.M
     for layer in network.layers:
         x = layer(x)
     if task.kind == "regression":
+        # In float64: float32 cannot hold μ + σ·z when σ is tiny next to μ (1 + 1e-9·z is 1.0).
         x = keras.layers.Rescaling(
-            scale=encoded.target_std, offset=encoded.target_mean, name="original_units"
+            scale=encoded.target_std,
+            offset=encoded.target_mean,
+            dtype="float64",
+            name="original_units",
         )(x)
     return keras.Model(inputs, x, name="keras_mlp_tuner")
 
@@ -182,7 +186,11 @@ def _output_meaning(task: Task) -> dict[str, Any]:
                 "class is the most probable"
             ),
         }
-    return {"shape": [None, 1], "meaning": "the predicted target value in its original units"}
+    return {
+        "shape": [None, 1],
+        "dtype": "float64",
+        "meaning": "the predicted target value in its original units",
+    }
 
 
 def _input_entry(spec: FeatureSpec, raw: pd.DataFrame | None) -> dict[str, Any]:

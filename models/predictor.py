@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,12 @@ import pandas as pd
 from common.errors import DataError, ModelError
 from common.files import sha256
 
-# Cleaning's placeholder texts for a missing value ("?", "n.a."), so both sides agree.
-from data.cleaning import KINDS, MISSING_MARKERS, convert_column
+# Cleaning's column kinds and conversions, so both sides agree.
+from data.cleaning import KINDS, convert_column
 
-# Training's CSV reading (encodings, separator, header checks), reused so both read alike.
-from data.loading import read_csv
+# Training's CSV reading (encodings, separator, header checks) and its placeholder texts for a
+# missing value ("?", "n.a."), reused so both read alike.
+from data.loading import DECIMAL_COMMA_COLUMNS, MISSING_MARKERS, read_csv
 from data.preprocessing import Preprocessing
 from models.export import FORMAT, METADATA_FILE, MODEL_FILE
 from models.heads import binary_probabilities
@@ -127,11 +129,49 @@ def _damage(metadata: dict[str, Any]) -> str:
         if isinstance(metadata["preprocessing"], dict)
         else None
     )
-    if not isinstance(features, list) or [f.get("name") for f in features] != [
-        i["column"] for i in inputs
-    ]:
+    if not isinstance(features, list) or [
+        f.get("name") if isinstance(f, dict) else None for f in features
+    ] != [i["column"] for i in inputs]:
         return "has preprocessing that does not match its 'inputs'"
+    for item, feature in zip(inputs, features, strict=True):
+        for key in ("kind", "input_name"):
+            if feature.get(key) != item[key]:
+                return (
+                    f"gives column {item['column']!r} {key} {item[key]!r} under 'inputs' but "
+                    f"{feature.get(key)!r} under 'preprocessing'"
+                )
+        if "dtype" in item and item["dtype"] != input_dtype_of(item["kind"]):
+            return (
+                f"gives column {item['column']!r} dtype {item['dtype']!r}, but a "
+                f"{item['kind']} column's input is {input_dtype_of(item['kind'])!r}"
+            )
+    return _task_damage(metadata["task"], metadata["classes"])
+
+
+def input_dtype_of(kind: str) -> str:
+    """The dtype of a column's model input, by its kind."""
+    return "string" if kind == "categorical" else "float32"
+
+
+def _task_damage(task: Any, classes: Any) -> str:
+    """What is wrong with the task and its classes ("" if nothing)."""
+    if task not in ("binary", "multiclass", "regression"):
+        return f"has task {task!r}, not 'binary', 'multiclass' or 'regression'"
+    if not isinstance(classes, list):
+        return "has malformed 'classes'"
+    wanted = {"binary": "exactly 2", "multiclass": "at least 2", "regression": "none"}[task]
+    count_ok = {"binary": len(classes) == 2, "multiclass": len(classes) >= 2,
+                "regression": not classes}[task]
+    if not count_ok:
+        return f"lists {len(classes)} classes for a {task} task, which has {wanted}"
+    if len({str(c) for c in classes}) != len(classes):
+        return "lists the same class label twice"
     return ""
+
+
+def output_width(metadata: dict[str, Any]) -> int:
+    """How many numbers the model gives per row: one per class for multiclass, else one."""
+    return len(metadata["classes"]) if metadata["task"] == "multiclass" else 1
 
 
 def read_rows(path: str | Path, metadata: dict[str, Any]) -> pd.DataFrame:
@@ -144,6 +184,20 @@ def read_rows(path: str | Path, metadata: dict[str, Any]) -> pd.DataFrame:
     """
     categorical = frozenset(i["column"] for i in metadata["inputs"] if i["kind"] == "categorical")
     return read_csv(path, text_columns=categorical)
+
+
+def decimal_comma_columns(metadata: dict[str, Any], frame: pd.DataFrame) -> list[str]:
+    """The model's columns that `read_rows` read as numbers written with a decimal comma."""
+    used = {i["column"] for i in metadata["inputs"]}
+    return [c for c in frame.attrs.get(DECIMAL_COMMA_COLUMNS, []) if c in used]
+
+
+def decimal_comma_note(column: str) -> str:
+    """What predict says (a console warning, a Python warning) of a decimal-comma column."""
+    return (
+        f"column {column!r}: numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2), "
+        "as training reads them"
+    )
 
 
 def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
@@ -237,6 +291,21 @@ def load_model(folder: str | Path, metadata: dict[str, Any]) -> keras.Model:
             f"'{path}' takes inputs {sorted(names)}, but metadata.json describes "
             f"{sorted(expected)}; the folder is damaged. Re-export the model."
         )
+    for item in metadata["inputs"]:
+        dtype = str(model.input[item["input_name"]].dtype)
+        if dtype != input_dtype_of(item["kind"]):
+            raise ModelError(
+                f"'{path}' takes column {item['column']!r} as {dtype}, but metadata.json calls "
+                f"it {item['kind']} ({input_dtype_of(item['kind'])}); the folder is damaged. "
+                "Re-export the model."
+            )
+    width = int(model.output.shape[-1])
+    if width != output_width(metadata):
+        raise ModelError(
+            f"'{path}' gives {width} output(s) per row, but metadata.json describes a "
+            f"{metadata['task']} task with classes {metadata['classes']} "
+            f"({output_width(metadata)} output(s)); the folder is damaged. Re-export the model."
+        )
     return model
 
 
@@ -264,8 +333,18 @@ def predict_rows(
 
 
 def preprocessing_of(metadata: dict[str, Any]) -> Preprocessing:
-    """The preprocessing recorded in metadata.json (names and converts the model's inputs)."""
-    return Preprocessing.from_dict(metadata["preprocessing"]["features"])
+    """The preprocessing recorded in metadata.json (names and converts the model's inputs).
+
+    Raises:
+        ModelError: if its entries are not the ones this tool writes (a hand-edited file).
+    """
+    try:
+        return Preprocessing.from_dict(metadata["preprocessing"]["features"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ModelError(
+            f"metadata.json's 'preprocessing' features are not as this tool writes them "
+            f"({type(exc).__name__}: {exc}); the folder is damaged. Re-export the model."
+        ) from None
 
 
 def prediction_table(metadata: dict[str, Any], output: np.ndarray) -> pd.DataFrame:
@@ -337,8 +416,14 @@ class Predictor:
         return [item["column"] for item in self.metadata["inputs"]]
 
     def read_csv(self, path: str | Path) -> pd.DataFrame:
-        """Read a CSV of rows to predict as training read its data (see `read_rows`)."""
+        """Read a CSV of rows to predict as training read its data (see `read_rows`): in a
+        file not separated by commas, decimal commas ("5,2") are read as numbers."""
         return read_rows(path, self.metadata)
+
+    def notes(self, frame: pd.DataFrame) -> list[str]:
+        """What reading a CSV with `read_csv` decided of the model's columns (decimal commas),
+        one line each; the predict command prints them as warnings."""
+        return [decimal_comma_note(c) for c in decimal_comma_columns(self.metadata, frame)]
 
     def check(self, frame: pd.DataFrame) -> None:
         """Check that `frame` has every feature column with values of its kind.
@@ -368,7 +453,8 @@ class Predictor:
         `probability_<label>` per class (the predict command's columns).
 
         Args:
-            frame: rows with every feature column (others are ignored), or a CSV path.
+            frame: rows with every feature column (others are ignored), or a CSV path, read
+                as the predict command reads it (a `UserWarning` per `notes` line).
 
         Raises:
             DataError: a missing feature column or values of the wrong kind.
@@ -394,5 +480,7 @@ class Predictor:
     def _rows(self, frame: pd.DataFrame | str | Path) -> pd.DataFrame:
         if isinstance(frame, (str, Path)):
             frame = self.read_csv(frame)
+            for note in self.notes(frame):  # the predict command prints these
+                warnings.warn(note, UserWarning, stacklevel=3)
         self.check(frame)
         return frame

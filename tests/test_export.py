@@ -7,9 +7,9 @@ scaling). The fresh-interpreter and `predict` subprocesses run concurrently to k
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +27,13 @@ from data.encoding import EncodedSplits, encode_splits
 from data.preprocessing import encode
 from data.task import Task
 from models.export import FORMAT, ExportedModel, compose, export_model
-from models.predictor import check_rows, predict_rows, preprocessing_of, read_metadata
+from models.predictor import (
+    Predictor,
+    check_rows,
+    predict_rows,
+    preprocessing_of,
+    read_metadata,
+)
 from models.refit import trained_epochs
 from tuning.config import RunConfig
 from tuning.run.pipeline import run
@@ -532,40 +538,31 @@ def test_trained_epochs_counts_hyperband_inheritance():
     assert trained_epochs(2, {"tuner/initial_epoch": 4, "tuner/epochs": 12}) == 6
 
 
-def test_pipeline_refit_exports_and_reports_it(tmp_path, seed):
+@pytest.mark.slow
+def test_refit_exports_and_reports_it(cli_run):
+    """The shared command-line run (iris, --refit): the exported network is the refit one, and
+    the test metrics reported for it are those of the exported file itself."""
     import keras
 
-    _training_frame("binary").to_csv(tmp_path / "train.csv", index=False)
-    config = RunConfig(
-        data=str(tmp_path / "train.csv"),
-        target="label",
-        tuner="random",
-        max_trials=1,
-        epochs=2,
-        patience=0,
-        refit=True,
-        out=str(tmp_path),
-        name="r",
-    )
-    lines: list[str] = []
-    run_dir = run(config, report=lines.append)
-
+    proc, run_dir = cli_run
+    assert proc.returncode == 0, proc.stderr
     metrics = json.loads((run_dir / "metrics.json").read_text())
     exported = metrics["exported_model"]
     assert exported["kind"] == "refit" and exported["trial_id"] == metrics["best_trial"]
-    assert exported["epochs"] == 2 and exported["trained_on"] == ["train", "validation"]
-    assert set(exported["test"]) == {"loss", "accuracy", "auc"}
+    assert exported["epochs"] == 1 and exported["trained_on"] == ["train", "validation"]
+    assert set(exported["test"]) == {"loss", "accuracy", "f1_macro"}
     metadata = read_metadata(run_dir / "model")
     assert metadata["exported_model"] == exported
     assert metadata["hyperparameters"] == metrics["best_hyperparameters"]
     assert "train+validation" in metadata["preprocessing"]["note"]
-    assert any(line.startswith("refit:") for line in lines)
+    assert any(line.startswith("refit:") for line in proc.stdout.splitlines())
 
-    # The reported test metrics are those of the exported file itself.
     model = keras.models.load_model(run_dir / "model" / "model.keras", safe_mode=True)
-    prepared = prepare(dataclasses.replace(config, name="again"), lambda s: None)
-    p = predict_rows(model, preprocessing_of(metadata), prepared.splits.x["test"])[:, 0]
-    accuracy = float(np.mean((p > 0.5) == prepared.splits.y["test"]))
+    config = RunConfig(dataset="iris", max_trials=1, epochs=1, out=str(run_dir.parent),
+                       name="again")
+    prepared = prepare(config, lambda s: None)
+    p = predict_rows(model, preprocessing_of(metadata), prepared.splits.x["test"])
+    accuracy = float(np.mean(p.argmax(axis=1) == prepared.splits.y["test"]))
     assert accuracy == pytest.approx(exported["test"]["accuracy"])
 
 
@@ -590,3 +587,171 @@ def test_a_refit_that_diverges_exports_the_best_trial_and_says_why(tmp_path, mon
     assert exported["note"].startswith("refit failed (training diverged")
     assert any(line.startswith("warning: refit failed") for line in lines)
     assert read_metadata(run_dir / "model")["exported_model"] == exported
+
+
+@pytest.mark.parametrize(("mean", "std"), [(1.0, 1e-9), (1.7e9, 100.0)],
+                         ids=["tiny-spread", "huge-mean"])
+def test_regression_export_keeps_a_tiny_spread_next_to_a_large_mean(tmp_path, capsys, seed,
+                                                                     mean, std):
+    """The exported model, its SavedModel and `predict` give μ + σ·z to ~1e-6 of σ: in float32
+    1 + 1e-9·z is 1.0 for every row, and 1.7e9 + 100·z moves in steps of 128."""
+    import keras
+    import tensorflow as tf
+
+    from data.cleaning import Column
+    from data.preprocessing import fit_preprocessing
+
+    x = np.linspace(-2.0, 2.0, 41)
+    pre = fit_preprocessing(pd.DataFrame({"x": x}), (Column("x", "numeric"),))
+    encoded = EncodedSplits(pre, pre.build(), {}, {}, mean, std)
+    network = keras.Sequential([keras.Input((1,)), keras.layers.Dense(3, activation="tanh"),
+                                keras.layers.Dense(1)])
+    task = Task("regression")
+    folder = tmp_path / "model"
+    export_model(folder, compose(encoded, network, task), encoded, task, target="y",
+                 hyperparameters={}, exported=ExportedModel("best_trial", "0", 1))
+    inputs = {"x": tf.constant(x.reshape(-1, 1), tf.float32)}
+    z = np.asarray(network(encoded.preprocessing_model(inputs)), np.float64)[:, 0]
+    expected = mean + std * z  # what the evaluation computes (EncodedSplits.predict)
+    assert np.ptp(z) > 0.1
+
+    loaded = keras.models.load_model(folder / "model.keras", safe_mode=True)
+    served = tf.saved_model.load(str(folder / "saved_model")).signatures["serving_default"]
+    pd.DataFrame({"x": x}).to_csv(tmp_path / "new.csv", index=False)
+    assert _predict("--model", str(folder), "--data", str(tmp_path / "new.csv"),
+                    "--out", str(tmp_path / "out.csv")) == 0, capsys.readouterr().err
+    outputs = {
+        "model.keras": np.asarray(loaded(inputs), np.float64)[:, 0],
+        "saved_model": np.asarray(served(**inputs)["output_0"], np.float64)[:, 0],
+        "predict": pd.read_csv(tmp_path / "out.csv")["prediction"].to_numpy(np.float64),
+    }
+    for name, values in outputs.items():
+        np.testing.assert_allclose((values - expected) / std, 0.0, atol=1e-6, err_msg=name)
+
+
+def test_predict_writes_through_a_symlink_to_its_target(exports, tmp_path, capsys):
+    target = tmp_path / "kept" / "predictions.csv"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    status = _predict("--model", str(exports["binary"].folder), "--data",
+                      str(exports["binary"].new_csv), "--out", str(link))
+    assert status == 0, capsys.readouterr().err
+    assert link.is_symlink() and link.resolve() == target
+    assert pd.read_csv(target).columns[0] == "prediction" and len(pd.read_csv(target)) == 20
+    assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.csv"]
+
+
+@pytest.mark.parametrize("where", ["pipe", "missing-folder", "link-into-missing-folder"])
+def test_predict_refuses_an_out_it_cannot_write_as_a_regular_file(exports, tmp_path, capsys,
+                                                                   where):
+    if where == "pipe":  # a named pipe: a device such as /dev/null is refused the same way
+        out = tmp_path / "fifo"
+        os.mkfifo(out)
+        expected = "is not a regular file"
+    elif where == "missing-folder":
+        out = tmp_path / "no" / "such" / "predictions.csv"
+        expected = f"folder '{tmp_path / 'no' / 'such'}' does not exist"
+    else:
+        out = tmp_path / "link.csv"
+        out.symlink_to(tmp_path / "gone" / "predictions.csv")
+        expected = f"folder '{tmp_path / 'gone'}' does not exist"
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    status = _predict("--model", str(exports["binary"].folder), "--data",
+                      str(exports["binary"].new_csv), "--out", str(out))
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    if where == "pipe":
+        import stat
+
+        assert stat.S_ISFIFO(os.lstat(out).st_mode)
+
+
+def test_predict_reads_decimal_commas_in_a_semicolon_file_as_training_does(exports, tmp_path,
+                                                                            capsys):
+    e = exports["binary"]
+    frame = pd.read_csv(e.new_csv, dtype=str, keep_default_na=False)
+    frame.to_csv(tmp_path / "dot.csv", index=False)
+    frame["x1"] = frame["x1"].map(lambda v: f"{float(v):.6f}".replace(".", ",") if v else v)
+    frame.to_csv(tmp_path / "comma.csv", index=False, sep=";")
+    assert frame["x1"].str.contains(",").any()
+    results = []
+    for name in ("dot", "comma"):
+        status = _predict("--model", str(e.folder), "--data", str(tmp_path / f"{name}.csv"),
+                          "--out", str(tmp_path / f"{name}-out.csv"))
+        out = capsys.readouterr().out
+        assert status == 0
+        assert ("column 'x1': numbers with a decimal comma read as numbers" in out) is (
+            name == "comma")
+        results.append(pd.read_csv(tmp_path / f"{name}-out.csv"))
+    np.testing.assert_allclose(results[0].iloc[:, 1:], results[1].iloc[:, 1:], atol=1e-6)
+    # The Python API's Predictor reads a CSV path the same way, with the same words as a warning.
+    predictor = Predictor.load(e.folder)
+    with pytest.warns(UserWarning, match="column 'x1': numbers with a decimal comma") as caught:
+        table = predictor.predict(tmp_path / "comma.csv")
+    assert len(caught) == 1
+    np.testing.assert_allclose(table.iloc[:, 1:], results[0].iloc[:, 1:], atol=1e-6)
+
+
+def _edit_metadata(folder: Path, edit) -> None:
+    path = folder / "metadata.json"
+    metadata = json.loads(path.read_text())
+    edit(metadata)
+    path.write_text(json.dumps(metadata))
+
+
+def _column(metadata: dict[str, Any], name: str, part: str = "inputs") -> dict[str, Any]:
+    items = metadata["inputs"] if part == "inputs" else metadata["preprocessing"]["features"]
+    return next(i for i in items if i.get("column", i.get("name")) == name)
+
+
+# (id, model, edit of metadata.json, what the error says). metadata.json is not in its own
+# checksums, so a hand edit gets past them: each must still be one error line, exit 2.
+_HAND_EDITS = [
+    ("binary-one-more-class", "binary", lambda m: m["classes"].append("maybe"),
+     "lists 3 classes for a binary task, which has exactly 2"),
+    ("multiclass-one-more-class", "multiclass", lambda m: m["classes"].append(3),
+     "gives 3 output(s) per row, but metadata.json describes a multiclass task with classes "
+     "[0, 1, 2, 3] (4 output(s))"),
+    ("multiclass-one-class-fewer", "multiclass", lambda m: m["classes"].pop(),
+     "gives 3 output(s) per row"),
+    ("regression-with-classes", "regression", lambda m: m.update(classes=[0, 1]),
+     "lists 2 classes for a regression task"),
+    ("task-renamed", "binary", lambda m: m.update(task="ranking"), "has task 'ranking'"),
+    ("kind-in-inputs-only", "binary", lambda m: _column(m, "x1").update(kind="categorical"),
+     "gives column 'x1' kind 'categorical' under 'inputs' but 'numeric' under 'preprocessing'"),
+    ("kind-everywhere", "binary",
+     lambda m: (_column(m, "x1").update(kind="categorical", dtype="string"),
+                _column(m, "x1", "features").update(kind="categorical")),
+     "takes column 'x1' as float32, but metadata.json calls it categorical (string)"),
+    ("dtype", "binary", lambda m: _column(m, "color").update(dtype="float32"),
+     "gives column 'color' dtype 'float32', but a categorical column's input is 'string'"),
+    ("feature-entry-broken", "binary",
+     lambda m: _column(m, "x1", "features").update(spread=1.0),
+     "'preprocessing' features are not as this tool writes them"),
+    ("classes-not-a-list", "binary", lambda m: m.update(classes="no,yes"),
+     "has malformed 'classes'"),
+]
+
+
+@pytest.mark.parametrize(("task", "edit", "expected"), [c[1:] for c in _HAND_EDITS],
+                         ids=[c[0] for c in _HAND_EDITS])
+def test_a_hand_edited_metadata_that_contradicts_the_model_is_one_error(exports, tmp_path,
+                                                                         capsys, task, edit,
+                                                                         expected):
+    folder = tmp_path / "model"
+    shutil.copytree(exports[task].folder, folder)
+    _edit_metadata(folder, edit)
+    status = _predict("--model", str(folder), "--data", str(exports[task].new_csv),
+                      "--out", str(tmp_path / "out.csv"))
+    captured = capsys.readouterr()
+    assert status == 2, captured.err
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    assert expected in captured.err
+    assert not (tmp_path / "out.csv").exists()
+    # The Python API's Predictor refuses the folder with the same words.
+    with pytest.raises(ModelError, match=re.escape(expected)):
+        Predictor.load(folder).predict(exports[task].new_csv)

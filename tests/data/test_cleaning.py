@@ -128,3 +128,50 @@ def test_na_placeholders_in_a_csv_are_missing(tmp_path):
     data = clean(load_csv(tmp_path / "d.csv", "y"))
     assert {c.name: c.kind for c in data.columns} == {"a": "numeric", "b": "numeric"}
     assert int(data.features["b"].isna().sum()) == 4
+
+
+def test_rows_with_an_infinite_target_are_dropped_with_a_note():
+    frame = pd.DataFrame({"x": np.arange(30.0) % 7, "y": np.linspace(0.0, 1.0, 30)})
+    frame.loc[[2, 9], "y"] = np.inf
+    frame.loc[4, "y"] = -np.inf
+    frame.loc[5, "y"] = np.nan
+    data = clean(_dataset(frame))
+    assert len(data.target) == 26 and np.isfinite(data.target).all()
+    assert len(data.features) == 26 and 2 not in data.features.index
+    assert "dropped 3 of 30 rows whose target 'y' is infinite (inf or -inf)" in data.notes
+    assert "dropped 1 of 30 rows whose target 'y' is missing" in data.notes
+
+
+def test_a_target_with_no_finite_value_is_an_error():
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": [np.inf, -np.inf, np.nan] * 10})
+    with pytest.raises(DataError, match=r"has no values: every row is missing it or holds an "
+                                        r"infinite value \(20 inf or -inf\)"):
+        clean(_dataset(frame))
+
+
+def _ids_frame(column: list, n: int) -> pd.DataFrame:
+    return pd.DataFrame({"c": column, "x": np.arange(n) % 5 * 1.5, "y": ["a", "b"] * (n // 2)})
+
+
+@pytest.mark.parametrize(("distinct", "dropped"), [(92, False), (96, True)],
+                         ids=["92%-distinct", "96%-distinct"])
+def test_text_is_id_like_from_95_percent_distinct_values(distinct, dropped):
+    names = [f"name {i}" for i in range(distinct)] + ["name 0"] * (100 - distinct)
+    data = clean(_dataset(_ids_frame(names, 100)))
+    assert ("c" in data.dropped) is dropped
+
+
+@pytest.mark.parametrize(("rows", "dropped"), [(18, False), (20, True)], ids=["18-rows", "20-rows"])
+def test_id_detection_needs_20_rows(rows, dropped):
+    data = clean(_dataset(_ids_frame([f"name {i}" for i in range(rows)], rows)))
+    assert ("c" in data.dropped) is dropped
+
+
+@pytest.mark.parametrize(("spread", "dropped"), [(1.1, True), (1.3, False)],
+                         ids=["range-1.1n", "range-1.3n"])
+def test_distinct_integers_are_row_numbers_when_their_range_is_at_most_1_1_rows(spread, dropped):
+    n = 100
+    values = np.round(np.linspace(0, spread * n - 1, n)).astype(int)
+    assert len(set(values)) == n
+    data = clean(_dataset(_ids_frame(list(values), n)))
+    assert ("c" in data.dropped) is dropped

@@ -95,3 +95,31 @@ def test_the_digest_reads_values_names_and_types_not_the_index():
     changed.loc[3, "city"] = "Pisa"
     assert frame_digest(changed) != digest
     assert frame_digest(frame.iloc[::-1]) != digest  # row order is part of the data
+
+
+@pytest.mark.parametrize("dtype", ["float64", "Float64"])
+def test_a_frame_drops_infinite_targets_with_the_note_a_csv_gets(tmp_path, dtype):
+    frame = _table().drop(columns=["y"])
+    frame["y"] = pd.array(np.linspace(0.0, 1.0, len(frame)), dtype=dtype)
+    frame.loc[[3, 8], "y"] = np.inf
+    frame.loc[5, "y"] = -np.inf
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    from_csv, from_frame = clean(load_csv(path, "y")), clean(load_frame(frame, "y"))
+    assert "dropped 3 of 40 rows whose target 'y' is infinite (inf or -inf)" in from_frame.notes
+    assert from_frame.notes == from_csv.notes and len(from_frame.target) == 37
+    pd.testing.assert_series_equal(from_frame.target, from_csv.target)
+
+
+def test_decimal_commas_are_read_from_text_files_only(tmp_path):
+    frame = _table()
+    frame["weight"] = [f"{v:.1f}".replace(".", ",") for v in np.linspace(50, 90, len(frame))]
+    frame.to_csv(path := tmp_path / "t.csv", index=False, sep=";")
+    from_csv = load_csv(path, "y")
+    assert from_csv.frame["weight"].dtype == np.float64
+    assert from_csv.notes == ("column 'weight': numbers with a decimal comma read as numbers "
+                              "(e.g. '5,2' = 5.2)",)
+    # A DataFrame's values are what the caller made them: its texts stay texts.
+    from_frame = load_frame(frame, "y")
+    assert from_frame.notes == ()
+    assert from_frame.frame["weight"].tolist() == frame["weight"].tolist()

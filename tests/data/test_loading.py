@@ -61,3 +61,67 @@ def test_drop_columns_checks_names():
         drop_columns(ds, ("nope",))
     with pytest.raises(DataError, match="the target"):
         drop_columns(ds, ("target",))
+
+
+def _decimal_comma_file(tmp_path, sep: str = ";"):
+    rows = [(f"{i},{i % 4}5", f"{i % 5},{i % 3}" if i != 7 else "?", "abc"[i % 3], f"{20 + i}")
+            for i in range(30)]
+    path = tmp_path / "eu.csv"
+    quote = '"' if sep == "," else ""
+    path.write_text(sep.join(["price", "weight", "kind", "y"]) + "\n" + "".join(
+        sep.join(f"{quote}{v}{quote}" for v in row) + "\n" for row in rows))
+    return path
+
+
+def test_decimal_commas_in_a_semicolon_file_are_read_as_numbers(tmp_path):
+    from data.cleaning import clean
+
+    ds = load_csv(_decimal_comma_file(tmp_path), "y")
+    assert ds.frame["price"].dtype == "float64"
+    assert ds.frame["price"].iloc[:3].tolist() == [0.05, 1.15, 2.25]
+    # A placeholder stays as it was, for cleaning to read as missing (and export to remember).
+    assert ds.frame["weight"].iloc[6:9].tolist() == [1.0, "?", 3.2]
+    assert ds.notes == (
+        "column 'price': numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2)",
+        "column 'weight': numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2)",
+    )
+    data = clean(ds)
+    assert {c.name: c.kind for c in data.columns} == {
+        "price": "numeric", "weight": "numeric", "kind": "categorical"}
+    assert ds.notes[0] in data.notes and "price" not in data.dropped  # not "ID-like" text
+    assert drop_columns(ds, ("kind",)).notes == ds.notes
+
+
+def test_decimal_commas_stay_text_where_the_comma_may_mean_something_else(tmp_path):
+    from data.loading import read_csv
+
+    # Comma-separated: a quoted "1,5" may be a thousands separator; predict's error hints.
+    assert read_csv(_decimal_comma_file(tmp_path, ",")).dtypes["price"] != "float64"
+    path = tmp_path / "mixed.csv"
+    path.write_text("a;y\n" + "".join(f"{'1,5' if i < 3 else f'size {i}'};{i}\n"
+                                      for i in range(30)))
+    assert read_csv(path)["a"].tolist()[:4] == ["1,5", "1,5", "1,5", "size 3"]
+    kept = read_csv(_decimal_comma_file(tmp_path), text_columns=frozenset({"price"}))
+    assert kept["price"].iloc[0] == "0,05"  # predict keeps categorical columns as text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be", "utf-8-sig"])
+def test_files_with_a_byte_order_mark_are_read(tmp_path, encoding):
+    text = "größe;farbe;y\n" + "".join(f"{i};{'rot' if i % 2 else 'grün'};{i % 2}\n"
+                                       for i in range(10))
+    raw = text.encode(encoding)
+    if encoding.endswith("-be"):  # Python writes no byte-order mark for an explicit order
+        raw = ("\ufeff" + text).encode(encoding)
+    (tmp_path / "d.csv").write_bytes(raw)
+    ds = load_csv(tmp_path / "d.csv", "y")
+    assert list(ds.frame.columns) == ["größe", "farbe", "y"]
+    assert ds.frame["farbe"].tolist()[:2] == ["grün", "rot"]
+
+
+def test_utf16_without_a_byte_order_mark_is_named_not_called_binary(tmp_path):
+    (tmp_path / "d.csv").write_bytes("a,b,y\n1,2,0\n3,4,1\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match="looks like UTF-16-LE text without a byte-order mark"):
+        load_csv(tmp_path / "d.csv", "y")
+    (tmp_path / "e.csv").write_bytes(b"\xff\xfe" + "a,b\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(DataError, match="UTF-16-LE byte-order mark but is not valid UTF-16-LE"):
+        load_csv(tmp_path / "e.csv", "y")

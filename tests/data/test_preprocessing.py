@@ -53,3 +53,53 @@ def test_normalized_training_features_have_zero_mean_unit_std(seed):
     x = encode(pre, pre.build(), train)
     assert x.mean() == pytest.approx(0.0, abs=1e-5)
     assert x.std() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_vocabulary_keeps_the_100_most_frequent_values():
+    values = [f"v{i:03d}" for i in range(150) for _ in range(1 + (i < 100))]
+    pre = fit_preprocessing(pd.DataFrame({"c": values}), (Column("c", "categorical"),))
+    vocabulary = pre.features[0].vocabulary
+    assert len(vocabulary) == 100 and set(vocabulary) == {f"v{i:03d}" for i in range(100)}
+    assert pre.width == 101  # plus the slot for everything else
+
+
+def test_a_constant_training_column_is_scaled_by_one_not_zero(seed):
+    pre = fit_preprocessing(pd.DataFrame({"num": [3.0] * 5}), (Column("num", "numeric"),))
+    assert pre.features[0].std == 1.0
+    x = encode(pre, pre.build(), pd.DataFrame({"num": [3.0, 5.0]}))
+    np.testing.assert_allclose(x[:, 0], [0.0, 2.0], atol=1e-6)
+
+
+def test_input_names_are_safe_for_savedmodel_signatures_and_unique():
+    from data.preprocessing import _input_names
+
+    names = ["blood type", "1st", "Größe", "__", "a.b-c", "x" * 60, "Blood_Type", "blood type"]
+    assert _input_names(names) == [
+        "blood_type", "c_1st", "Gr__e", "column", "a.b-c", "x" * 48, "Blood_Type_2",
+        "blood_type_3",
+    ]
+
+
+def test_a_column_missing_in_every_training_row_is_filled_with_zero(seed):
+    train = pd.DataFrame({"num": [np.nan] * 4, "color": ["a", "b", "a", "b"],
+                          "flag": [1.0, 0.0, 1.0, 0.0]})
+    pre = fit_preprocessing(train, COLUMNS)
+    num = pre.features[0]
+    assert (num.fill, num.mean, num.std, num.indicator) == (0.0, 0.0, 1.0, True)
+    x = encode(pre, pre.build(), pd.DataFrame({"num": [np.nan, 2.0], "color": ["a", "a"],
+                                                "flag": [1.0, 0.0]}))
+    np.testing.assert_allclose(x[:, :2], [[0.0, 1.0], [2.0, 0.0]])
+
+
+def test_inputs_are_named_float32_or_text_columns_of_shape_n_by_1():
+    pre = fit_preprocessing(_train(), COLUMNS)
+    assert [(f.name, f.kind) for f in pre.features] == [
+        ("num", "numeric"), ("color", "categorical"), ("flag", "boolean")]
+    inputs = pre.inputs(pd.DataFrame({"num": ["1.5", "?"], "color": [" red ", None],
+                                      "flag": ["yes", "0"]}))
+    assert {k: (v.dtype, v.shape) for k, v in inputs.items()} == {
+        "num": (np.float32, (2, 1)), "color": (np.dtype(object), (2, 1)),
+        "flag": (np.float32, (2, 1))}
+    assert inputs["color"][:, 0].tolist() == ["red", ""]
+    np.testing.assert_array_equal(inputs["flag"][:, 0], [1.0, 0.0])
+    assert inputs["num"][0, 0] == 1.5 and np.isnan(inputs["num"][1, 0])

@@ -55,3 +55,17 @@ def test_regression_split_covers_the_target_range():
     for name in ("validation", "test"):
         counts = np.bincount((s.y[name] // 30).astype(int), minlength=10)
         assert counts.min() >= 4 and counts.max() <= 5, (name, counts)  # 45 rows: 4 or 5 each
+
+
+def test_split_sizes_round_up_for_validation_and_test():
+    s = split(_frame(101), np.arange(101, dtype=float), Task("regression"), 0.15, 0.15, seed=0)
+    assert s.sizes() == {"train": 69, "validation": 16, "test": 16}  # ceil(15.15) = 16
+
+
+def test_regression_bins_hold_at_least_30_rows():
+    from data.splits import _target_bins
+
+    assert _target_bins(np.arange(59.0), 20) is None  # 59 rows: one bin, no stratification
+    bins = _target_bins(np.arange(60.0), 20)
+    assert bins is not None and np.bincount(bins).tolist() == [30, 30]
+    assert np.bincount(_target_bins(np.arange(1000.0), 150)).tolist() == [100] * 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -152,7 +153,7 @@ def test_large_gap_is_overfitting_o1():
     ("delta", "fires"), [(-0.01, False), (0.01, True)], ids=["just-below", "just-above"]
 )
 def test_o1_threshold_is_on_the_naive_scale(delta, fires):
-    val = 0.05 + (dx.OVERFIT_GAP + delta) * NAIVE
+    val = 0.05 + (0.25 + delta) * NAIVE  # the documented threshold, not read from the module
     flat_linear = _baselines(linear=(0.06, 0.06))  # a linear model with no gap of its own
     result = diagnose(
         BINARY, _metrics(0.05, val), flat_linear, _converged(), patience=10, epochs=100
@@ -191,6 +192,43 @@ def test_rising_validation_without_early_stopping_is_overfitting_o2():
     assert result.advice[0].startswith("Turn early stopping on")
 
 
+def _rising_validation(train_fall: float, n: int = 300, best: int = 10) -> TrialRecord:
+    """Early stopping off: validation climbs after epoch `best` while training falls by
+    `train_fall` of its value there, in a straight line (its least-squares fall is exact)."""
+    t = np.arange(n)
+    settled = 0.2
+    train = np.where(t < best, settled + 0.4 * (best - t) / best,
+                     settled * (1 - train_fall * (t - best) / (n - 1 - best)))
+    val = 0.35 + 0.3 * np.exp(-t / 3) + 0.004 * np.maximum(t - best, 0)
+    return _record(train, val, best_epoch=n)
+
+
+@pytest.mark.parametrize(("train_fall", "fires"), [(0.0, False), (0.04, False), (0.06, True)],
+                         ids=["train-flat", "train-fell-4%", "train-fell-6%"])
+def test_o2_needs_the_training_loss_to_keep_falling_by_5_percent(train_fall, fires):
+    record = _rising_validation(train_fall)
+    result = diagnose(BINARY, _metrics(0.2, 0.3), _baselines(linear=(0.2, 0.3)), record,
+                      patience=0, epochs=300)
+    assert result.evidence["val_rise_after_min"] >= 0.1
+    assert result.evidence["train_drop_after_min"] == pytest.approx(train_fall, abs=0.005)
+    o2 = next(c for c in result.checks if c.rule == "O2")
+    assert o2.fired is fires
+    assert (result.verdict == "overfitting") is fires
+
+
+@pytest.mark.parametrize(("gap", "fires"), [(0.24, False), (0.26, True)],
+                         ids=["gap-0.24", "gap-0.26"])
+def test_a_linear_baseline_that_validates_better_than_it_trains_does_not_inflate_o1(gap, fires):
+    # The linear model's own gap is negative (-0.03 × naive): O1 compares the network's gap
+    # with 0.25 as it is, not with 0.25 minus a negative number.
+    val = 0.05 + gap * NAIVE
+    result = diagnose(BINARY, _metrics(0.05, val), _baselines(linear=(0.08, 0.08 - 0.03 * NAIVE)),
+                      _converged(), patience=10, epochs=100)
+    assert result.evidence["linear_gap"] == pytest.approx(-0.03)
+    assert result.evidence["excess_gap"] == pytest.approx(gap)
+    assert (result.verdict == "overfitting") is fires
+
+
 def test_early_stopping_run_is_judged_by_its_gap_not_its_tail():
     # Patience 10: the 10 rising epochs after the minimum are early stopping doing its job.
     result = diagnose(
@@ -226,6 +264,14 @@ def test_barely_better_than_naive_is_underfitting_u1():
     assert any("capacity" in step for step in result.advice)
 
 
+@pytest.mark.parametrize(("skill", "fires"), [(0.19, True), (0.21, False)],
+                         ids=["skill-0.19", "skill-0.21"])
+def test_u1_fires_below_the_documented_training_skill_of_0_2(skill, fires):
+    train = (1 - skill) * NAIVE
+    result = _judged(train, train + 0.01, linear=(0.3, 0.3))
+    assert ("U1" in result.evidence["rules_fired"]) is fires
+
+
 def test_worse_than_linear_on_train_and_validation_is_underfitting_u2():
     result = diagnose(
         BINARY,
@@ -245,7 +291,7 @@ def test_worse_than_linear_on_train_and_validation_is_underfitting_u2():
     ("delta", "fires"), [(-0.002, False), (0.002, True)], ids=["just-below", "just-above"]
 )
 def test_u2_threshold_is_on_the_training_split(delta, fires):
-    train = 0.05 + (dx.UNDERFIT_LINEAR_MARGIN + delta) * NAIVE
+    train = 0.05 + (0.02 + delta) * NAIVE  # the documented margin
     result = diagnose(
         BINARY,
         _metrics(train, 0.12),
@@ -517,14 +563,41 @@ def test_o2_is_reported_as_not_checked_with_early_stopping_on():
     assert not o2.fired and "early stopping is on" in o2.value
 
 
-def test_rules_text_names_every_threshold():
-    for value in (
-        dx.OVERFIT_GAP,
-        dx.UNDERFIT_MIN_TRAIN_SKILL,
-        dx.UNDERFIT_LINEAR_MARGIN,
-        dx.TEST_GAP_WARNING,
-    ):
-        assert f"{value:g}" in dx.RULES
+# Each rule's thresholds as the README documents them: (README bullet, its bold numbers, what the
+# report's rules text says). Literal on purpose: changing a threshold must change this table.
+DOCUMENTED_RULES = [
+    ("O1", ["0.25"], ["≥ 0.25 × naive validation loss"]),
+    ("O2", ["10", "10%", "5%"], ["at least 10 epochs", "≥ 10% of that minimum", "fell by ≥ 5%"]),
+    ("U1", ["0.2", "0.02"], ["training skill < 0.2", "validates better by ≥ 0.02 × naive"]),
+    ("U2", ["0.02"], ["above the linear baseline's by ≥ 0.02 × naive loss"]),
+    ("U3", ["10%"], ["last 10% of epochs (at least 5)", "fell ≥ 10% of its value"]),
+    ("U4", ["0.1"], ["≥ 0.1 × naive loss"]),
+]
+
+
+def _readme_rule(rule: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"- **{rule}** ")
+    end = text.find("\n- **", start + 1)
+    return " ".join(text[start : end if end > 0 else None].split())
+
+
+@pytest.mark.parametrize(("rule", "bold", "phrases"), DOCUMENTED_RULES,
+                         ids=[r[0] for r in DOCUMENTED_RULES])
+def test_rules_text_and_readme_state_the_documented_thresholds(rule, bold, phrases):
+    bullet = _readme_rule(rule)
+    assert [f"**{b}**" in bullet for b in bold] == [True] * len(bold), bullet
+    line = " ".join(next(x for x in dx.RULES.splitlines() if x.strip().startswith(rule)).split())
+    # A number must end where the phrase does: "< 0.2" is not "< 0.25".
+    found = [re.search(re.escape(p) + r"(?![\d.]\d)", line) is not None for p in phrases]
+    assert found == [True] * len(phrases), line
+
+
+def test_warning_thresholds_are_the_documented_ones():
+    assert "test loss − validation loss ≥ 0.2 × naive loss" in " ".join(dx.RULES.split())
+    assert "network's by ≥ 0.05 × naive loss" in " ".join(dx.RULES.split())
 
 
 def test_without_curves_the_split_rules_still_decide():
@@ -597,3 +670,52 @@ def test_trial_verdict_skips_o2_when_patience_is_unknown():
 def test_trial_with_nan_loss_is_reported_as_diverged():
     record = _record([0.7, float("nan")], [0.7, 0.6])
     assert diagnose_trial(record).startswith("diverged")
+
+
+# ---------------------------------------------------------------------------------------------
+# Curve facts at their edges (found by mutation testing)
+
+
+@pytest.mark.parametrize(("epochs", "window"), [(3, 3), (30, 5), (100, 10), (300, 30)])
+def test_the_last_window_is_10_percent_of_the_epochs_at_least_5(epochs, window):
+    from reports.fit_rules import _window
+
+    assert _window(epochs) == window
+
+
+def test_the_last_window_is_read_at_the_end_of_the_curve():
+    # Falls for 15 epochs, then flat for the last 5: the last window did not fall.
+    curve = list(np.linspace(1.0, 0.2, 15)) + [0.2] * 5
+    facts = dx._curve_facts(_record(curve, curve), 10)
+    assert facts["window"] == 5
+    assert facts["val_drop_last_window"] == pytest.approx(0.0, abs=1e-9)
+    assert facts["train_drop_last_window"] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("which", ["loss", "val_loss"])
+def test_curves_with_a_non_finite_value_give_no_facts(which):
+    good = [0.7, 0.6, 0.5]
+    record = _record(good, good)
+    record.history[which] = [0.7, float("inf"), 0.5]
+    assert dx._curve_facts(record, 0) == {}
+
+
+@pytest.mark.parametrize(("after", "fires"), [(9, False), (10, True)],
+                         ids=["9-epochs-after", "10-epochs-after"])
+def test_o2_needs_10_epochs_of_rising_validation_loss(after, fires):
+    best = 10
+    n = best + after
+    t = np.arange(n)
+    train = 0.5 - 0.02 * t  # keeps falling
+    val = np.where(t < best, 0.6 - 0.02 * t, 0.42 + 0.05 * (t - best + 1))
+    facts = dx._curve_facts(_record(train, val, best_epoch=n), 0)
+    assert facts["epochs_after_val_min"] == after
+    assert dx._rising_after_minimum(facts) is fires
+
+
+def test_a_late_fall_after_an_early_minimum_is_not_still_improving():
+    # The minimum is at epoch 2, long before the last window; the last window falls a little.
+    val = [0.5, 0.3] + list(np.linspace(0.6, 0.55, 28))
+    facts = dx._curve_facts(_record(val, val), 10)
+    assert facts["val_drop_last_window"] > 0 and facts["val_min_epoch"] == 2
+    assert not dx._still_improving(facts)

@@ -9,6 +9,7 @@ mistakes are reported at once as one `error:` line with exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -48,21 +49,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_out(out: Path, data: Path, model: Path) -> None:
-    if out.is_dir():
+def _check_out(out: Path, data: Path, model: Path) -> Path:
+    """The file to write: `out`, or the file a symlink `out` points to (written through)."""
+    target = Path(os.path.realpath(out))
+    if target.is_dir():
         raise ConfigError(f"--out '{out}' is a folder. Pass a file name, e.g. predictions.csv.")
-    if data.exists() and (out.resolve() == data.resolve() or (out.exists() and out.samefile(data))):
+    if target.exists() and not target.is_file():
+        raise ConfigError(
+            f"--out '{out}' is not a regular file (a device, pipe or socket); predict writes "
+            "only regular files. Pass a file name, e.g. predictions.csv."
+        )
+    if not target.parent.is_dir():
+        raise ConfigError(
+            f"--out '{out}': folder '{target.parent}' does not exist. Create it first, or pass "
+            "--out in an existing folder."
+        )
+    if data.exists() and (target == data.resolve() or (target.exists() and target.samefile(data))):
         raise ConfigError(
             f"--out '{out}' is the input file given to --data; predict never overwrites its "
             "input. Pass another file name, e.g. predictions.csv."
         )
-    if model.is_dir() and out.resolve().is_relative_to(model.resolve()):
+    if model.is_dir() and target.is_relative_to(model.resolve()):
         raise ConfigError(
             f"--out '{out}' is inside the model folder '{model}', which must stay as exported. "
             "Write the predictions elsewhere."
         )
-    if not can_create_in(out.parent):
-        raise ConfigError(f"Cannot write to '{out.parent}'. Pass --out in a writable folder.")
+    if not can_create_in(target.parent):
+        raise ConfigError(f"Cannot write to '{target.parent}'. Pass --out in a writable folder.")
+    return target
 
 
 def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
@@ -80,18 +94,21 @@ def _predict(args: argparse.Namespace) -> int:
     from models.predictor import Predictor, prediction_table
 
     model_dir, data, out = Path(args.model), Path(args.data), Path(args.out)
-    _check_out(out, data, model_dir)
+    target = _check_out(out, data, model_dir)
     predictor = Predictor.load(model_dir)
     frame = predictor.read_csv(data)
+    for note in predictor.notes(frame):
+        print(f"warning: {note}", flush=True)
     predictor.check(frame)
     for column, rows, examples in predictor.unseen_categories(frame):
         print(unseen_warning(column, rows, examples), flush=True)
 
     # Only now, with every input checked, is TensorFlow imported.
     table = prediction_table(predictor.metadata, predictor.output(frame))
-    # %.9g round-trips the model's float32 outputs exactly.
+    # %.9g round-trips float32 probabilities; regression values are float64 (shortest repr).
+    number = None if predictor.task == "regression" else "%.9g"
     try:
-        write_text(out, table.to_csv(index=False, float_format="%.9g", lineterminator="\n"))
+        write_text(target, table.to_csv(index=False, float_format=number, lineterminator="\n"))
     except OSError as exc:
         raise ConfigError(
             f"Cannot write --out '{out}' ({exc.strerror or exc}). Pass a file in a writable folder."

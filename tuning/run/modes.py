@@ -119,6 +119,11 @@ def _check_resume(config: RunConfig, run_dir: Path) -> None:
             f"Cannot resume '{run_dir}': its settings.json cannot be read ({exc}). Start a new "
             "run with another --name."
         ) from None
+    if not isinstance(saved, dict):
+        raise ConfigError(
+            f"Cannot resume '{run_dir}': its settings.json holds {json.dumps(saved)[:40]}, not "
+            "the object of settings this tool writes. Start a new run with another --name."
+        )
     differ = settings_differences(saved, config.settings())
     if differ:
         detail = "; ".join(differ)

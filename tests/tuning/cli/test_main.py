@@ -62,6 +62,9 @@ FILES: dict[str, str | bytes] = {
     "unknown_activation": 'activation = "softplusx"\n',
     "negative_lr": "learning_rate = -0.1\n",
     "a_file": "not a folder\n",
+    # Run folders to --resume whose settings.json is valid JSON but not an object.
+    "list_settings/r/settings.json": "[1, 2]\n",
+    "null_settings/r/settings.json": "null\n",
 }
 
 SPACE_FILES = {"not_toml", "unknown_key", "min_over_max", "unknown_optimizer",
@@ -134,7 +137,18 @@ CASES = [
      "not a plain folder name"),
     ("resume-nothing", ["--data", "{good}", "--target", "y", "--resume", "--name", "none"],
      "Nothing to resume"),
+    ("resume-settings-a-list", ["--data", "{good}", "--target", "y", "--resume", "--name", "r",
+                                "--out", "{tmp}/list_settings"],
+     "its settings.json holds [1, 2], not the object of settings"),
+    ("resume-settings-null", ["--data", "{good}", "--target", "y", "--resume", "--name", "r",
+                              "--out", "{tmp}/null_settings"],
+     "its settings.json holds null, not the object of settings"),
 ]
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under `folder` with its bytes (None for a folder)."""
+    return {str(p): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
 
 
 @pytest.fixture(scope="module")
@@ -143,32 +157,47 @@ def bad_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
     folder = tmp_path_factory.mktemp("inputs")
     paths = {"tmp": str(folder)}
     for name, content in FILES.items():
-        path = folder / f"{name}.{'toml' if name in SPACE_FILES else 'csv'}"
+        path = folder / (name if "/" in name else
+                         f"{name}.{'toml' if name in SPACE_FILES else 'csv'}")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         paths[name] = str(path)
+    before = _tree(folder)
 
     def one(case):
         case_id, args, _ = case
-        out = folder / f"out-{case_id}"
         argv = [a.format(**paths) for a in args]
-        if "--out" not in args:
+        if "--out" in args:  # the case's own --out: it must be left exactly as it was
+            out = Path(argv[argv.index("--out") + 1])
+        else:
+            out = folder / f"out-{case_id}"
             argv += ["--out", str(out)]
         return case_id, (_cli(*argv), out, paths)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(one, CASES))
+        runs = dict(pool.map(one, CASES))
+    return runs, before, _tree(folder)
 
 
 @pytest.mark.parametrize(("case_id", "message"), [(c[0], c[2]) for c in CASES],
                          ids=[c[0] for c in CASES])
 def test_bad_input_exits_2_with_one_line(bad_runs, case_id, message):
-    proc, out, paths = bad_runs[case_id]
+    runs, before, after = bad_runs
+    proc, out, paths = runs[case_id]
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert message.format(**paths) in lines[0]
     assert "Traceback" not in proc.stderr
-    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+    # Nothing half-written: the --out given is as it was (absent, or the input put there).
+    under = [p for p in after if p == str(out) or p.startswith(f"{out}/")]
+    assert {p: after[p] for p in under} == {
+        p: before[p] for p in before if p == str(out) or p.startswith(f"{out}/")}
+
+
+def test_bad_input_writes_nothing_anywhere_among_its_inputs(bad_runs):
+    _, before, after = bad_runs
+    assert after == before
 
 
 def test_an_unexpected_error_exits_1_and_leaves_no_finished_looking_folder(tmp_path):
@@ -191,14 +220,11 @@ def test_an_unexpected_error_exits_1_and_leaves_no_finished_looking_folder(tmp_p
 
 
 @pytest.mark.slow
-def test_a_run_keeps_the_console_to_its_own_lines(tmp_path):
-    # No TensorFlow settings from outside: run_tuning.py must quiet TensorFlow's C++ start-up
-    # logging itself (TensorFlow 2.21 prints oneDNN's notice whatever TF_CPP_MIN_LOG_LEVEL says).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
-    proc = subprocess.run([sys.executable, str(ROOT / "run_tuning.py"), "--dataset", "iris",
-                           "--max-trials", "1", "--epochs", "1", "--out", str(tmp_path),
-                           "--name", "run"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+def test_a_run_keeps_the_console_to_its_own_lines(cli_run):
+    # TensorFlow 2.21 prints oneDNN's notice whatever TF_CPP_MIN_LOG_LEVEL says: run_tuning.py
+    # must quiet TensorFlow's C++ start-up logging itself (cli_run sets no TF_ variables).
+    proc, run_dir = cli_run
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == "", proc.stderr
     assert "search: " in proc.stdout and "run folder: " in proc.stdout
+    assert f"run folder: {run_dir}" in proc.stdout
