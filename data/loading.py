@@ -1,8 +1,15 @@
-"""Load a CSV file or one of scikit-learn's bundled datasets into one validated frame."""
+"""Load a CSV file, a pandas DataFrame or one of scikit-learn's bundled datasets into one
+validated frame.
+
+A CSV's text is read and parsed here (its encoding, separator, decimal commas); from then on
+a CSV and a DataFrame take the same path (`_dataset`): the same header, row, feature and
+target checks, then the same cleaning (rows with a missing or infinite target dropped, ...).
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -184,19 +191,18 @@ def _check_rows(text: str, sep: str, n_header: int, path: Path) -> None:
             )
 
 
-def _check_header(header: list[str], path: Path) -> None:
+def _check_header(header: list[str], where: str) -> None:
+    """No duplicate or empty column names; `where` names the data in messages."""
     header = [h.strip() for h in header]  # pandas strips them too (skipinitialspace)
     seen: set[str] = set()
     dupes = sorted({h for h in header if h in seen or seen.add(h)})
     if dupes:
         raise DataError(
-            f"Data file '{path}' has duplicate column names: {', '.join(dupes)}. "
+            f"{where} has duplicate column names: {', '.join(dupes)}. "
             "Rename them so every column name is unique."
         )
     if any(not h.strip() for h in header):
-        raise DataError(
-            f"Data file '{path}' has a column with an empty name. Give every column a header."
-        )
+        raise DataError(f"{where} has a column with an empty name. Give every column a header.")
 
 
 def read_csv(path: str | Path, text_columns: frozenset[str] = frozenset()) -> pd.DataFrame:
@@ -218,7 +224,7 @@ def read_csv(path: str | Path, text_columns: frozenset[str] = frozenset()) -> pd
     _check_not_other_format(text, path)
     sep = _sniff_separator(text[:_SNIFF_BYTES])
     header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-    _check_header(header, path)
+    _check_header(header, f"Data file '{path}'")
     _check_rows(text, sep, len(header), path)
     dtypes = {name: str for name in header if name.strip() in text_columns}
     try:
@@ -283,10 +289,108 @@ def load_csv(path: str | Path, target: str) -> Dataset:
     """
     path = Path(path)
     frame = read_csv(path)
+    notes = tuple(
+        f"column '{name}': numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2)"
+        for name in frame.attrs.get(DECIMAL_COMMA_COLUMNS, [])
+    )
+    return _dataset(
+        frame, target, f"Data file '{path}'", path.name, path.stem,
+        hint=" Check the separator (comma, semicolon, tab or |).", notes=notes,
+    )
+
+
+def load_frame(frame: pd.DataFrame, target: str, name: str = "dataframe") -> Dataset:
+    """Take a pandas DataFrame as training data, checked as a CSV is once its text is read.
+
+    The frame is not changed: a copy gets string column names (as a CSV header has), a fresh
+    0..n-1 index, and NumPy types in place of pandas' nullable ones (see `frame_rows`). Its
+    texts stay texts: decimal commas ("5,2") are a text file's matter, read by `read_csv`.
+
+    Raises:
+        DataError: if it is not a DataFrame, has no rows, duplicate, empty or nested column
+            names, a single column, or lacks the target.
+    """
+    return _dataset(frame_rows(frame), str(target), "The DataFrame", "DataFrame", name)
+
+
+def frame_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` in the form `read_csv` returns: what the rest of the tool expects.
+
+    Nullable integers and floats become float64 with NaN, nullable booleans and categories
+    plain objects, dates and other types text; NumPy numbers, booleans and text stay.
+
+    Raises:
+        DataError: if `frame` is not a DataFrame, has nested (MultiIndex) columns, duplicate
+            or empty column names, or no rows.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"Expected a pandas DataFrame or a CSV path as the data, got {type(frame).__name__}."
+        )
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise DataError(
+            "The DataFrame has nested (MultiIndex) column names. Flatten them to one name per "
+            "column first, e.g. frame.columns = ['_'.join(map(str, c)) for c in frame.columns]."
+        )
+    names = [str(c).strip() for c in frame.columns]
+    _check_header(names, "The DataFrame")
+    if len(frame) == 0:
+        raise DataError("The DataFrame has no rows. Pass a frame with data rows.")
+    columns = {}
+    for name, (_, series) in zip(names, frame.items(), strict=True):
+        columns[name] = _plain(series.reset_index(drop=True))
+    return pd.DataFrame(columns)
+
+
+def _plain(series: pd.Series) -> pd.Series:
+    """One column as `read_csv` would give it: NumPy numbers and booleans, or text/objects."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) or pd.api.types.is_object_dtype(dtype):
+        return series.copy()
+    if pd.api.types.is_bool_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
+        return series.copy()
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        if not pd.api.types.is_extension_array_dtype(dtype):
+            return series.copy()
+        return pd.Series(series.to_numpy(dtype=np.float64, na_value=np.nan), name=series.name)
+    # Nullable booleans, categories, dates, periods, intervals: values as objects, missing NaN.
+    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        values = series.astype(object)
+    else:  # as pandas writes them to a CSV: dates without a midnight time, and so on
+        values = series.astype(str).astype(object)
+    return values.where(series.notna(), np.nan)
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's contents: column names and types, then every row's values.
+
+    It identifies a DataFrame in settings.json as a CSV's file digest identifies the file, so a
+    resume with other rows is refused. Computed on `frame_rows(frame)` (the index does not
+    count) with pandas' row hashes, which are fixed for the pinned pandas.
+    """
+    rows = frame_rows(frame)
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[c, str(t)] for c, t in rows.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _dataset(
+    frame: pd.DataFrame,
+    target: str,
+    where: str,
+    source: str,
+    name: str,
+    hint: str = "",
+    notes: tuple[str, ...] = (),
+) -> Dataset:
+    """The checks every table gets once it is a frame: features besides the target, and the
+    target present. `where` names the data in messages; `hint` ends the single-column one;
+    `notes` are what reading the text decided (decimal commas: a CSV's only)."""
     if len(frame.columns) < 2:
         raise DataError(
-            f"Data file '{path}' has a single column ('{frame.columns[0]}'): there are no "
-            "features besides a target. Check the separator (comma, semicolon, tab or |)."
+            f"{where} has a single column ('{frame.columns[0]}'): there are no "
+            f"features besides a target.{hint}"
         )
     columns = list(frame.columns)
     if target not in frame.columns:
@@ -294,11 +398,7 @@ def load_csv(path: str | Path, target: str) -> Dataset:
             f"Target column '{target}' not found. Columns are: {_listing(columns)}. "
             "Pass --target with one of them."
         )
-    notes = tuple(
-        f"column '{name}': numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2)"
-        for name in frame.attrs.get(DECIMAL_COMMA_COLUMNS, [])
-    )
-    return Dataset(frame, target, path.name, path.stem, notes)
+    return Dataset(frame, target, source, name, notes)
 
 
 def drop_columns(dataset: Dataset, drop: tuple[str, ...]) -> Dataset:

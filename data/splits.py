@@ -117,7 +117,8 @@ def split(
     except ValueError as exc:
         raise DataError(
             f"Cannot make a stratified split of {n} rows into {task.n_classes} classes "
-            f"({exc}). Use larger --val-size/--test-size or more rows per class."
+            f"({exc}). Use a larger --val-size/--test-size (val_size/test_size) or more rows "
+            "per class."
         ) from None
     parts = {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
     return Splits(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,10 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
         ModelError: if the folder is missing, not this tool's, or its files do not match.
     """
     folder = Path(folder)
-    fix = "Pass --model with a <run>/model folder written by this tool."
+    fix = (
+        "Pass a <run>/model folder written by this tool (predict --model DIR, or "
+        "Predictor.load(DIR))."
+    )
     if not folder.is_dir():
         what = "is a file" if folder.exists() else "does not exist"
         raise ModelError(f"Model folder '{folder}' {what}. {fix}")
@@ -186,6 +190,14 @@ def decimal_comma_columns(metadata: dict[str, Any], frame: pd.DataFrame) -> list
     """The model's columns that `read_rows` read as numbers written with a decimal comma."""
     used = {i["column"] for i in metadata["inputs"]}
     return [c for c in frame.attrs.get(DECIMAL_COMMA_COLUMNS, []) if c in used]
+
+
+def decimal_comma_note(column: str) -> str:
+    """What predict says (a console warning, a Python warning) of a decimal-comma column."""
+    return (
+        f"column {column!r}: numbers with a decimal comma read as numbers (e.g. '5,2' = 5.2), "
+        "as training reads them"
+    )
 
 
 def check_rows(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
@@ -359,3 +371,116 @@ def _label_text(label: Any) -> str:
     if isinstance(label, float) and label.is_integer():
         return str(int(label))  # a numeric target with gaps is read as 1.0; the file said 1
     return str(label)
+
+
+class Predictor:
+    """An exported model folder, ready to predict raw rows: `Predictor.load(dir).predict(df)`.
+
+    The command line's `predict` and the Python API share it. The folder and the rows are
+    checked before TensorFlow is imported; the Keras model loads on the first prediction.
+
+    Attributes:
+        folder: the model folder (`<run>/model`).
+        metadata: its verified metadata.json.
+    """
+
+    def __init__(self, folder: str | Path, metadata: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.metadata = metadata
+        self.preprocessing = preprocessing_of(metadata)
+        self._model: keras.Model | None = None
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Predictor:
+        """Open a model folder this tool exported.
+
+        Raises:
+            ModelError: if the folder is missing, not this tool's, or its files do not match
+                (see `read_metadata`).
+        """
+        return cls(folder, read_metadata(folder))
+
+    @property
+    def task(self) -> str:
+        """"binary", "multiclass" or "regression"."""
+        return self.metadata["task"]
+
+    @property
+    def classes(self) -> list[Any]:
+        """Class labels in the order of the model's outputs (empty for regression)."""
+        return list(self.metadata["classes"])
+
+    @property
+    def columns(self) -> list[str]:
+        """The feature columns the model reads."""
+        return [item["column"] for item in self.metadata["inputs"]]
+
+    def read_csv(self, path: str | Path) -> pd.DataFrame:
+        """Read a CSV of rows to predict as training read its data (see `read_rows`): in a
+        file not separated by commas, decimal commas ("5,2") are read as numbers."""
+        return read_rows(path, self.metadata)
+
+    def notes(self, frame: pd.DataFrame) -> list[str]:
+        """What reading a CSV with `read_csv` decided of the model's columns (decimal commas),
+        one line each; the predict command prints them as warnings."""
+        return [decimal_comma_note(c) for c in decimal_comma_columns(self.metadata, frame)]
+
+    def check(self, frame: pd.DataFrame) -> None:
+        """Check that `frame` has every feature column with values of its kind.
+
+        Raises:
+            DataError: see `check_rows`.
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(
+                f"Expected a pandas DataFrame of rows to predict, got {type(frame).__name__}."
+            )
+        check_rows(self.metadata, frame)
+
+    def unseen_categories(self, frame: pd.DataFrame) -> list[tuple[str, int, list[str]]]:
+        """(column, rows, examples) for each categorical column with values training did not
+        see as categories of their own."""
+        return self.preprocessing.unseen_categories(frame)
+
+    def output(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's raw output for checked rows (see `predict_rows`)."""
+        if self._model is None:
+            self._model = load_model(self.folder, self.metadata)
+        return predict_rows(self._model, self.preprocessing, frame.reset_index(drop=True))
+
+    def predict(self, frame: pd.DataFrame | str | Path) -> pd.DataFrame:
+        """One row per input row, in order: `prediction` and, for classification,
+        `probability_<label>` per class (the predict command's columns).
+
+        Args:
+            frame: rows with every feature column (others are ignored), or a CSV path, read
+                as the predict command reads it (a `UserWarning` per `notes` line).
+
+        Raises:
+            DataError: a missing feature column or values of the wrong kind.
+        """
+        frame = self._rows(frame)
+        table = prediction_table(self.metadata, self.output(frame))
+        table.index = frame.index
+        return table
+
+    def predict_proba(self, frame: pd.DataFrame | str | Path) -> np.ndarray:
+        """Class probabilities, shape (n, classes), columns in `classes` order.
+
+        Raises:
+            ModelError: for a regression model, which has no classes.
+            DataError: as `predict`.
+        """
+        if self.task == "regression":
+            raise ModelError("A regression model predicts values, not class probabilities. "
+                             "Use predict instead.")
+        output = self.output(self._rows(frame))
+        return binary_probabilities(output) if self.task == "binary" else output
+
+    def _rows(self, frame: pd.DataFrame | str | Path) -> pd.DataFrame:
+        if isinstance(frame, (str, Path)):
+            frame = self.read_csv(frame)
+            for note in self.notes(frame):  # the predict command prints these
+                warnings.warn(note, UserWarning, stacklevel=3)
+        self.check(frame)
+        return frame

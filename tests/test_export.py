@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,13 @@ from data.encoding import EncodedSplits, encode_splits
 from data.preprocessing import encode
 from data.task import Task
 from models.export import FORMAT, ExportedModel, compose, export_model
-from models.predictor import check_rows, predict_rows, preprocessing_of, read_metadata
+from models.predictor import (
+    Predictor,
+    check_rows,
+    predict_rows,
+    preprocessing_of,
+    read_metadata,
+)
 from models.refit import trained_epochs
 from tuning.config import RunConfig
 from tuning.run.pipeline import run
@@ -681,6 +688,12 @@ def test_predict_reads_decimal_commas_in_a_semicolon_file_as_training_does(expor
             name == "comma")
         results.append(pd.read_csv(tmp_path / f"{name}-out.csv"))
     np.testing.assert_allclose(results[0].iloc[:, 1:], results[1].iloc[:, 1:], atol=1e-6)
+    # The Python API's Predictor reads a CSV path the same way, with the same words as a warning.
+    predictor = Predictor.load(e.folder)
+    with pytest.warns(UserWarning, match="column 'x1': numbers with a decimal comma") as caught:
+        table = predictor.predict(tmp_path / "comma.csv")
+    assert len(caught) == 1
+    np.testing.assert_allclose(table.iloc[:, 1:], results[0].iloc[:, 1:], atol=1e-6)
 
 
 def _edit_metadata(folder: Path, edit) -> None:
@@ -739,3 +752,6 @@ def test_a_hand_edited_metadata_that_contradicts_the_model_is_one_error(exports,
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
     assert expected in captured.err
     assert not (tmp_path / "out.csv").exists()
+    # The Python API's Predictor refuses the folder with the same words.
+    with pytest.raises(ModelError, match=re.escape(expected)):
+        Predictor.load(folder).predict(exports[task].new_csv)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from common.errors import ConfigError
 from common.files import sha256
-from tuning.options import DIGESTS, OPTIONS, PLAIN_NAME, SEARCH, port
+from tuning.options import BY_NAME, DIGESTS, OPTIONS, PLAIN_NAME, SEARCH, port
 
 
 def _fields_from_options(cls: type) -> type:
-    """Give `cls` one field per run option, in the table's order, and make it a frozen
-    dataclass."""
-    cls.__annotations__ = {option.name: option.annotation for option in OPTIONS}
+    """Give `cls` one field per run option, in the table's order, then its own fields, and make
+    it a frozen dataclass."""
+    own = dict(cls.__dict__.get("__annotations__", {}))
+    cls.__annotations__ = {option.name: option.annotation for option in OPTIONS} | own
     for option in OPTIONS:
         setattr(cls, option.name, option.default)
     return dataclass(frozen=True)(cls)
@@ -23,7 +24,14 @@ def _fields_from_options(cls: type) -> type:
 @_fields_from_options
 class RunConfig:
     """Everything one tuning run needs to know: one field per option of `tuning.options.OPTIONS`
-    (same names, same defaults), checked once here."""
+    (same names, same defaults), checked once here.
+
+    Attributes:
+        frame: the training rows as a pandas DataFrame (the Python API's `tune(frame)`), in
+            place of a --data file; settings.json identifies it by its contents.
+    """
+
+    frame: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -31,30 +39,49 @@ class RunConfig:
     def _validate(self) -> None:
         if isinstance(self.drop, list):  # from Python code; the command line gives a tuple
             object.__setattr__(self, "drop", tuple(self.drop))
+        if self.frame is not None:
+            self._validate_frame()
         if self.data is not None and self.dataset is not None:
             raise ConfigError("Pass either --data or --dataset, not both.")
         if self.data is not None and not self.target:
             raise ConfigError(
                 "--data needs --target: name the column to predict, e.g. --target price."
             )
-        if self.data is None and self.target is not None and self.dataset is None:
+        if self.data is None and self.target is not None and self.dataset is None and (
+            self.frame is None
+        ):
             raise ConfigError(
                 "--target needs --data FILE (the bundled datasets name their own target)."
             )
         for option in OPTIONS:
             value = getattr(self, option.name)
             if option.check is not None and value is not None:
-                option.check(option.flag, value)
+                option.check(option.label, value)
         if not self.chief and self.workers < 1:
             raise ConfigError(f"--workers must be a whole number ≥ 1, got {self.workers!r}.")
         if self.val_size + self.test_size >= 0.9:
+            sizes = f"{BY_NAME['val_size'].label} + {BY_NAME['test_size'].label}"
             raise ConfigError(
-                f"--val-size + --test-size = {self.val_size + self.test_size:g} leaves too little "
+                f"{sizes} = {self.val_size + self.test_size:g} leaves too little "
                 "for training; keep their sum below 0.9 (e.g. 0.15 each)."
             )
         if self.resume and self.name is None:
             raise ConfigError("--resume needs --name: the run folder to continue (under --out).")
         self._validate_distributed()
+
+    def _validate_frame(self) -> None:
+        if self.data is not None or self.dataset is not None:
+            raise ConfigError("Pass the data once: a DataFrame, a --data file or a --dataset.")
+        if not self.target:
+            raise ConfigError(
+                "A DataFrame needs --target: name the column to predict, e.g. target='price'."
+            )
+        if self.chief or self.worker or self.workers != 1:
+            raise ConfigError(
+                "--workers, --chief and --worker start processes that read the data from a "
+                "file, so they need the data as a CSV path, not a DataFrame. Save it with "
+                "frame.to_csv(path, index=False) and pass the path, or keep workers=1."
+            )
 
     def _validate_distributed(self) -> None:
         if self.chief and self.worker:
@@ -102,12 +129,14 @@ class RunConfig:
             if self.oracle is not None:
                 raise ConfigError("--oracle is a worker's option: pass it with --worker.")
             if self.worker_id is not None:
-                raise ConfigError("--worker-id is a worker's option: pass it with --worker.")
+                raise ConfigError(
+                    f"{BY_NAME['worker_id'].label} is a worker's option: pass it with --worker."
+                )
         if self.worker_id is not None and (
             not PLAIN_NAME.match(self.worker_id) or "chief" in self.worker_id
         ):
             raise ConfigError(
-                f"--worker-id '{self.worker_id}' must be a plain name (letters, "
+                f"{BY_NAME['worker_id'].label} '{self.worker_id}' must be a plain name (letters, "
                 "digits, '.', '_', '-') without the word 'chief', which Keras "
                 "Tuner reserves for the chief."
             )
@@ -131,7 +160,19 @@ class RunConfig:
         settings["drop"] = list(settings["drop"])  # as JSON reads it back
         for name in DIGESTS:
             settings[f"{name}_sha256"] = _file_digest(getattr(self, name))
+        if self.frame is not None:  # a DataFrame stands where a --data file would
+            settings["data_sha256"] = self._frame_digest()
         return settings
+
+    def _frame_digest(self) -> str:
+        """The DataFrame's `data.loading.frame_digest`, worked out once (it reads every row)."""
+        digest = self.__dict__.get("_frame_sha256")
+        if digest is None:
+            from data.loading import frame_digest
+
+            digest = frame_digest(self.frame)
+            object.__setattr__(self, "_frame_sha256", digest)
+        return digest
 
 
 def settings_differences(

@@ -20,7 +20,7 @@ from tuning.parallel.liveness import HEARTBEAT_SECONDS, MIN_WORKER_TIMEOUT
 TUNERS = ("random", "grid", "bayesian", "hyperband")
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-Check = Callable[[str, Any], None]  # check(flag, value) raises ConfigError on a bad value
+Check = Callable[[str, Any], None]  # check(label, value) raises ConfigError on a bad value
 
 
 def choice(allowed: tuple[str, ...]) -> Check:
@@ -139,6 +139,12 @@ class Option:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    @property
+    def label(self) -> str:
+        """How messages name the option, for the command line and Python alike: the flag, and
+        the keyword argument where it is spelled otherwise ("--max-trials (max_trials)")."""
+        return self.flag if "_" not in self.name else f"{self.flag} ({self.name})"
 
     @property
     def annotation(self) -> str:

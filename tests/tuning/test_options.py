@@ -15,12 +15,15 @@ from tuning.options import OPTIONS, forwarded_argv
 
 def test_runconfig_has_one_field_per_option_with_its_default():
     fields = dataclasses.fields(RunConfig)
-    assert [f.name for f in fields] == [o.name for o in OPTIONS]
-    assert [f.default for f in fields] == [o.default for o in OPTIONS]
+    # Then its one field that is no option: the Python API's DataFrame in place of --data.
+    assert [f.name for f in fields] == [o.name for o in OPTIONS] + ["frame"]
+    assert [f.default for f in fields] == [o.default for o in OPTIONS] + [None]
 
 
 def test_the_command_line_parses_to_the_defaults_and_knows_every_flag():
-    assert vars(tune_parser().parse_args([])) == dataclasses.asdict(RunConfig())
+    defaults = dataclasses.asdict(RunConfig())
+    assert defaults.pop("frame") is None
+    assert vars(tune_parser().parse_args([])) == defaults
     flags = {a.option_strings[0] for a in tune_parser()._actions if a.option_strings}
     assert flags == {"-h"} | {o.flag for o in OPTIONS}
 

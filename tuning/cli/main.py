@@ -19,11 +19,9 @@ if TYPE_CHECKING:
     from common.space import SearchSpace
     from tuning.config import RunConfig
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up noise
-# oneDNN's kernels cost more than they save on small MLPs (README, Performance) and announce
-# themselves on stderr; TF_ENABLE_ONEDNN_OPTS=1 keeps them.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from tuning.process import set_tensorflow_environment
+
+set_tensorflow_environment()  # before anything imports TensorFlow
 
 # Exit statuses (README, "Failures, interruptions and resume").
 EXIT_BAD_INPUT = 2  # bad input or configuration, or every trial failed
@@ -83,22 +81,11 @@ def _report(line: str) -> None:
 def _configure_process(config: RunConfig, space: SearchSpace) -> None:
     """What a command line sets for its whole process, once TensorFlow is about to work:
     TensorFlow's thread pools sized deliberately, and the garbage collector told to skip what
-    exists now. A library caller's process is left as it is."""
-    import tensorflow as tf
+    exists now (`tuning.process`). A library caller's process is left as it is."""
+    from tuning.process import freeze_gc, set_thread_pools
 
-    from tuning.parallel.chief import threads_per_worker
-
-    per_worker = config.threads or threads_per_worker(config.workers, space)
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(per_worker)
-        tf.config.threading.set_inter_op_parallelism_threads(1 if per_worker == 1 else 2)
-    except RuntimeError:  # already initialized in this process (tests run many pipelines)
-        pass
-    # Keras Tuner runs two full garbage collections per trial; TensorFlow's many long-lived
-    # objects made each slow, so what exists now (imports, data) is left out of them.
-    import gc
-
-    gc.freeze()
+    set_thread_pools(config, space)  # False in tests that run many pipelines: already set
+    freeze_gc()
 
 
 def main(argv: list[str] | None = None, prog: str = "run_tuning.py") -> int:

@@ -91,36 +91,22 @@ def unseen_warning(column: str, rows: int, examples: list[str]) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from models.predictor import (
-        check_rows,
-        decimal_comma_columns,
-        load_model,
-        predict_rows,
-        prediction_table,
-        preprocessing_of,
-        read_metadata,
-        read_rows,
-    )
+    from models.predictor import Predictor, prediction_table
 
     model_dir, data, out = Path(args.model), Path(args.data), Path(args.out)
     target = _check_out(out, data, model_dir)
-    metadata = read_metadata(model_dir)
-    frame = read_rows(data, metadata)
-    for column in decimal_comma_columns(metadata, frame):
-        print(f"warning: column {column!r}: numbers with a decimal comma read as numbers "
-              "(e.g. '5,2' = 5.2), as training reads them", flush=True)
-    check_rows(metadata, frame)
-
-    preprocessing = preprocessing_of(metadata)
-    for column, rows, examples in preprocessing.unseen_categories(frame):
+    predictor = Predictor.load(model_dir)
+    frame = predictor.read_csv(data)
+    for note in predictor.notes(frame):
+        print(f"warning: {note}", flush=True)
+    predictor.check(frame)
+    for column, rows, examples in predictor.unseen_categories(frame):
         print(unseen_warning(column, rows, examples), flush=True)
 
     # Only now, with every input checked, is TensorFlow imported.
-    model = load_model(model_dir, metadata)
-    output = predict_rows(model, preprocessing, frame)
-    table = prediction_table(metadata, output)
+    table = prediction_table(predictor.metadata, predictor.output(frame))
     # %.9g round-trips float32 probabilities; regression values are float64 (shortest repr).
-    number = None if metadata["task"] == "regression" else "%.9g"
+    number = None if predictor.task == "regression" else "%.9g"
     try:
         write_text(target, table.to_csv(index=False, float_format=number, lineterminator="\n"))
     except OSError as exc:

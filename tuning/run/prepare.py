@@ -33,10 +33,14 @@ class Prepared:
 
 
 def run_name(config: RunConfig) -> str:
-    """--name, or the data's name (the CSV's stem, the bundled set's name) and the time."""
+    """--name, or the data's name (the CSV's stem, the bundled set's name, "dataframe") and
+    the time."""
     if config.name:
         return config.name
-    name = Path(config.data).stem if config.data is not None else config.dataset_name
+    if config.frame is not None:
+        name = "dataframe"
+    else:
+        name = Path(config.data).stem if config.data is not None else config.dataset_name
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40] or "run"
     return f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
 
@@ -76,12 +80,14 @@ def prepare(config: RunConfig, report: Callable[[str], None] = print) -> Prepare
     """
     # pandas and scikit-learn load only now: a chief has started its workers by this time.
     from data.cleaning import clean
-    from data.loading import drop_columns, load_bundled, load_csv
+    from data.loading import drop_columns, load_bundled, load_csv, load_frame
     from data.splits import encode_target, split
     from data.task import infer_task
 
     space = load_space(config.space)
-    if config.data is not None:
+    if config.frame is not None:
+        dataset = load_frame(config.frame, config.target)
+    elif config.data is not None:
         dataset = load_csv(config.data, config.target)
     else:
         dataset = load_bundled(config.dataset_name)

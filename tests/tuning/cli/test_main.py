@@ -105,7 +105,7 @@ CASES = [
     ("regression-on-text", ["--data", "{text_target}", "--target", "y", "--task", "regression"],
      "--task regression needs a numeric target"),
     ("negative-trials", ["--data", "{good}", "--target", "y", "--max-trials", "-3"],
-     "--max-trials must be a whole number ≥ 1, got -3"),
+     "--max-trials (max_trials) must be a whole number ≥ 1, got -3"),
     ("non-integer-epochs", ["--epochs", "many"], "invalid int value"),
     ("unknown-tuner", ["--data", "{good}", "--target", "y", "--tuner", "magic"],
      "--tuner 'magic' is not one of"),

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[3]
          "without the word"),
         ({"threads": 0}, "--threads must be a whole number"),
         ({"workers": 0}, "--workers must be a whole number ≥ 1"),
-        ({"worker_timeout": 1}, "--worker-timeout must be at least 5 seconds"),
+        ({"worker_timeout": 1}, r"--worker-timeout \(worker_timeout\) must be at least 5 seconds"),
     ],
     ids=["chief-and-worker", "chief-no-name", "worker-no-name", "chief-no-port", "bad-port",
          "port-without-chief", "worker-no-oracle", "oracle-no-port", "oracle-port-zero",
