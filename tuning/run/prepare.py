@@ -12,6 +12,7 @@ from common.errors import ConfigError
 from common.files import can_create_in, nearest_existing
 from common.space import SearchSpace, load_space
 from tuning.config import RunConfig
+from tuning.options import BY_NAME
 
 if TYPE_CHECKING:
     from data.cleaning import CleanData
@@ -128,14 +129,15 @@ def _check_target_transform(config: RunConfig, task: Any, splits: Any) -> None:
     """--target-transform must suit the task and the training target."""
     if config.target_transform == "auto":
         return
+    flag = BY_NAME["target_transform"].label
     if task.kind != "regression" and config.target_transform != "none":
         raise ConfigError(
-            f"--target-transform {config.target_transform} is for regression, and the task is "
-            f"{task.kind}. Leave it out (or pass --task regression)."
+            f"{flag} {config.target_transform} is for regression, and the task is "
+            f"{task.kind}. Leave it out (or ask for the regression task)."
         )
     low = float(splits.y["train"].min()) if task.kind == "regression" else 0.0
     if config.target_transform == "log" and low < 0:
         raise ConfigError(
-            f"--target-transform log needs a non-negative target, and the training split's "
-            f"smallest is {low:g}. Use --target-transform quantile or none."
+            f"{flag} log needs a non-negative target, and the training split's "
+            f"smallest is {low:g}. Use quantile or none."
         )
