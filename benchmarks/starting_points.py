@@ -67,6 +67,7 @@ def evaluate(table, seed: int, names: list[str], work: Path, epochs: int,
     import keras
     import numpy as np
 
+    from common.space import SearchSpace
     from data.encoding import encode_splits
     from data.splits import fold_masks
     from models.heads import head_for
@@ -74,7 +75,6 @@ def evaluate(table, seed: int, names: list[str], work: Path, epochs: int,
     from reports.baselines import fit_baselines
     from tuning.config import RunConfig
     from tuning.run.prepare import prepare
-    from common.space import SearchSpace
 
     source = _generated(table.name, work) if table.source[0].startswith("@") else table.source
     options = dict(zip(source[::2], source[1::2], strict=True))

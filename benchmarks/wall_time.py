@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.quality import TABLES, _generated  # noqa: E402
 
 
-def _run(repo: Path, source: tuple[str, ...], seed: int, work: Path, tag: str) -> tuple[float, dict]:
+def _run(
+    repo: Path, source: tuple[str, ...], seed: int, work: Path, tag: str
+) -> tuple[float, dict]:
     command = [sys.executable, str(repo / "run_tuning.py"), *source, "--seed", str(seed),
                "--out", str(work), "--name", tag]
     started = time.perf_counter()

@@ -69,24 +69,26 @@ class EncodedSplits:
         return self.x[name], self.y[name]
 
     def predict(self, model: keras.Model, name: str) -> np.ndarray:
-        """The network's output on one split, regression values back in original units.
-
-        The model is called eagerly, in blocks of `_PREDICT_ROWS`: the same numbers as
-        `model.predict`, without tracing a predict function for three calls (0.2 s).
-        """
-        import keras
-
-        x = self.x[name]
-        blocks = [
-            keras.ops.convert_to_numpy(model(x[start : start + _PREDICT_ROWS], training=False))
-            for start in range(0, max(len(x), 1), _PREDICT_ROWS)
-        ]
-        return self.original_units(np.concatenate(blocks))
+        """The network's output on one split, regression values back in original units."""
+        return self.original_units(call_in_blocks(model, self.x[name]))
 
     def original_units(self, output: np.ndarray) -> np.ndarray:
         """A network's output with regression values back in the target's units."""
         scaled = np.asarray(output, dtype=np.float64) * self.target_std + self.target_mean
         return self.target_transform.inverse(scaled)
+
+
+def call_in_blocks(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """A network's output on `x` in inference mode, called eagerly in blocks of `_PREDICT_ROWS`:
+    the same numbers as `model.predict`, without tracing a predict function for a few calls."""
+    import keras
+
+    x = np.asarray(x, dtype=np.float32)
+    blocks = [
+        keras.ops.convert_to_numpy(model(x[start : start + _PREDICT_ROWS], training=False))
+        for start in range(0, max(len(x), 1), _PREDICT_ROWS)
+    ]
+    return np.concatenate(blocks)
 
 
 def _training_target(

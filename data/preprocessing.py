@@ -170,7 +170,8 @@ class Preprocessing:
         in_order = order == list(range(len(order)))
         if numeric_encoding == "standard" and not in_order:  # blocks not in column order
             features = ops.take(features, order, axis=1)
-        name = "preprocessing" if numeric_encoding == "standard" else f"preprocessing_{numeric_encoding}"
+        suffix = "" if numeric_encoding == "standard" else f"_{numeric_encoding}"
+        name = f"preprocessing{suffix}"
         return keras.Model(inputs, features, name=name)
 
     def to_dict(self) -> list[dict[str, Any]]:

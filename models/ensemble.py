@@ -128,7 +128,9 @@ def fold_networks(model: keras.Model) -> list[keras.Model]:
     return networks
 
 
-def apply_network(network: keras.Model, x: keras.KerasTensor, prefix: str = "") -> keras.KerasTensor:
+def apply_network(
+    network: keras.Model, x: keras.KerasTensor, prefix: str = ""
+) -> keras.KerasTensor:
     """Apply a trained network's layers to `x` one by one, as fresh layers with its weights.
 
     Copies rather than nesting the trained model, so a saved file holds no optimizer state or
@@ -184,15 +186,15 @@ def split_outputs(
     folds that trained on it, a validation row the fold that held it out, a test row the mean
     of all folds.
     """
+    from data.encoding import call_in_blocks
     from models.fold_training import held_out_predictions, in_fold_predictions
-    from models.hypermodel import _call
 
     if train_mask is None:
-        return {name: _call(model, rows) for name, rows in x.items()}
+        return {name: call_in_blocks(model, rows) for name, rows in x.items()}
     n_train = len(x["train"])
-    shared = _call(model, np.concatenate([x["train"], x["validation"]]))
+    shared = call_in_blocks(model, np.concatenate([x["train"], x["validation"]]))
     return {
         "train": in_fold_predictions(shared[:n_train], train_mask[:n_train]),
         "validation": held_out_predictions(shared[n_train:], train_mask[n_train:]),
-        "test": _call(model, x["test"]).mean(axis=1),
+        "test": call_in_blocks(model, x["test"]).mean(axis=1),
     }

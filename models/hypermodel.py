@@ -9,9 +9,10 @@ import keras_tuner as kt
 import numpy as np
 
 from common.space import Range, SearchSpace, declare
+from data.encoding import call_in_blocks
+from models.fold_training import held_out_predictions, train_folds
 from models.heads import Head
 from models.optimizers import make_optimizer
-from models.fold_training import held_out_predictions, train_folds
 from models.training import train
 
 
@@ -198,22 +199,25 @@ class MLPHyperModel(kt.HyperModel):
             x_val,
             y_val,
             batch_size=batch_size,
-            epochs=kwargs.get("epochs", self.epochs),
-            initial_epoch=kwargs.get("initial_epoch", 0),
-            patience=self.patience,
-            # Drawn from the generator seeded per trial, so each trial shuffles repeatably.
-            seed=int(np.random.randint(0, 2**31 - 1)),
-            callbacks=kwargs.get("callbacks", ()),
+            **self._schedule(kwargs),
         )
         if result.diverged:
             losses = result.history.get("loss", [])
-            raise kt.errors.FailedTrialError(
-                f"training diverged: the loss became {losses[-1] if losses else 'NaN'} at epoch "
-                f"{len(losses)} (the learning rate is probably too high for this optimizer)"
-            )
+            _diverged(losses[-1] if losses else "NaN", len(losses))
         val = result.history["val_loss"]
         kept = result.best_epoch if self.patience > 0 else len(val) - 1
         return {"val_loss": val[kept]}
+
+    def _schedule(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The training loop's epochs, early stopping, shuffling seed and callbacks."""
+        return {
+            "epochs": kwargs.get("epochs", self.epochs),
+            "initial_epoch": kwargs.get("initial_epoch", 0),
+            "patience": self.patience,
+            # Drawn from the generator seeded per trial, so each trial shuffles repeatably.
+            "seed": int(np.random.randint(0, 2**31 - 1)),
+            "callbacks": kwargs.get("callbacks", ()),
+        }
 
     def _fit_folds(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any,
                    batch_size: int, **kwargs: Any) -> dict:
@@ -226,19 +230,11 @@ class MLPHyperModel(kt.HyperModel):
             self.train_mask,
             l2=declare(hp, "l2", self.space.l2),
             batch_size=batch_size,
-            epochs=kwargs.get("epochs", self.epochs),
-            initial_epoch=kwargs.get("initial_epoch", 0),
-            patience=self.patience,
-            seed=int(np.random.randint(0, 2**31 - 1)),
-            callbacks=kwargs.get("callbacks", ()),
+            **self._schedule(kwargs),
         )
         if result.diverged:
             losses = [h["loss"][-1] for h in result.histories if h["loss"]]
-            raise kt.errors.FailedTrialError(
-                f"training diverged: the loss became {losses} at epoch "
-                f"{len(result.histories[0]['loss'])} in the folds (the learning rate is probably "
-                "too high for this optimizer)"
-            )
+            _diverged(losses, len(result.histories[0]["loss"]), " in the folds")
         return {"val_loss": result.score, "folds": result}
 
     def selection_output(
@@ -251,12 +247,12 @@ class MLPHyperModel(kt.HyperModel):
         """
         x, validation = self._data(hp, x, validation)
         if self.folds > 1:
-            return held_out_predictions(_call(model, x), self.train_mask)
-        return _call(model, validation[0])
+            return held_out_predictions(call_in_blocks(model, x), self.train_mask)
+        return call_in_blocks(model, validation[0])
 
 
-def _call(model: keras.Model, x: Any, rows: int = 8192) -> np.ndarray:
-    """The model's output in inference mode, called eagerly in blocks of `rows`."""
-    x = np.asarray(x, dtype=np.float32)
-    blocks = [np.asarray(model(x[i : i + rows], training=False)) for i in range(0, max(len(x), 1), rows)]
-    return np.concatenate(blocks).astype(np.float32)
+def _diverged(loss: Any, epoch: int, where: str = "") -> None:
+    raise kt.errors.FailedTrialError(
+        f"training diverged: the loss became {loss} at epoch {epoch}{where} (the learning rate "
+        "is probably too high for this optimizer)"
+    )

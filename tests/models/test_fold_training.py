@@ -7,12 +7,12 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+from common.space import SearchSpace
 from data.task import Task
 from models.ensemble import fold_networks
 from models.fold_training import held_out_predictions, in_fold_predictions, train_folds
 from models.heads import head_for
 from models.hypermodel import MLPHyperModel
-from common.space import SearchSpace
 
 _TASKS = {
     "binary": Task("binary", ("no", "yes")),

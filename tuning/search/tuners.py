@@ -185,8 +185,9 @@ class _TrialBookkeeping:
                 ]
             _save_weights(model, checkpoint)
             write_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
-            _save_array(self._predictions_dir / f"trial_{trial.trial_id}.npy",
-                        self.hypermodel.selection_output(hp, model, args[0], kwargs["validation_data"]))
+            held_out = self.hypermodel.selection_output(
+                hp, model, args[0], kwargs["validation_data"])
+            _save_array(self._predictions_dir / f"trial_{trial.trial_id}.npy", held_out)
             return {"val_loss": score}
         except kt.errors.FailedTrialError as exc:
             message = str(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras_tuner as kt
 import pytest
 
+from common.space import Range, SearchSpace
 from data.task import Task
 from models.heads import head_for
 from models.hypermodel import MLPHyperModel
@@ -15,10 +16,10 @@ from tuning.search.oracles import (
     _allowed,
     warm_up_trials,
 )
-from common.space import Range, SearchSpace
 
 
-def _oracle(cls, space: SearchSpace = SearchSpace(), **kwargs):
+def _oracle(cls, space: SearchSpace | None = None, **kwargs):
+    space = space or SearchSpace()
     oracle = cls(objective="val_loss", max_trials=12, seed=3, **kwargs)
     hp = oracle.get_space()
     MLPHyperModel(5, head_for(Task("binary", (0, 1))), space, 3, 1).declare_hyperparameters(hp)
