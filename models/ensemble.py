@@ -96,36 +96,12 @@ def greedy_selection(
     return Selection(weights, best_loss, best_single)
 
 
-def fold_networks(model: keras.Model) -> list[keras.Model]:
-    """A trial's networks as plain `Sequential` models of `Dense` (and `Dropout`) layers.
-
-    A cross-validated trial's model stacks its K fold networks (`EinsumDense` kernels with a
-    leading fold axis); each is copied into a network of its own. Any other model is returned
-    as it is.
-    """
+def fold_count(model: keras.Model) -> int:
+    """How many networks a trial's model holds: K for a cross-validated trial's stacked folds."""
     import keras
 
     stacked = [layer for layer in model.layers if isinstance(layer, keras.layers.EinsumDense)]
-    if not stacked:
-        return [model]
-    n_features = model.inputs[0].shape[-1]
-    k = stacked[0].kernel.shape[0]
-    networks = []
-    for fold in range(k):
-        network = keras.Sequential(name=f"fold_{fold}")
-        network.add(keras.Input(shape=(n_features,), name="features"))
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.EinsumDense):
-                kernel = np.asarray(layer.kernel)[fold]
-                bias = np.asarray(layer.bias)[fold]
-                dense = keras.layers.Dense(kernel.shape[1], activation=layer.activation,
-                                           name=layer.name)
-                network.add(dense)
-                dense.set_weights([kernel, bias])
-            elif isinstance(layer, keras.layers.Dropout):
-                network.add(keras.layers.Dropout(layer.rate, name=layer.name))
-        networks.append(network)
-    return networks
+    return int(stacked[0].kernel.shape[0]) if stacked else 1
 
 
 def apply_network(
@@ -153,16 +129,23 @@ def apply_network(
 def combine(members: list[tuple[keras.Model, float, keras.KerasTensor]]) -> keras.KerasTensor:
     """The weighted average of several networks' outputs, in standard Keras layers.
 
+    A cross-validated trial's model stays one member: its stacked fold networks (`EinsumDense`
+    kernels with a fold axis) are averaged inside it, which SavedModel export traces once
+    rather than once per fold.
+
     Args:
         members: (network, weight, its input features) triples; the weights sum to 1.
     """
     import keras
 
-    if len(members) == 1:
-        return apply_network(members[0][0], members[0][2])
     outputs = []
     for i, (network, weight, x) in enumerate(members):
-        y = apply_network(network, x, prefix=f"member_{i}_")
+        prefix = f"member_{i}_" if len(members) > 1 else ""
+        y = apply_network(network, x, prefix=prefix)
+        if len(y.shape) == 3:  # a cross-validated trial's stacked folds: their mean
+            y = keras.ops.mean(y, axis=1)
+        if len(members) == 1:
+            return y
         outputs.append(keras.layers.Rescaling(scale=weight, name=f"member_{i}_weight")(y))
     return keras.layers.Add(name="ensemble")(outputs)
 

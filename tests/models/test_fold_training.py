@@ -9,7 +9,7 @@ import pytest
 
 from common.space import SearchSpace
 from data.task import Task
-from models.ensemble import fold_networks
+from models.ensemble import combine, fold_count
 from models.fold_training import held_out_predictions, in_fold_predictions, train_folds
 from models.heads import head_for
 from models.hypermodel import MLPHyperModel
@@ -128,16 +128,16 @@ def test_the_penalty_is_each_folds_own():
         assert b["loss"][0] - a["loss"][0] < 3 * b["loss"][0]
 
 
-def test_fold_networks_reproduce_the_stacked_outputs(seed):
+def test_an_exported_trial_averages_its_stacked_folds_and_loads_in_safe_mode(seed, tmp_path):
     x, y, mask = _data("multiclass")
     model, _ = _train("multiclass", x, y, mask)
+    assert fold_count(model) == 3
+    inputs = keras.Input((4,))
+    exported = keras.Model(inputs, combine([(model, 1.0, inputs)]))
+    exported.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     stacked = np.asarray(model(x, training=False))
-    networks = fold_networks(model)
-    assert len(networks) == 3
-    for fold, network in enumerate(networks):
-        assert all(type(layer).__name__ in ("Dense", "Dropout") for layer in network.layers)
-        np.testing.assert_allclose(np.asarray(network(x, training=False)), stacked[:, fold],
-                                   rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded(x)), stacked.mean(axis=1), rtol=1e-5, atol=1e-6)
 
 
 def test_held_out_and_in_fold_predictions():

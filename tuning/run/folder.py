@@ -142,7 +142,7 @@ def prepare_export(
     """
     import keras_tuner as kt
 
-    from models.ensemble import fold_networks, split_outputs
+    from models.ensemble import fold_count, split_outputs
     from models.export import ExportedModel, compose
     from models.predictor import predict_rows
     from models.refit import refit, trained_epochs
@@ -152,7 +152,7 @@ def prepare_export(
     model, evaluation = best_model  # the best trial's, from `evaluate_best`
     selection = choose_members(config, result, prepared.run_dir, encoded, task, train_mask)
     records = {t.trial_id: t for t in result.trials}
-    members, outputs = [], {}
+    members, outputs, total_networks = [], {}, 0
     refit_note = ""
     for trial_id, weight in selection.weights.items():
         trial_model = model if trial_id == best.trial_id else _load_trial(tuner, trial_id)
@@ -161,7 +161,8 @@ def prepare_export(
         trial_outputs = split_outputs(trial_model, x_of, train_mask)
         for name, values in trial_outputs.items():
             outputs[name] = outputs.get(name, 0.0) + weight * values
-        networks = fold_networks(trial_model)
+        # A cross-validated trial's K fold networks stay stacked: one member, averaged inside.
+        networks, count = [trial_model], fold_count(trial_model)
         if config.refit:
             record = records[trial_id]
             hp = tuner.oracle.trials[trial_id].hyperparameters
@@ -172,10 +173,12 @@ def prepare_export(
             seed = config.seed * 1000 + int(trial_id)  # the seed the trial itself ran with
             try:
                 networks = [refit(tuner.hypermodel.single(), hp, x, y, epochs, seed)]
+                count = 1
             except kt.errors.FailedTrialError as exc:
                 refit_note = f"refit failed ({exc}); the trials' own networks were exported instead"
                 report(f"warning: {refit_note}")
         members += [(network, weight / len(networks), encoding) for network in networks]
+        total_networks += count
     refitted = config.refit and not refit_note
     hp = tuner.oracle.trials[best.trial_id].hyperparameters
     epochs = trained_epochs(best.best_epoch or best.epochs, hp.values)
@@ -193,7 +196,7 @@ def prepare_export(
     })
     exported = ExportedModel(
         kind, best.trial_id, epochs, trained_on, test.metrics["test"], refit_note,
-        members=tuple(selection.weights.items()), networks=len(members),
+        members=tuple(selection.weights.items()), networks=total_networks,
         splits=ensemble_splits.metrics,
         single_best={"trial_id": best.trial_id, **evaluation.metrics},
     )
