@@ -145,7 +145,8 @@ def summarize(rows: list[dict]) -> str:
              "| Δ linear | Δ GB | wall s |", "|" + "---|" * 11]
     groups: dict[tuple[str, str], list[dict]] = {}
     order = [t.name for t in TABLES]
-    for row in rows:
+    latest = {(r["label"], r["table"], r["seed"]): r for r in rows}  # a rerun replaces a run
+    for row in latest.values():
         groups.setdefault((row["table"], row["label"]), []).append(row)
     goals: dict[str, list[int]] = {}
     for (table, label), group in sorted(
