@@ -21,10 +21,20 @@ import numpy as np
 
 from common.space import NUMERIC_ENCODINGS as ENCODINGS  # noqa: F401 - the names, re-exported
 
-# Quantile knots learned per numeric column (levels 0, 1/32, ..., 1), and every how many of them
-# makes a piecewise-linear bin edge (8 bins).
+# Quantile knots learned per numeric column (levels 0, 1/32, ..., 1).
 QUANTILE_LEVELS = 33
-PLE_EVERY = 4
+# Piecewise-linear bins per column: 8, or fewer (4, 2) so that a wide table's encoding stays
+# within about PLE_FEATURES features (64 pixel columns would otherwise make 512 inputs).
+PLE_BINS = 8
+PLE_FEATURES = 256
+
+
+def ple_bins(columns: int) -> int:
+    """Bins per column for `columns` encoded numeric columns: 8, 4 or 2."""
+    bins = PLE_BINS
+    while bins > 2 and bins * columns > PLE_FEATURES:
+        bins //= 2
+    return bins
 
 
 def fit_knots(filled: np.ndarray) -> tuple[float, ...]:
@@ -81,7 +91,8 @@ def encode_block(filled: Any, specs: list[Any], standardized: Any, encoding: str
         ramps = ops.relu(x - low) - ops.relu(x - high)  # (n, c, M): how far into each segment
         encoded = ops.sum(ramps * slopes, axis=2) + start
     else:
-        edges = [np.unique(np.concatenate([k[::PLE_EVERY], k[-1:]])) for k in knots]
+        every = (QUANTILE_LEVELS - 1) // ple_bins(len(chosen))
+        edges = [np.unique(np.concatenate([k[::every], k[-1:]])) for k in knots]
         low = _pad([e[:-1] for e in edges])
         width = _pad([np.diff(e) for e in edges], 1.0)
         real = _pad([np.ones(len(e) - 1) for e in edges], 0.0)  # padded bins stay 0

@@ -67,3 +67,14 @@ def test_knots_come_from_the_training_rows_only():
     a = fit_preprocessing(train, COLUMNS).features[0].knots
     b = fit_preprocessing(pd.concat([train, other]), COLUMNS).features[0].knots
     assert max(a) == pytest.approx(train["income"].max()) and max(b) > max(a)
+
+
+def test_wide_tables_get_fewer_bins_per_column():
+    from data.numeric_encoding import ple_bins
+
+    assert [ple_bins(n) for n in (1, 30, 32, 33, 64, 200)] == [8, 8, 8, 4, 4, 2]
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(200, 64)), columns=[f"p{i}" for i in range(64)])
+    columns = tuple(Column(c, "numeric") for c in wide)
+    preprocessing = fit_preprocessing(wide, columns)
+    assert encode(preprocessing, preprocessing.build("ple"), wide).shape == (200, 64 * 4)

@@ -114,18 +114,21 @@ def run(
     return run_dir
 
 
-# Automatic cross-validation (--cv auto) on tables with at most this many training and
-# validation rows together, with this many folds (chosen on the quality benchmark: README).
+# Automatic cross-validation (--cv auto) on tables with at most CV_AUTO_MAX_ROWS training and
+# validation rows together: 5 folds up to CV_FIVE_FOLDS_MAX_ROWS rows, 3 above (a trial costs
+# about K times the training of one network; README, "Quality").
 CV_AUTO_MAX_ROWS = 2000
-CV_AUTO_FOLDS = 5
+CV_FIVE_FOLDS_MAX_ROWS = 1000
 
 
 def cv_folds(config: RunConfig, sizes: dict[str, int]) -> int:
-    """Networks per trial: --cv, or CV_AUTO_FOLDS on small tables; 1 = no cross-validation."""
+    """Networks per trial: --cv, or automatically 5 or 3 on small tables; 1 = none."""
     if config.cv is not None:
         return max(1, config.cv)
     rows = sizes["train"] + sizes["validation"]
-    return CV_AUTO_FOLDS if rows <= CV_AUTO_MAX_ROWS else 1
+    if rows > CV_AUTO_MAX_ROWS:
+        return 1
+    return 5 if rows <= CV_FIVE_FOLDS_MAX_ROWS else 3
 
 
 def _search_data(encoded: Any, train_mask: Any, encoding: str = "standard") -> tuple[Any, Any]:
