@@ -110,7 +110,8 @@ def test_regressor_in_a_pipeline_on_a_dataframe(fast):
     n = 120
     X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)}, index=range(500, 620))
     y = pd.Series(4 * X["a"] - 2 * X["b"] + 100, name="price")
-    model = make_pipeline(StandardScaler(), MLPSearchRegressor(**(fast | {"refit": True, "ensemble": 1})))
+    search = MLPSearchRegressor(**(fast | {"refit": True, "ensemble": 1}))
+    model = make_pipeline(StandardScaler(), search)
     model.fit(X, y)
     search = model[-1]
     assert search.result_.task == "regression" and search.result_.target == "price"
