@@ -35,8 +35,9 @@ class EpochLine(keras.callbacks.Callback):
         show: where the line goes: called with the line's text, and with "" to blank it
             (`reports.console.TerminalLine`).
         scale: how scores read (regression: RMSE in the target's units).
-        after: seconds of training before the line first shows.
-        every: least seconds between two rewrites.
+        after: seconds of training before the line first shows. Defaults to
+            `EPOCH_LINE_AFTER_SECONDS`.
+        every: least seconds between two rewrites. Defaults to `EPOCH_LINE_EVERY_SECONDS`.
         clock: the time in seconds (tests pass their own).
     """
 
@@ -46,13 +47,15 @@ class EpochLine(keras.callbacks.Callback):
         epochs: int,
         show: Callable[[str], None],
         scale: ScoreScale = ScoreScale(),  # noqa: B008 - frozen
-        after: float = EPOCH_LINE_AFTER_SECONDS,
-        every: float = EPOCH_LINE_EVERY_SECONDS,
+        after: float | None = None,
+        every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self._trial_id, self._epochs, self._show, self._scale = trial_id, epochs, show, scale
-        self._after, self._every, self._clock = after, every, clock
+        self._after = EPOCH_LINE_AFTER_SECONDS if after is None else after
+        self._every = EPOCH_LINE_EVERY_SECONDS if every is None else every
+        self._clock = clock
         self._started = clock()
         self._shown_at: float | None = None  # when the line was last written; None: not shown
         self._best: tuple[int, float] | None = None
