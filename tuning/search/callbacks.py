@@ -81,6 +81,35 @@ class EpochLine(keras.callbacks.Callback):
             self._shown_at = None
 
 
+class TensorBoardLogs:
+    """The --tensorboard folder of one run: each trial's callbacks, or none once the folder
+    turned out unwritable (one warning; the search goes on without logs, not without trials).
+
+    Args:
+        root: the --tensorboard folder.
+        run_name: the run folder's name.
+        report: where the warning goes.
+    """
+
+    def __init__(self, root: str | Path, run_name: str, report: Callable[[str], None]) -> None:
+        self._root, self._run_name, self._report = root, run_name, report
+        self._broken = False
+
+    def callbacks(self, trial_id: str, hyperparameters: dict[str, Any]
+                  ) -> list[keras.callbacks.Callback]:
+        if self._broken:
+            return []
+        log_dir = tensorboard_dir(self._root, self._run_name, trial_id)
+        try:
+            return tensorboard_callbacks(log_dir, trial_id, hyperparameters)
+        except Exception as exc:  # noqa: BLE001 - TensorFlow's own errors (NotFoundError, ...)
+            self._broken = True
+            self._report(f"warning: cannot write TensorBoard logs to {log_dir} "
+                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); the "
+                         "search goes on without them")
+            return []
+
+
 def tensorboard_dir(root: str | Path, run_name: str, trial_id: str) -> Path:
     """Where one trial's TensorBoard logs go: `<root>/<run name>/trial_<id>`, so the runs that
     share a --tensorboard folder keep their trials apart."""

@@ -43,7 +43,7 @@ from reports.scores import ScoreScale
 from tuning.config import RunConfig
 from tuning.interrupts import interrupt_requested
 from tuning.parallel.chief import is_chief
-from tuning.search.callbacks import EpochLine, tensorboard_callbacks, tensorboard_dir
+from tuning.search.callbacks import EpochLine, TensorBoardLogs
 from tuning.search.oracles import (
     BayesianOracle,
     GridOracle,
@@ -110,7 +110,8 @@ class _TrialBookkeeping:
         report: Callable[[str], None],
     ) -> None:
         self._config = config
-        self._run_name = run_dir.name
+        self._tensorboard = (TensorBoardLogs(config.tensorboard, run_dir.name, report)
+                             if config.tensorboard else None)
         self._history_dir = run_dir / "histories"
         self._predictions_dir = run_dir / "predictions"
         self._report = report
@@ -176,11 +177,8 @@ class _TrialBookkeeping:
         start = time.perf_counter()
         message, details, best, fold_records = "", "", None, None
         try:
-            if self._config.tensorboard:  # in here: logs that cannot be written fail the trial
-                log_dir = tensorboard_dir(self._config.tensorboard, self._run_name,
-                                          trial.trial_id)
-                kwargs["callbacks"][:0] = tensorboard_callbacks(log_dir, trial.trial_id,
-                                                                hp.values)
+            if self._tensorboard is not None:
+                kwargs["callbacks"][:0] = self._tensorboard.callbacks(trial.trial_id, hp.values)
             with warnings.catch_warnings():
                 # Hyperband continues a trial from its weights only; its optimizer starts afresh.
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")

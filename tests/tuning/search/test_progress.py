@@ -6,6 +6,7 @@ import csv
 import glob
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,7 @@ def test_a_search_can_be_watched_on_its_page_its_epoch_line_and_in_tensorboard(
         tmp_path, monkeypatch, seed):
     monkeypatch.setattr(callbacks, "EPOCH_LINE_AFTER_SECONDS", 0.0)  # show every epoch
     monkeypatch.setattr(callbacks, "EPOCH_LINE_EVERY_SECONDS", 0.0)
-    monkeypatch.setattr(folder, "export_best", lambda *args, **kwargs: None)  # seconds, tested elsewhere
+    monkeypatch.setattr(folder, "export_best", lambda *args, **kwargs: None)  # tested elsewhere
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 2))
     (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(
@@ -116,13 +117,15 @@ def test_a_search_can_be_watched_on_its_page_its_epoch_line_and_in_tensorboard(
     lines = [text for kind, text in events if kind == "line"]
     at = lines.index(f"progress: {run_dir / 'progress.html'} (refreshes every 5 s)")
     assert lines[at - 2].startswith("search: ") and lines[at + 1].startswith("trial 0 ")
-    assert lines[at - 1] == f"tensorboard: logs in {tb / 'run'} (view with: tensorboard --logdir {tb})"
+    assert lines[at - 1] == (f"tensorboard: logs in {tb / 'run'} (view with: tensorboard "
+                             f"--logdir {tb})")
     # After each trial the page lists every trial ended so far, and reloads itself.
     assert sorted(pages) == ["0", "1"]
     for done, page in enumerate((pages["0"], pages["1"]), start=1):
         assert f"Searching: {done} of 2 trials done" in page
         assert '<meta http-equiv="refresh" content="5">' in page
-        assert page.count("<td class=\"num\">") >= done and f"<dt>trials ended</dt><dd>{done} of 2" in page
+        assert f"<dt>trials ended</dt><dd>{done} of 2" in page
+        assert len(re.findall(r'<tr class="(best|failed|)">', page)) == done  # table rows
     final = (run_dir / "progress.html").read_text()
     from reports.headline import result_line
 
@@ -150,3 +153,72 @@ def test_a_search_can_be_watched_on_its_page_its_epoch_line_and_in_tensorboard(
         assert [step for step, _ in val] == [0, 1]
         assert [v for _, v in val] == pytest.approx(history["history"]["val_loss"], rel=1e-5)
         assert [s for s, _ in _scalars(trial_dir / "train", "epoch_loss")] == [0, 1]
+
+
+def test_a_trial_run_again_starts_its_tensorboard_logs_afresh(tmp_path):
+    stale = tmp_path / "trial_3" / "train" / "events.out.tfevents.1.old"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("the cut-off attempt's curves")
+    made = callbacks.tensorboard_callbacks(tmp_path / "trial_3", "3",
+                                           {"units_0": np.int64(8), "tuner/epochs": 4})
+    assert not stale.exists()
+    assert [type(c).__name__ for c in made] == ["TensorBoard", "Callback"]
+    # A folder that cannot be written is said once; the trials go on without logs.
+    (tmp_path / "file").write_text("")
+    said: list[str] = []
+    logs = callbacks.TensorBoardLogs(tmp_path / "file", "run", said.append)
+    assert logs.callbacks("0", {}) == [] and logs.callbacks("1", {}) == []
+    assert len(said) == 1 and said[0].startswith("warning: cannot write TensorBoard logs to ")
+    assert callbacks._hparam_value(np.int64(8)) == 8 and type(callbacks._hparam_value(
+        np.float32(0.5))) is float and callbacks._hparam_value(None) == "None"
+
+
+def test_logs_and_pipes_get_the_page_s_path_but_no_updating_line(cli_run):
+    proc, run_dir = cli_run  # stdout is a pipe
+    assert proc.returncode == 0, proc.stderr
+    assert f"progress: {run_dir / 'progress.html'} (refreshes every 5 s)\n" in proc.stdout
+    assert "\r" not in proc.stdout and "epoch 1/1" not in proc.stdout
+    assert '"verdict finished"' in (run_dir / "progress.html").read_text()
+
+
+def test_only_a_terminal_gets_the_updating_line(monkeypatch):
+    import io
+    import sys
+
+    from reports.console import TerminalLine
+    from tuning import api
+    from tuning.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # a log file or a pipe
+    assert main._live_line() is None and api._live_line() is None
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert isinstance(main._live_line(), TerminalLine)
+    assert isinstance(api._live_line(), TerminalLine)
+
+
+def test_the_chief_rewrites_the_page_before_it_reports_the_trials_that_ended():
+    from types import SimpleNamespace
+
+    from tuning.parallel.chief import Chief
+
+    calls: list[str] = []
+
+    class Tuner:
+        oracle = SimpleNamespace(end_order=["0", "1"], trials={"0": "t0", "1": "t1"})
+
+        def show_progress(self) -> None:
+            calls.append("page")
+
+        def _trial_line(self, trial: str) -> str:
+            return f"line {trial}"
+
+    chief = object.__new__(Chief)  # only its reporting, no server or workers
+    chief._report = calls.append
+    assert chief._report_ended(Tuner(), 0) == 2
+    assert calls == ["page", "line t0", "line t1"]
+    calls.clear()
+    assert chief._report_ended(Tuner(), 2) == 2 and calls == []  # nothing new: no rewrite
