@@ -15,6 +15,8 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
+from reports.outliers import clip_limits  # noqa: F401 - the plots' modules import it from here
+
 # Labels longer than this are shortened on axes so that one long class name cannot squash a plot.
 MAX_LABEL_CHARS = 24
 
@@ -24,10 +26,6 @@ VALIDATION_COLOR = "#d95f02"
 BEST_COLOR = "#1b9e77"
 MUTED_COLOR = "#9e9e9e"
 
-# Scores beyond this many interquartile ranges above the upper quartile are outliers ...
-OUTLIER_IQRS = 3.0
-# ... cut off the axis when showing them would squash the others into this share of it.
-OUTLIER_SQUASH = 1 / 3
 # Point plots draw at most this many points (a random sample of the rest): the page's size.
 MAX_POINTS = 5000
 
@@ -117,30 +115,6 @@ def _short(label: Any) -> str:
 def _finite(values: Any) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     return array[np.isfinite(array)]
-
-
-def clip_limits(values: Any) -> tuple[float, float] | None:
-    """A y range for scores where a few outliers far above would flatten the rest.
-
-    Values above the upper quartile by more than `OUTLIER_IQRS` interquartile ranges are
-    outliers; the axis stops just above the highest other value, but only when showing the
-    outliers would squash the others into less than `OUTLIER_SQUASH` of its height. Lower
-    scores are better, so nothing is cut at the bottom.
-
-    Returns:
-        (low, high), or None when every value fits (matplotlib's own range is then used).
-    """
-    finite = _finite(values)
-    if finite.size < 4:
-        return None
-    q1, q3 = np.percentile(finite, [25, 75])
-    fence = q3 + OUTLIER_IQRS * (q3 - q1)
-    inliers = finite[finite <= fence]
-    low, high, top = float(finite.min()), float(finite.max()), float(inliers.max())
-    if high <= fence or top - low >= OUTLIER_SQUASH * (high - low):
-        return None
-    pad = 0.08 * (top - low) if top > low else max(abs(top) * 0.05, 1e-6)
-    return (low - pad, top + pad)
 
 
 def draw_clipped(ax: Any, x: Any, y: Any, limits: tuple[float, float] | None) -> None:

@@ -84,7 +84,8 @@ def tune(
     lines = report if report is not None else (_print if verbose else _quiet)
     # Keras Tuner's per-trial collections skip TensorFlow's objects, for this call only.
     with process.frozen_gc(), process.quiet_tensorflow_logs():
-        run_dir = run(config, report=lines, configure=_set_thread_pools)
+        run_dir = run(config, report=lines, configure=_set_thread_pools,
+                      live=_live_line() if report is None and verbose else None)
     return load_run(run_dir)
 
 
@@ -187,6 +188,16 @@ def _set_thread_pools(config: RunConfig, space: SearchSpace) -> None:
 
 def _print(line: str) -> None:
     print(line, flush=True)
+
+
+def _live_line() -> Callable[[str], None] | None:
+    """A long trial's updating epoch line, where the lines print to a terminal (not in a
+    notebook, whose output is no terminal)."""
+    import sys
+
+    from reports.console import TerminalLine
+
+    return TerminalLine(sys.stdout) if sys.stdout.isatty() else None
 
 
 def _quiet(line: str) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from common.errors import ConfigError
+from common.files import can_create_in
 from data.names import BUNDLED, TASKS
 from tuning.parallel.liveness import HEARTBEAT_SECONDS, MIN_WORKER_TIMEOUT
 
@@ -86,6 +88,17 @@ def _folds(flag: str, value: Any) -> None:
     at_least(0)(flag, value)
     if value > 20:
         raise ConfigError(f"{flag} must be at most 20 folds (0 or 1 turns it off), got {value}.")
+
+
+def _log_folder(flag: str, value: Any) -> None:
+    if not value or not value.strip():
+        raise ConfigError(f"{flag} needs a folder, e.g. {flag} tb_logs.")
+    if Path(value).exists() and not Path(value).is_dir():
+        raise ConfigError(f"{flag} '{value}' is a file, not a folder. Pass a folder for the "
+                          "TensorBoard logs.")
+    if not can_create_in(value):
+        raise ConfigError(f"Cannot write TensorBoard logs to {flag} '{value}'. Pass a folder "
+                          "you can write to.")
 
 
 def _seconds(flag: str, value: Any) -> None:
@@ -196,6 +209,10 @@ OPTIONS: tuple[Option, ...] = (
            "output", metavar="NAME", check=_folder_name),
     Option("resume", bool, False, "continue the run --out/--name after an interruption",
            "output"),
+    # Not a search setting (a resume may add or change it); every local worker logs its trials.
+    Option("tensorboard", str, None, "also write TensorBoard HParams logs there, one folder "
+           "per trial: DIR/<run name>/trial_<id> (view with: tensorboard --logdir DIR)",
+           "output", metavar="DIR", check=_log_folder, forwarded=True),
     # Not forwarded: a local worker runs one trial at a time, the default.
     Option("workers", int, 1, "trials run at once on this machine (default: 1)", "search",
            metavar="N", check=at_least(0)),

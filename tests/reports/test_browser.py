@@ -77,8 +77,9 @@ def screenshots(tmp_path_factory) -> list[Path]:
     return folders
 
 
-def _open(browser, run_dir: Path, width: int, **options):
-    """A page showing the run's report, with everything it logged collected."""
+def _open(browser, run_dir: Path, width: int, name: str = "report.html", **options):
+    """A page showing the run's report (or another of its pages), with everything it logged
+    collected."""
     page = browser.new_page(viewport={"width": width, "height": 900}, **options)
     messages: list[str] = []
     page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
@@ -92,7 +93,7 @@ def _open(browser, run_dir: Path, width: int, **options):
             None if request.url.startswith("file:") else messages.append(f"request: {request.url}")
         ),
     )
-    page.goto((run_dir / "report.html").resolve().as_uri())
+    page.goto((run_dir / name).resolve().as_uri())
     return page, messages
 
 
@@ -172,5 +173,43 @@ def test_the_page_reads_the_same_with_scripts_off(browser, task_runs):
         )
         assert width[0] <= width[1]
         assert messages == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_progress_page_renders_cleanly_and_links_the_report(browser, task_runs, screenshots,
+                                                                 width):
+    run_dir, _ = task_runs["regression"]
+    page, messages = _open(browser, run_dir, width, name="progress.html")
+    try:
+        for folder in screenshots:
+            page.screenshot(path=str(folder / f"progress-{width}.png"), full_page=True)
+        overflow = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert overflow[0] <= overflow[1], f"the page scrolls sideways: {overflow}"
+        box = page.eval_on_selector("#scores svg", "svg => svg.getBoundingClientRect().toJSON()")
+        assert box["width"] > 200 and box["height"] > 50, box
+        assert page.inner_text("#state") == "finished"
+        assert len(page.query_selector_all("#trials-table tbody tr")) == 2
+        assert page.evaluate("document.scripts.length") == 0
+        page.click("#report-link")  # the finished page leads to the report
+        page.wait_for_selector("#result")
+        assert page.url.endswith("/report.html") and messages == []
+    finally:
+        page.close()
+
+
+def test_a_running_progress_page_reloads_itself(browser, tmp_path):
+    from reports.progress import Progress, ProgressFacts, render_progress
+
+    facts = ProgressFacts("t.csv", "y", "binary", {"train": 10}, 2)
+    (tmp_path / "progress.html").write_text(render_progress(Progress(facts, total=3), refresh=1))
+    page, messages = _open(browser, tmp_path, 760, name="progress.html")
+    try:
+        with page.expect_event("load", timeout=5000):  # the meta refresh, with no script
+            pass
+        assert page.inner_text("#state") == "running" and messages == []
     finally:
         page.close()

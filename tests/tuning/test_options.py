@@ -39,10 +39,14 @@ def test_settings_hold_the_options_that_define_the_search(tmp_path):
 
 def test_every_search_option_is_forwarded_to_the_workers():
     forwarded = {o.name for o in OPTIONS if o.forwarded}
-    assert {o.name for o in OPTIONS if o.search} | {"out"} == forwarded
-    config = RunConfig(dataset="iris", drop=("a", "b"), refit=True, workers=2, name="r")
+    # --tensorboard too: it is no search setting, but every local worker logs its trials.
+    assert {o.name for o in OPTIONS if o.search} | {"out", "tensorboard"} == forwarded
+    config = RunConfig(dataset="iris", drop=("a", "b"), refit=True, workers=2, name="r",
+                       tensorboard="tb")
     argv = forwarded_argv(config)
     assert "--drop" in argv and argv[argv.index("--drop") + 1] == "a,b" and "--refit" in argv
+    assert argv[argv.index("--tensorboard") + 1] == "tb"
+    assert "tensorboard" not in config.settings()  # a resume may add or change it
     assert "--workers" not in argv and "--name" not in argv
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from common.space import SearchSpace
+    from reports.console import TerminalLine
     from tuning.config import RunConfig
 
 from tuning.process import set_tensorflow_environment
@@ -48,7 +49,7 @@ def _tune(argv: list[str], prog: str) -> int:
 
         catch_interrupts()
 
-        run(config, report=_report, configure=_configure_process)
+        run(config, report=_report, configure=_configure_process, live=_live_line())
     except TuningError as exc:
         return _fail(str(exc))
     except SearchInterrupted as exc:
@@ -76,6 +77,15 @@ def _tune(argv: list[str], prog: str) -> int:
 
 def _report(line: str) -> None:
     print(line, flush=True)
+
+
+def _live_line() -> TerminalLine | None:
+    """The updating line of a long trial's epochs: on a terminal only, never in a log or pipe."""
+    if not sys.stdout.isatty():
+        return None
+    from reports.console import TerminalLine
+
+    return TerminalLine(sys.stdout)
 
 
 def _configure_process(config: RunConfig, space: SearchSpace) -> None:

@@ -336,6 +336,8 @@ class Chief:
     def _report_ended(self, tuner: Any, reported: int) -> int:
         """A progress line for each newly ended trial, whichever process ran it, in end order."""
         ended = tuner.oracle.end_order
+        if reported < len(ended):
+            tuner.show_progress()  # the page as the lines below say: every trial ended so far
         while reported < len(ended):
             self._report(tuner._trial_line(tuner.oracle.trials[ended[reported]]))
             reported += 1

@@ -16,12 +16,17 @@ from tuning.run.prepare import Prepared, prepare
 if TYPE_CHECKING:
     from common.records import SearchResult
     from common.space import SearchSpace
+    from reports.progress import ProgressFacts
+    from tuning.search.progress import ProgressPage
 
 Configure = Callable[[RunConfig, "SearchSpace"], None]
 
 
 def run(
-    config: RunConfig, report: Callable[[str], None] = print, configure: Configure | None = None
+    config: RunConfig,
+    report: Callable[[str], None] = print,
+    configure: Configure | None = None,
+    live: Callable[[str], None] | None = None,
 ) -> Path:
     """Tune, evaluate and write the run folder.
 
@@ -30,6 +35,9 @@ def run(
         report: where the console's lines go. Defaults to print.
         configure: called once TensorFlow is loaded, before any model is built, for settings of
             the whole process (the command line's thread pools); None leaves the process alone.
+        live: where a long trial shows its epochs on one updating line (a terminal's
+            `reports.console.TerminalLine`); None shows none, and so does a chief, whose
+            trials run several at once.
 
     Returns:
         The run folder.
@@ -41,6 +49,23 @@ def run(
         SearchInterrupted: Ctrl-C during the search; trials.csv and metrics.json (status
             "interrupted", the best trial so far) are written, and --resume continues.
     """
+    from tuning.search.progress import ProgressPage
+
+    page = ProgressPage(report)  # progress.html, from the search's start on
+    try:
+        return _run(config, report, configure, live, page)
+    except BaseException as exc:
+        page.stopped(exc)  # the page says how the run ended; nothing before the search
+        raise
+
+
+def _run(
+    config: RunConfig,
+    report: Callable[[str], None],
+    configure: Configure | None,
+    live: Callable[[str], None] | None,
+    page: ProgressPage,
+) -> Path:
     started = time.perf_counter()
     mode = modes.for_config(config, report)  # a chief starts its local workers first
     config = mode.config
@@ -51,11 +76,14 @@ def run(
         mode.close()
         raise
     run_dir = prepared.run_dir
-    encoded, tuner, train_mask = _build(config, prepared, report, configure)  # TensorFlow
+    encoded, tuner, train_mask = _build(config, prepared, report, configure, live)  # TensorFlow
     train, validation = _search_data(encoded, train_mask), encoded.fit_data("validation")
     if not mode.writes_results:
         mode.search(tuner, train, validation)
         return run_dir
+    tuner.progress = page
+    report(page.start(run_dir, _progress_facts(config, prepared, train_mask), config.max_trials,
+                      tuner))
     baselines = folder.start_baselines(config, prepared, encoded, train_mask)  # beside the search
     result = mode.search(tuner, train, validation)
     from reports.headline import result_line
@@ -85,6 +113,7 @@ def run(
         )
         write_json(run_dir / "metrics.json", metrics)
         raise SearchInterrupted(run_dir, result.n_completed + result.n_failed)
+    page.update("finishing")
     ready = folder.prepare_export(
         config, prepared, encoded, tuner, result, (model, evaluation), report, train_mask
     )
@@ -109,6 +138,7 @@ def run(
     )
     # metrics.json is written last, so a folder whose metrics.json says "complete" is finished.
     write_json(run_dir / "metrics.json", metrics)
+    page.update("finished", result_line(metrics))
     report(result_line(metrics))  # the exported model's test score against the baselines'
     report(f"run folder: {run_dir}")
     return run_dir
@@ -148,6 +178,7 @@ def _build(
     prepared: Prepared,
     report: Callable[[str], None],
     configure: Configure | None,
+    live: Callable[[str], None] | None = None,
 ) -> tuple[Any, Any, Any]:
     """Encode the splits and make the hypermodel and its tuner.
 
@@ -163,6 +194,7 @@ def _build(
     from models.heads import head_for
     from models.hypermodel import MLPHyperModel
     from reports.scores import ScoreScale
+    from tuning.parallel.chief import is_chief
     from tuning.search.tuners import make_tuner
 
     keras.utils.set_random_seed(config.seed)
@@ -189,7 +221,8 @@ def _build(
         encoded.widths(), head_for(prepared.task), prepared.space, config.epochs,
         config.patience, train_mask=train_mask, inputs=inputs,
     )
-    tuner = make_tuner(config, hypermodel, prepared.run_dir, report, scale)
+    tuner = make_tuner(config, hypermodel, prepared.run_dir, report, scale,
+                       None if is_chief(config) else live)
     cv_text = (f", {folds}-fold cross-validation on train+validation ({len(train_mask)} rows)"
                if train_mask is not None else "")
     report(
@@ -197,7 +230,30 @@ def _build(
         f"early stopping {'patience ' + str(config.patience) if config.patience else 'off'}"
         + cv_text
     )
+    if config.tensorboard:
+        logs = Path(config.tensorboard) / prepared.run_dir.name
+        report(f"tensorboard: logs in {logs} (view with: tensorboard --logdir "
+               f"{config.tensorboard})")
     return encoded, tuner, train_mask
+
+
+def _progress_facts(config: RunConfig, prepared: Prepared, train_mask: Any) -> ProgressFacts:
+    """What progress.html says about the run that does not change while it runs."""
+    from reports.progress import ProgressFacts
+
+    task = prepared.task
+    kind = task.kind + (f" ({task.n_classes} classes)" if task.is_classification else "")
+    folds = f"{train_mask.shape[1]} folds" if train_mask is not None else "off"
+    settings = (
+        ("tuner", config.tuner),
+        ("epochs", f"up to {config.epochs}"),
+        ("early stopping", f"patience {config.patience}" if config.patience else "off"),
+        ("cross-validation", folds),
+        ("workers", str(config.workers)),
+        ("seed", str(config.seed)),
+    )
+    return ProgressFacts(prepared.dataset.source, prepared.dataset.target, kind,
+                         prepared.splits.sizes(), len(prepared.data.columns), settings)
 
 
 def _stop_without_model(

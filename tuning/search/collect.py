@@ -62,40 +62,42 @@ def _round_epochs(values: dict) -> int | None:
 def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> SearchResult:
     """Merge the oracle's trials with the per-epoch histories the tuner wrote."""
     history_dir = Path(tuner.project_dir).parent / "histories"
-    records = []
-    for trial_id in sorted(tuner.oracle.trials, key=int):
-        trial = tuner.oracle.trials[trial_id]
-        path = history_dir / f"trial_{trial_id}.json"
-        extra = json.loads(path.read_text()) if path.exists() else {}
-        values = {
-            k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")
-        }
-        completed = trial.status == "COMPLETED"
-        records.append(
-            TrialRecord(
-                trial_id=trial_id,
-                status=trial.status,
-                score=float(trial.score) if completed and trial.score is not None else None,
-                hyperparameters=values,
-                epochs=int(extra.get("epochs", 0)),
-                best_epoch=extra.get("best_epoch"),
-                seconds=float(extra.get("seconds", 0.0)),
-                message=""
-                if completed
-                else (
-                    extra.get("message")
-                    or _short_message(trial.message)
-                    or _UNFINISHED.get(trial.status, "")
-                ),
-                history=extra.get("history", {}),
-                epoch_budget=_round_epochs(trial.hyperparameters.values),
-                fold_scores=tuple(float(f["score"]) for f in extra.get("folds", ())),
-                proposed_by=getattr(tuner.oracle, "proposed", {}).get(trial_id, ""),
-            )
-        )
+    proposed = getattr(tuner.oracle, "proposed", {})
+    records = [trial_record(tuner.oracle.trials[trial_id], history_dir, proposed)
+               for trial_id in sorted(tuner.oracle.trials, key=int)]
     completed = [r for r in records if r.completed]
     best = min(completed, key=lambda r: r.score).trial_id if completed else None
     return SearchResult(tuple(records), best, seconds, interrupted)
+
+
+def trial_record(trial: Any, history_dir: Path, proposed: dict[str, str]) -> TrialRecord:
+    """One Keras Tuner trial with what `histories/trial_<id>.json` adds (epochs, seconds,
+    history, why it failed); `proposed` maps trial ids to who proposed them."""
+    trial_id = trial.trial_id
+    path = history_dir / f"trial_{trial_id}.json"
+    extra = json.loads(path.read_text()) if path.exists() else {}
+    values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+    completed = trial.status == "COMPLETED"
+    return TrialRecord(
+        trial_id=trial_id,
+        status=trial.status,
+        score=float(trial.score) if completed and trial.score is not None else None,
+        hyperparameters=values,
+        epochs=int(extra.get("epochs", 0)),
+        best_epoch=extra.get("best_epoch"),
+        seconds=float(extra.get("seconds", 0.0)),
+        message=""
+        if completed
+        else (
+            extra.get("message")
+            or _short_message(trial.message)
+            or _UNFINISHED.get(trial.status, "")
+        ),
+        history=extra.get("history", {}),
+        epoch_budget=_round_epochs(trial.hyperparameters.values),
+        fold_scores=tuple(float(f["score"]) for f in extra.get("folds", ())),
+        proposed_by=proposed.get(trial_id, ""),
+    )
 
 
 def trials_csv(result: SearchResult) -> str:

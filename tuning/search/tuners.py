@@ -10,7 +10,10 @@ What `_TrialBookkeeping` changes in Keras Tuner's `Tuner.run_trial`:
   * each trial gets its own seed, so a trial repeats exactly, even after `--resume`;
   * the previous trials' traced graphs are released (`_forget_custom_gradients`), so a long
     search does not grow the process by a few MB per trial;
-  * one console line per finished trial.
+  * one console line per finished trial, and on a terminal one updating line of the epochs
+    of a trial that runs longer than a few seconds (`tuning.search.callbacks`);
+  * progress.html rewritten after every trial (`tuning.search.progress`);
+  * with --tensorboard, TensorBoard's per-epoch logs and the trial's HParams.
 
 The oracles that make a run resumable are in `tuning.search.oracles`.
 """
@@ -40,6 +43,7 @@ from reports.scores import ScoreScale
 from tuning.config import RunConfig
 from tuning.interrupts import interrupt_requested
 from tuning.parallel.chief import is_chief
+from tuning.search.callbacks import EpochLine, TensorBoardLogs
 from tuning.search.oracles import (
     BayesianOracle,
     GridOracle,
@@ -94,6 +98,8 @@ class _TrialBookkeeping:
     """Mixed into a Keras Tuner tuner class; see the module docstring."""
 
     score_scale = ScoreScale()  # how the console's trial lines read scores; set by make_tuner
+    live: Callable[[str], None] | None = None  # the terminal's updating line; set by make_tuner
+    progress: Any = None  # the run's `ProgressPage`, when this process writes one
 
     def __init__(
         self,
@@ -104,6 +110,8 @@ class _TrialBookkeeping:
         report: Callable[[str], None],
     ) -> None:
         self._config = config
+        self._tensorboard = (TensorBoardLogs(config.tensorboard, run_dir.name, report)
+                             if config.tensorboard else None)
         self._history_dir = run_dir / "histories"
         self._predictions_dir = run_dir / "predictions"
         self._report = report
@@ -162,10 +170,15 @@ class _TrialBookkeeping:
         if interrupt_requested():  # Ctrl-C was pressed and lost between trials
             raise KeyboardInterrupt
         log = EpochLog()
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), log, StopOnInterrupt()]
+        line = (EpochLine(trial.trial_id, kwargs.get("epochs", self._config.epochs), self.live,
+                          self.score_scale) if self.live is not None else None)
+        shown = [line] if line is not None else []
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), log, *shown, StopOnInterrupt()]
         start = time.perf_counter()
         message, details, best, fold_records = "", "", None, None
         try:
+            if self._tensorboard is not None:
+                kwargs["callbacks"][:0] = self._tensorboard.callbacks(trial.trial_id, hp.values)
             with warnings.catch_warnings():
                 # Hyperband continues a trial from its weights only; its optimizer starts afresh.
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -199,6 +212,8 @@ class _TrialBookkeeping:
             message = "interrupted before it finished; --resume runs it again"
             raise
         finally:
+            if line is not None:
+                line.clear()  # before the trial's own line, or any other
             record = {
                 "trial_id": trial.trial_id,
                 "seconds": time.perf_counter() - start,
@@ -218,7 +233,13 @@ class _TrialBookkeeping:
         if self._is_worker():  # the oracle is the chief's, over gRPC: the chief reports progress
             self._report(f"trial {trial.trial_id} {trial.status.lower()}")
         elif not is_chief(self._config):  # a chief reports every process's trials in end order
+            self.show_progress()
             self._report(self._trial_line(trial))
+
+    def show_progress(self) -> None:
+        """Rewrite progress.html, when this process keeps one."""
+        if self.progress is not None:
+            self.progress.update()
 
     def _trial_line(self, trial: kt.engine.trial.Trial) -> str:
         oracle = self.oracle
@@ -307,11 +328,13 @@ def make_tuner(
     run_dir: Path,
     report: Callable[[str], None] = print,
     score_scale: ScoreScale | None = None,
+    live: Callable[[str], None] | None = None,
 ) -> kt.Tuner:
     """The tuner `config.tuner` names, keeping its state in `<run_dir>/keras_tuner`.
 
     `score_scale` says how its console lines show scores (regression: RMSE in the target's
-    units); None shows the objective as it is.
+    units); None shows the objective as it is. `live` shows a long trial's epochs on one
+    updating line (`reports.console.TerminalLine`); None shows none.
 
     Every tuner minimizes validation loss. Hyperband runs its bracket schedule with
     `max_epochs = --epochs` and factor 3, and stops after `--max-trials` trials at most.
@@ -344,6 +367,7 @@ def make_tuner(
     tuner = tuner_class(oracle, hypermodel, config, run_dir, report)
     if score_scale is not None:
         tuner.score_scale = score_scale
+    tuner.live = live
     if config.resume and tuner.oracle.start_order:
         report(tuner.oracle.resume_summary())
     return tuner

@@ -366,6 +366,10 @@ def test_two_workers_run_every_trial_exactly_once(tmp_path):
     counts = [line.split(" done")[0].split()[-1] for line in out.splitlines()
               if line.startswith("trial ")]
     assert counts == ["1/4", "2/4", "3/4", "4/4"], out
+    # The chief keeps progress.html for every process's trials.
+    assert f"progress: {run / 'progress.html'} (refreshes every 5 s)" in out
+    page = (run / "progress.html").read_text()
+    assert '"verdict finished"' in page and "<dt>trials ended</dt><dd>4 of 4" in page
     # Keras Tuner's stray debug print of conditional hyperparameters (bare numbers) is silenced.
     logs = [line for log in (run / "workers").glob("*.log")
             for line in log.read_text().splitlines()]

@@ -79,6 +79,9 @@ def test_every_trial_failing_ends_the_run_with_what_is_known(tmp_path, monkeypat
     assert metrics["trials"] == {"completed": 0, "failed": 2, "requested": 2, "interrupted": False}
     assert metrics["task"] == "regression" and metrics["n_rows"]["train"] == 42
     assert not (run_dir / "model").exists()
+    page = (run_dir / "progress.html").read_text()  # says so, and stops reloading
+    assert '"verdict failed"' in page and "All 2 trials failed" in page
+    assert 'http-equiv="refresh"' not in page
 
 
 # --------------------------------------------------------------------------------------------

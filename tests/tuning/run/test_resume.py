@@ -331,9 +331,13 @@ def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
     assert metrics["status"] == "interrupted" and metrics["best_trial"] == "0"
     assert set(metrics["metrics"]) == {"train", "validation", "test"}
     assert not (run_dir / "model").exists()
+    page = (run_dir / "progress.html").read_text()
+    assert '"verdict interrupted"' in page and 'http-equiv="refresh"' not in page, said
 
     _resume(options, monkeypatch)
     _check_accounted_for(run_dir, trial_0)
+    page = (run_dir / "progress.html").read_text()  # the resumed session's, to its end
+    assert '"verdict finished"' in page and "3 of 3 (1 in earlier sessions)" in page
 
 
 @pytest.fixture
