@@ -127,7 +127,7 @@ def encode_splits(
     x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
     mean, std, transform = 0.0, 1.0, TargetTransform()
     if task.kind == "regression":
-        transform = choose_transform(splits.y["train"], target_transform)
+        transform = choose_transform(splits.y["train"], target_transform, x["train"])
         train_y = transform.forward(splits.y["train"])
         mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
     y = {name: _training_target(splits.y[name], task, mean, std, transform)

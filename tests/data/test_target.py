@@ -55,3 +55,12 @@ def test_the_keras_layers_compute_the_inverse(kind):
 
 def test_no_layers_without_a_transform():
     assert inverse_layers(TargetTransform()) == []
+
+
+def test_auto_keeps_a_skewed_target_whose_relation_to_the_features_is_additive():
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(0, 1.0, size=(400, 1))
+    additive = 1000 * x[:, 0] + rng.normal(0, 10, 400)  # skewed, but linear in x
+    multiplicative = np.exp(2 + 1.5 * np.log(x[:, 0]) + rng.normal(0, 0.2, 400))
+    assert choose_transform(additive, "auto", x).kind == "none"
+    assert choose_transform(multiplicative, "auto", np.log(x)).kind == "log"
