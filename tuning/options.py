@@ -222,7 +222,7 @@ OPTIONS: tuple[Option, ...] = (
             "auto (log1p for a right-skewed non-negative target), none, log or quantile "
             "(default: auto)", "search", check=choice(("auto", "none", "log", "quantile"))),
     _search("cv", int, None, "score each trial by K-fold cross-validation on train+validation; "
-            "0 or 1 turns it off (default: auto: 5 folds up to 1,000 rows, 3 up to 2,000)",
+            "0 or 1 turns it off (default: auto: 5 folds up to 1,000 train+validation rows)",
             "search",
             metavar="K", check=_folds, parse=auto_int),
     _search("ensemble", int, None, "the exported model averages the networks of up to K of the "

@@ -144,21 +144,19 @@ def _run(
     return run_dir
 
 
-# Automatic cross-validation (--cv auto) on tables with at most CV_AUTO_MAX_ROWS training and
-# validation rows together: 5 folds up to CV_FIVE_FOLDS_MAX_ROWS rows, 3 above (a trial costs
-# about K times the training of one network; README, "Quality").
-CV_AUTO_MAX_ROWS = 2000
-CV_FIVE_FOLDS_MAX_ROWS = 1000
+# Automatic cross-validation (--cv auto): CV_AUTO_FOLDS folds on tables with at most
+# CV_AUTO_MAX_ROWS training and validation rows together (README, "Quality": above that the
+# validation split is large enough, and a trial's K networks cost about K times one).
+CV_AUTO_MAX_ROWS = 1000
+CV_AUTO_FOLDS = 5
 
 
 def cv_folds(config: RunConfig, sizes: dict[str, int]) -> int:
-    """Networks per trial: --cv, or automatically 5 or 3 on small tables; 1 = none."""
+    """Networks per trial: --cv, or automatically CV_AUTO_FOLDS on small tables; 1 = none."""
     if config.cv is not None:
         return max(1, config.cv)
     rows = sizes["train"] + sizes["validation"]
-    if rows > CV_AUTO_MAX_ROWS:
-        return 1
-    return 5 if rows <= CV_FIVE_FOLDS_MAX_ROWS else 3
+    return CV_AUTO_FOLDS if rows <= CV_AUTO_MAX_ROWS else 1
 
 
 def _search_data(encoded: Any, train_mask: Any, encoding: str = "standard") -> tuple[Any, Any]:
