@@ -8,12 +8,13 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import keras_tuner as kt
+from typing import TYPE_CHECKING, Any
 
 from common.records import SearchResult, TrialRecord, hyperparameter_names
 from tuning.config import RunConfig
+
+if TYPE_CHECKING:  # Keras Tuner imports TensorFlow: not on the error paths
+    import keras_tuner as kt
 
 
 def run_search(

@@ -30,6 +30,23 @@ def test_help_does_not_import_tensorflow():
     assert "--max-trials" in proc.stdout and "predict" in proc.stdout
 
 
+def test_bad_input_is_refused_without_tensorflow(tmp_path):
+    """A wrong target (found once the data is read) is refused before TensorFlow loads: the
+    error paths stay instant (an import of Keras Tuner at the top of the search's collector once
+    made every error take seconds)."""
+    data = tmp_path / "t.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    code = ("import sys\nfrom tuning.cli.main import main\n"
+            f"status = main(['--data', {str(data)!r}, '--target', 'y',"
+            f" '--out', {str(tmp_path / 'runs')!r}])\n"
+            "assert status == 2, status\n"
+            "heavy = [m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "Target column 'y' not found" in proc.stderr
+
+
 def _rows(n: int, target) -> str:
     return "".join(f"{i},{i % 7},{target(i)}\n" for i in range(n))
 

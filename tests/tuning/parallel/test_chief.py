@@ -378,9 +378,10 @@ def test_two_workers_run_every_trial_exactly_once(tmp_path):
 
 @pytest.mark.slow
 def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
-    # Enough trials that the worker process, which starts while the chief already runs
-    # trials, surely gets one before the chief has run them all.
-    proc = _start(tmp_path, "--max-trials", "8", "--epochs", "5", "--patience", "0")
+    # Enough trials, each long enough, that the worker process, which starts (and imports
+    # TensorFlow) while the chief already runs trials, surely gets one before the chief has run
+    # them all, even on a fast machine (8 trials of 5 epochs once ended before the worker began).
+    proc = _start(tmp_path, "--max-trials", "12", "--epochs", "150", "--patience", "0")
     run = tmp_path / "runs" / "run"
     try:
         trial_id = _wait_for_trial_of(run, "local-1", proc, timeout=120)
@@ -388,11 +389,11 @@ def test_killing_a_worker_mid_search_loses_no_trial(tmp_path):
         out = _finish(proc, timeout=150)
     finally:
         _kill_group(proc)
-    rows = {r["trial_id"]: r for r in _trials(run)}
-    assert sorted(int(t) for t in rows) == list(range(8))
+    rows = {int(r["trial_id"]): r for r in _trials(run)}  # ids are zero-padded past 10 trials
+    assert sorted(rows) == list(range(12))
     assert {r["status"] for r in rows.values()} <= {"COMPLETED", "FAILED"}
     assert "warning: worker local-1 exited with code -9" in out
-    killed = rows[str(int(trial_id))]
+    killed = rows[int(trial_id)]
     if killed["status"] == "FAILED":  # unless it ended in the instant before the kill
         assert "worker local-1 stopped" in killed["message"]
     assert json.loads((run / "metrics.json").read_text())["trials"]["completed"] >= 1
@@ -495,7 +496,8 @@ def test_workers_started_early_are_stopped_on_bad_input(tmp_path):
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 def test_local_workers_end_when_their_chief_is_killed(tmp_path):
     """kill -9 of the chief leaves no worker behind: each watches its parent."""
-    proc = _start(tmp_path, "--max-trials", "8", "--epochs", "50", "--patience", "0")
+    # More trials than the chief could end alone before its worker starts: it is killed first.
+    proc = _start(tmp_path, "--max-trials", "100", "--epochs", "50", "--patience", "0")
     run = tmp_path / "runs" / "run"
     try:
         _wait_for_trial_of(run, "local-1", proc, timeout=120)
