@@ -62,9 +62,11 @@ def test_a_bad_option_is_one_error_line_and_status_2(capsys):
 
 def test_the_package_pins_the_same_versions_as_requirements_txt():
     required = re.findall(r"^([\w-]+==\S+)", (ROOT / "requirements.txt").read_text(), re.M)
-    # The test tools (pytest; playwright for the report's browser tests; nbclient, nbformat
-    # and ipykernel for the notebook's) are not the tool's.
-    tools = ("pytest==", "playwright==", "nbclient==", "nbformat==", "ipykernel==")
+    # The test tools (pytest, and pytest-xdist with its execnet to run it on 2 processes;
+    # playwright for the report's browser tests; nbclient, nbformat and ipykernel for the
+    # notebook's) are not the tool's.
+    tools = ("pytest==", "pytest-xdist==", "execnet==", "playwright==", "nbclient==",
+             "nbformat==", "ipykernel==")
     runtime = [pin for pin in required if not pin.startswith(tools)]
     assert PYPROJECT["project"]["dependencies"] == runtime
 
