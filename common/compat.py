@@ -186,6 +186,13 @@ def add_oracle_servicer(servicer: Any, server: Any) -> None:
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
 
 
+def oracle_stub(channel: Any) -> Any:
+    """The gRPC stub a worker's `OracleClient` calls the chief with (its `stub`), on `channel`."""
+    from keras_tuner.src import protos
+
+    return protos.get_service_grpc().OracleStub(channel)
+
+
 def oracle_messages() -> Any:
     """Keras Tuner's gRPC request and response messages (`GetTrialRequest`, ...)."""
     from keras_tuner.src import protos

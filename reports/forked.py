@@ -64,6 +64,7 @@ class ForkedCall:
                 os.close(read)
                 # Ctrl-C is the parent's to handle; it stops this child with `cancel`.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
                 if self._nice:
                     os.nice(self._nice)
                 try:

@@ -1,4 +1,4 @@
-"""Ctrl-C during a search: a flag that survives a KeyboardInterrupt Python drops."""
+"""Ctrl-C and SIGTERM during a search: a flag that survives a KeyboardInterrupt Python drops."""
 
 from __future__ import annotations
 
@@ -8,26 +8,26 @@ import threading
 from typing import Any
 
 _INTERRUPTED = threading.Event()
+_SIGNALS: list[int] = []  # the signals received, in order
 
 
-def catch_interrupts() -> None:
-    """Make Ctrl-C stop the search even when Python drops the KeyboardInterrupt.
+def catch_interrupts(sigterm: bool = True) -> None:
+    """Make Ctrl-C (and SIGTERM) stop the search even when Python drops the KeyboardInterrupt.
 
     CPython only prints ("Exception ignored in ...") an exception raised while a finalizer
     runs, and Ctrl-C often lands in one: Keras Tuner runs two full garbage collections per
     trial, which finalize the previous trial's TensorFlow objects. So Ctrl-C also sets a flag,
     and the tuner stops at the next epoch when it is set (`interrupt_requested`); the dropped
-    exception's traceback is not printed. Call from the main thread; SIGINT is left alone when
-    it is ignored (as for a background job). The flag stays set for the rest of the process:
-    this is for a command line that runs one search.
+    exception's traceback is not printed. SIGTERM (a `kill`, a scheduler's stop) does the same
+    as Ctrl-C, so the results so far are written then too; `terminated` tells the command line
+    to exit with 143 instead of 130. Call from the main thread; a signal is left alone when it
+    is ignored (as SIGINT for a background job) or has a handler of its own. The flag stays
+    set for the rest of the process: this is for a command line that runs one search.
+
+    Args:
+        sigterm: handle SIGTERM too. Defaults to True; a chief's local worker keeps the default
+            (its chief stops it with SIGTERM and has the run's results to write).
     """
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        _INTERRUPTED.set()
-        raise KeyboardInterrupt
-
     report_unraisable = sys.unraisablehook
 
     def unraisable(info: Any) -> None:
@@ -36,10 +36,29 @@ def catch_interrupts() -> None:
         if not (issubclass(info.exc_type, KeyboardInterrupt) and _INTERRUPTED.is_set()):
             report_unraisable(info)
 
-    signal.signal(signal.SIGINT, on_sigint)
-    sys.unraisablehook = unraisable
+    caught = False
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+        caught = True
+    if sigterm and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_signal)
+        caught = True
+    if caught:
+        sys.unraisablehook = unraisable
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    _SIGNALS.append(signum)
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
 
 
 def interrupt_requested() -> bool:
-    """True once Ctrl-C was pressed, whether or not its KeyboardInterrupt got through."""
+    """True once Ctrl-C was pressed (or SIGTERM came), whether or not its KeyboardInterrupt got
+    through."""
     return _INTERRUPTED.is_set()
+
+
+def terminated() -> bool:
+    """True when the first interruption was SIGTERM rather than Ctrl-C."""
+    return bool(_SIGNALS) and _SIGNALS[0] == signal.SIGTERM

@@ -81,7 +81,7 @@ def test_a_worker_accepts_its_own_copy_of_the_data_and_refuses_other_contents(tm
     run_dir.mkdir(parents=True)
     chief = RunConfig(data=str(chief_copy), target="y", chief=True, port=9000, name="r",
                       out=str(tmp_path / "runs"))
-    (run_dir / "settings.json").write_text(json.dumps(chief.settings()))
+    (run_dir / "settings.json").write_text(json.dumps(chief.settings() | {"run_id": "0a1b"}))
     worker = RunConfig(data=str(worker_copy), target="y", worker=True, oracle="h:9000",
                        name="r", out=str(tmp_path / "runs"), connect_timeout=1)
     _join(worker, run_dir, monkeypatch)  # no error

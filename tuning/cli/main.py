@@ -28,6 +28,7 @@ set_tensorflow_environment()  # before anything imports TensorFlow
 EXIT_BAD_INPUT = 2  # bad input or configuration, or every trial failed
 EXIT_UNEXPECTED = 1  # a bug or an environment problem: the traceback is printed
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it); --resume continues
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15), handled as Ctrl-C is
 
 
 def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
@@ -47,23 +48,23 @@ def _tune(argv: list[str], prog: str) -> int:
         from tuning.interrupts import catch_interrupts
         from tuning.run.pipeline import run
 
-        catch_interrupts()
+        catch_interrupts(sigterm=not config.worker)  # a worker's chief stops it with SIGTERM
 
         run(config, report=_report, configure=_configure_process, live=_live_line())
     except TuningError as exc:
         return _fail(str(exc))
     except SearchInterrupted as exc:
         run_dir = Path(exc.run_dir)
-        sys.stderr.write(
-            f"interrupted: {exc.trials_done} trial(s) finished; trials.csv and metrics.json in "
-            f"{run_dir} hold the results so far. Continue with the same options plus "
-            f"--resume --out {run_dir.parent} --name {run_dir.name}\n"
-        )
-        return EXIT_INTERRUPTED
+        done = "" if exc.trials_done is None else f"{exc.trials_done} trial(s) finished; "
+        held = (f"trials.csv and metrics.json in {run_dir} hold the results so far" if exc.written
+                else f"stopped before the results so far were written; the search's state in "
+                     f"{run_dir} keeps every ended trial")
+        sys.stderr.write(f"interrupted: {done}{held}. Continue with the same options plus "
+                         f"--resume --out {run_dir.parent} --name {run_dir.name}\n")
+        return _interrupted_status()
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted before the search started or after it ended; nothing "
-                         "finished was lost (with --name, --resume continues)\n")
-        return EXIT_INTERRUPTED
+        sys.stderr.write("interrupted before the run folder was opened; nothing was written\n")
+        return _interrupted_status()
     except Exception as exc:  # noqa: BLE001 - the last line of defence: say what happened
         traceback.print_exc()
         return _fail(
@@ -73,6 +74,12 @@ def _tune(argv: list[str], prog: str) -> int:
             EXIT_UNEXPECTED,
         )
     return 0
+
+
+def _interrupted_status() -> int:
+    from tuning.interrupts import terminated
+
+    return EXIT_TERMINATED if terminated() else EXIT_INTERRUPTED
 
 
 def _report(line: str) -> None:

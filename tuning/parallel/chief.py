@@ -24,7 +24,10 @@ What this adds to Keras Tuner's own `oracle_chief.start_server` loop:
   * workers wait for the chief's run folder and retry reaching the chief with backoff for
     --connect-timeout seconds (#990); once connected, a chief that stays silent for 5 minutes
     ends the worker instead of Keras Tuner's hour-long RPC timeout;
-  * local workers exit when the chief's process disappears.
+  * local workers exit when the chief's process disappears;
+  * every call must carry this run's id (`tuning.parallel.identity`): a worker of another run
+    is refused, and the port is the chief's alone (no SO_REUSEPORT: a second chief on the same
+    port refuses to start instead of sharing the workers' calls with the first).
 """
 
 from __future__ import annotations
@@ -139,12 +142,18 @@ class Chief:
         self._folder = threading.Event()  # the run folder exists: worker logs may be written
         self._own_done = False
         self._interrupted = False
+        self._run_id = ""  # the run folder's, known once it exists
         atexit.register(self.close)
         for _ in range(extra):
             self._start_worker()
 
-    def folder_ready(self) -> None:
-        """The run folder exists: write the workers' logs there from now on, and say so."""
+    def folder_ready(self, run_id: str) -> None:
+        """The run folder exists: write the workers' logs there from now on, and say so.
+
+        Args:
+            run_id: the run folder's id, which every worker's call must carry.
+        """
+        self._run_id = run_id
         self._folder.set()
         extra = max(0, self._config.workers - 1)
         where = (f"{self._listen} for workers on other machines" if self._config.chief
@@ -218,6 +227,7 @@ class Chief:
 
         import grpc
 
+        from tuning.parallel.identity import run_check
         from tuning.search.collect import collect
 
         compat.silence_conditions_print()
@@ -228,7 +238,11 @@ class Chief:
         tuner.save()
         self._servicer = compat.oracle_servicer(oracle)
         self._calls = CallLog(self._servicer, oracle)
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        # so_reuseport 0: the port is this chief's alone, as `_reserve_port` made sure.
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                             interceptors=[run_check(self._run_id, str(self._run_dir),
+                                                     self._report)],
+                             options=[("grpc.so_reuseport", 0)])
         compat.add_oracle_servicer(self._servicer, server)
         try:
             bound = server.add_insecure_port(self._listen)
@@ -362,15 +376,21 @@ class Chief:
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
-    """Bind (without listening) so the port stays ours until gRPC binds it too (SO_REUSEPORT)."""
+    """Bind (without listening) so the port stays ours until gRPC binds it too.
+
+    SO_REUSEADDR, not SO_REUSEPORT: Linux lets gRPC's socket (SO_REUSEADDR too) bind the port
+    beside this one because neither listens, but refuses both while any other process listens
+    on it, so a port in use stops the chief here, before anything is written.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"Cannot listen on {_host_port(host, port)}: {exc.strerror}. Pass "
+        raise ConfigError(f"Cannot listen on {_host_port(host, port)}: {exc.strerror} "
+                          "(another process, perhaps another chief, may listen there). Pass "
                           "another --port, or --bind with one of this machine's "
                           "addresses.") from exc
     return sock

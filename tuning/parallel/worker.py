@@ -4,6 +4,8 @@ A worker is the chief's command line plus `--worker --oracle HOST:PORT`. Before 
 loads it waits for the chief's run folder and checks that it holds the same search (`join`);
 then it runs trials from the chief's oracle through Keras Tuner's `OracleClient` until the
 chief has none left (`work`), writing checkpoints and histories into the shared run folder.
+Every call carries the run folder's run id, and a chief serving another run refuses it
+(`tuning.parallel.identity`): the worker then stops with the chief's message, exit status 2.
 """
 
 from __future__ import annotations
@@ -20,15 +22,19 @@ from typing import Any
 from common import compat
 from common.errors import ConfigError
 from tuning.config import RunConfig, settings_differences, split_address
+from tuning.parallel import identity
 from tuning.parallel.chief import PARENT_ENV
 from tuning.parallel.liveness import Heartbeat, pause_when_idle
 
 RPC_TIMEOUT = 300.0  # once connected, a chief silent this long is taken as gone
 
 
-def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> None:
+def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> str:
     """Before TensorFlow loads: wait for the chief's run folder, check it holds this search, and
     point Keras Tuner at the chief.
+
+    Returns:
+        The run folder's run id, which `work` sends with every call to the chief.
 
     Raises:
         ConfigError: no run folder appeared in --connect-timeout seconds, or its settings differ.
@@ -36,27 +42,46 @@ def join(config: RunConfig, run_dir: Path, report: Callable[[str], None]) -> Non
     _exit_with_parent()  # a local worker starts before the chief's folder exists
     settings = run_dir / "settings.json"
     deadline = time.monotonic() + config.connect_timeout
-    while not settings.exists():
+    while True:
+        saved = _read_settings(settings)
+        if saved:
+            # The same comparison as --resume's: a data file at another path with the same
+            # contents (another machine's copy) is the same search.
+            differ = settings_differences(saved, config.settings(), ("chief", "worker"))
+            if differ:
+                raise ConfigError(f"This worker's search options differ from the chief's "
+                                  f"({'; '.join(differ)}). Start the worker with the chief's "
+                                  "options.")
+            if saved.get("run_id"):
+                break  # else a chief resuming an older version's folder is adding it
         if time.monotonic() > deadline:
+            if saved:
+                raise ConfigError(
+                    f"The run folder '{run_dir}' has no run id (an older version made it). "
+                    "Start its chief first, with --resume, then the workers."
+                )
             raise ConfigError(
                 f"No run folder at '{run_dir}' after {config.connect_timeout:g} s. Start the chief "
                 f"first (run_tuning.py --chief --name {run_dir.name} ...) and give the workers the "
                 "same --out and --name, on a filesystem they share."
             )
         time.sleep(0.1)
-    # The same comparison as --resume's: a data file at another path with the same contents
-    # (another machine's copy) is the same search.
-    differ = settings_differences(json.loads(settings.read_text()), config.settings(),
-                                  ("chief", "worker"))
-    if differ:
-        raise ConfigError(f"This worker's search options differ from the chief's "
-                          f"({'; '.join(differ)}). Start the worker with the chief's options.")
     host, port = split_address(config.oracle or "")
     worker_id = config.worker_id or _default_worker_id()
     os.environ.update(KERASTUNER_TUNER_ID=worker_id,
                       KERASTUNER_ORACLE_IP=f"[{host}]" if ":" in host else host,
                       KERASTUNER_ORACLE_PORT=str(port))
     report(f"worker {worker_id}: chief at {config.oracle}, run folder {run_dir}")
+    return str(saved["run_id"])
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """settings.json as a dict; empty while it does not exist (or holds no object)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 def _default_worker_id() -> str:
@@ -80,11 +105,15 @@ def _exit_with_parent() -> None:
 
 
 def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
-         config: RunConfig, report: Callable[[str], None]) -> None:
+         config: RunConfig, report: Callable[[str], None], run_id: str) -> None:
     """Run trials for the chief until its oracle says the search is over.
 
+    Args:
+        run_id: the run folder's id (`join`), sent with every call.
+
     Raises:
-        ConfigError: the chief did not answer within --connect-timeout seconds.
+        ConfigError: the chief did not answer within --connect-timeout seconds, or it serves
+            another run.
         RuntimeError: the chief stopped answering in the middle of the search.
     """
     import grpc
@@ -92,6 +121,10 @@ def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
     compat.silence_conditions_print()
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     _wait_for_chief(address, config.connect_timeout, report)
+    # Keras Tuner's client makes its first call in `search`: every call is stamped.
+    channel = identity.stamp(grpc.insecure_channel(address), run_id,
+                             os.environ["KERASTUNER_TUNER_ID"])
+    tuner.oracle.stub = compat.oracle_stub(channel)
     compat.set_client_timeout(RPC_TIMEOUT)
     pause_when_idle(tuner.oracle)
     heartbeat = Heartbeat(tuner.oracle)
@@ -99,6 +132,9 @@ def work(tuner: Any, train: tuple[Any, Any], validation: tuple[Any, Any],
     try:
         tuner.search(*train, validation_data=validation, verbose=0)
     except grpc.RpcError as exc:
+        refused = identity.refusal(exc)
+        if refused:
+            raise ConfigError(refused) from None
         raise RuntimeError(f"Lost the chief at {address} ({exc.code().name}: {exc.details()}). "
                            "Check that the chief is still running.") from exc
     finally:

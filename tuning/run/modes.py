@@ -16,6 +16,8 @@ from common.errors import ConfigError
 from common.files import remove_stale_temporaries, write_json
 from tuning.config import RunConfig, settings_differences
 from tuning.parallel import chief, worker
+from tuning.parallel.identity import new_run_id
+from tuning.run.lock import RunLock
 from tuning.run.prepare import run_name
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ class Alone:
     Attributes:
         config: the run's configuration, as this mode completes it.
         writes_results: the process evaluates the best model and writes the run folder's results.
+        run_id: the run folder's id (settings.json), once the folder is open.
     """
 
     writes_results = True
@@ -38,22 +41,37 @@ class Alone:
     def __init__(self, config: RunConfig, report: Report) -> None:
         self.config = config
         self._report = report
+        self._lock: RunLock | None = None
+        self.run_id = ""
 
     def open_folder(self, run_dir: Path) -> None:
         """Make the run folder, or (with --resume) check that it holds this search and clean
-        up after the session that was stopped.
+        up after the session that was stopped; either way lock it for this process.
 
         Raises:
-            ConfigError: the folder cannot be made, or a resume's settings differ.
+            ConfigError: the folder cannot be made, a resume's settings differ, or another
+                process holds the folder (nothing in it is changed then).
         """
+        self._lock = RunLock(run_dir)
         if self.config.resume:
-            _check_resume(self.config, run_dir)
+            saved = _check_resume(self.config, run_dir)
+            self._lock.acquire()
+            self.run_id = str(saved.get("run_id") or "")
+            if not self.run_id:  # a folder from before run ids: it gets one now
+                self.run_id = new_run_id()
+                write_json(run_dir / "settings.json", saved | {"run_id": self.run_id})
             # Until this session ends, the folder is not a finished run (see
             # `tuning.run.folder.metrics_record`).
             (run_dir / "metrics.json").unlink(missing_ok=True)
             remove_stale_temporaries(run_dir)  # what a killed session's atomic writes left
         else:
-            _make_run_dir(self.config, run_dir)
+            self.run_id = new_run_id()
+            _make_run_dir(self.config, run_dir, self._lock, self.run_id)
+
+    def release(self) -> None:
+        """Unlock the run folder: this process is done with it."""
+        if self._lock is not None:
+            self._lock.release()
 
     def search(self, tuner: Any, train: Data, validation: Data) -> SearchResult | None:
         """Run the search; None when another process collects the results."""
@@ -80,7 +98,7 @@ class Chief(Alone):
 
     def open_folder(self, run_dir: Path) -> None:
         super().open_folder(run_dir)
-        self._chief.folder_ready()
+        self._chief.folder_ready(self.run_id)
 
     def search(self, tuner: Any, train: Data, validation: Data) -> SearchResult | None:
         return self._chief.search(tuner, train, validation)
@@ -95,10 +113,11 @@ class Worker(Alone):
     writes_results = False
 
     def open_folder(self, run_dir: Path) -> None:
-        worker.join(self.config, run_dir, self._report)
+        # No lock: the chief holds its folder, and its workers write there for it.
+        self.run_id = worker.join(self.config, run_dir, self._report)
 
     def search(self, tuner: Any, train: Data, validation: Data) -> SearchResult | None:
-        worker.work(tuner, train, validation, self.config, self._report)
+        worker.work(tuner, train, validation, self.config, self._report, self.run_id)
         return None
 
 
@@ -111,7 +130,12 @@ def for_config(config: RunConfig, report: Report) -> Alone:
     return Alone(config, report)
 
 
-def _check_resume(config: RunConfig, run_dir: Path) -> None:
+def _check_resume(config: RunConfig, run_dir: Path) -> dict[str, Any]:
+    """The saved settings.json, if it holds this search (nothing is written).
+
+    Raises:
+        ConfigError: it cannot be read, or its settings differ from `config`'s.
+    """
     try:
         saved = json.loads((run_dir / "settings.json").read_text())
     except (OSError, ValueError) as exc:
@@ -131,10 +155,15 @@ def _check_resume(config: RunConfig, run_dir: Path) -> None:
             f"--resume with different settings ({detail}). Repeat the original options, or start "
             "a new run with another --name."
         )
+    return saved
 
 
-def _make_run_dir(config: RunConfig, run_dir: Path) -> None:
-    """Create the run folder with its settings.json, or nothing at all."""
+def _make_run_dir(config: RunConfig, run_dir: Path, lock: RunLock, run_id: str) -> None:
+    """Create the run folder, locked, with its settings.json (and `run_id`), or nothing at all.
+
+    Raises:
+        ConfigError: the folder exists (another process made it first) or cannot be written.
+    """
     try:
         run_dir.mkdir(parents=True)
     except OSError as exc:
@@ -143,8 +172,10 @@ def _make_run_dir(config: RunConfig, run_dir: Path) -> None:
             "a folder you can write to."
         ) from None
     try:
-        write_json(run_dir / "settings.json", config.settings())
+        lock.acquire()
+        write_json(run_dir / "settings.json", config.settings() | {"run_id": run_id})
     except OSError as exc:
+        lock.release()
         import shutil
 
         shutil.rmtree(run_dir, ignore_errors=True)

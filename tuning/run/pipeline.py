@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common.errors import SearchFailedError, SearchInterrupted
+from common.errors import DiskFullError, SearchFailedError, SearchInterrupted, is_disk_full
 from common.files import write_json, write_text
 from tuning.config import RunConfig
 from tuning.run import folder, modes
@@ -55,7 +56,8 @@ def run(
     try:
         return _run(config, report, configure, live, page)
     except BaseException as exc:
-        page.stopped(exc)  # the page says how the run ended; nothing before the search
+        with contextlib.suppress(OSError):  # e.g. a full disk: the error says more than this
+            page.stopped(exc)  # the page says how the run ended; nothing before the search
         raise
 
 
@@ -75,6 +77,32 @@ def _run(
     except BaseException:
         mode.close()
         raise
+    try:
+        return _search_and_write(config, prepared, mode, report, configure, live, page, started)
+    except KeyboardInterrupt:
+        if not mode.writes_results:  # a worker: its chief has the run
+            raise
+        # Ctrl-C before the search began, or again while the results so far were written:
+        # whatever ended is in the search's state, and --resume continues from it.
+        raise SearchInterrupted(prepared.run_dir, None, written=False) from None
+    except OSError as exc:
+        if is_disk_full(exc):  # nothing unfinished is lost: --resume continues
+            raise DiskFullError.in_run(prepared.run_dir, exc) from exc
+        raise
+    finally:
+        mode.release()  # the folder is another process's to continue from now on
+
+
+def _search_and_write(
+    config: RunConfig,
+    prepared: Prepared,
+    mode: modes.Alone,
+    report: Callable[[str], None],
+    configure: Configure | None,
+    live: Callable[[str], None] | None,
+    page: ProgressPage,
+    started: float,
+) -> Path:
     run_dir = prepared.run_dir
     encoded, tuner, train_mask = _build(config, prepared, report, configure, live)  # TensorFlow
     train, validation = _search_data(encoded, train_mask), encoded.fit_data("validation")

@@ -13,7 +13,10 @@ What `_TrialBookkeeping` changes in Keras Tuner's `Tuner.run_trial`:
   * one console line per finished trial, and on a terminal one updating line of the epochs
     of a trial that runs longer than a few seconds (`tuning.search.callbacks`);
   * progress.html rewritten after every trial (`tuning.search.progress`);
-  * with --tensorboard, TensorBoard's per-epoch logs and the trial's HParams.
+  * with --tensorboard, TensorBoard's per-epoch logs and the trial's HParams;
+  * a full disk while a trial's files are written stops the search (a Keras Tuner
+    `FatalError`) instead of recording the trial as failed: it stays unfinished, and
+    `--resume` runs it again once there is space.
 
 The oracles that make a run resumable are in `tuning.search.oracles`.
 """
@@ -37,6 +40,7 @@ import keras_tuner as kt
 import numpy as np
 
 from common import compat
+from common.errors import DiskFullError, is_disk_full
 from common.files import write_json
 from reports.console import trial_line
 from reports.scores import ScoreScale
@@ -88,6 +92,10 @@ def kept_epoch(history: dict[str, list[float]], early_stopping: bool) -> int | N
         return len(val)
     finite = [(v, i) for i, v in enumerate(val) if math.isfinite(v)]
     return min(finite)[1] + 1 if finite else None
+
+
+class DiskFullDuringTrial(DiskFullError, kt.errors.FatalError):
+    """A full disk in a trial: Keras Tuner lets a `FatalError` end the search, trial unended."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,6 +184,7 @@ class _TrialBookkeeping:
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), log, *shown, StopOnInterrupt()]
         start = time.perf_counter()
         message, details, best, fold_records = "", "", None, None
+        disk_full = False
         try:
             if self._tensorboard is not None:
                 kwargs["callbacks"][:0] = self._tensorboard.callbacks(trial.trial_id, hp.values)
@@ -206,6 +215,9 @@ class _TrialBookkeeping:
             message = str(exc)
             raise
         except Exception as exc:
+            if is_disk_full(exc):
+                disk_full = True  # not this trial's fault: it runs again after --resume
+                raise self._disk_full(exc, trial.trial_id) from exc
             message, details = f"{type(exc).__name__}: {exc}", traceback.format_exc()
             raise
         except BaseException:  # Ctrl-C: the trial did not finish; --resume runs it again
@@ -226,7 +238,17 @@ class _TrialBookkeeping:
                 record["folds"] = fold_records
             if details:
                 record["traceback"] = details
-            write_json(self._history_dir / f"trial_{trial.trial_id}.json", record)
+            if not disk_full:
+                try:
+                    write_json(self._history_dir / f"trial_{trial.trial_id}.json", record)
+                except OSError as exc:
+                    if is_disk_full(exc):
+                        raise self._disk_full(exc, trial.trial_id) from exc
+                    raise
+
+    def _disk_full(self, error: OSError, trial_id: str) -> DiskFullDuringTrial:
+        return DiskFullDuringTrial.in_run(self._history_dir.parent, error,
+                                          f"trial {trial_id}'s results")
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)

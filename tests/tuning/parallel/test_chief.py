@@ -80,7 +80,7 @@ def test_the_chief_says_what_runs_where_and_warns_about_too_many_workers(tmp_pat
         config = RunConfig(workers=workers, out=str(tmp_path), name=f"w{workers}")
         chief = distributed.Chief(config, tmp_path / f"w{workers}", lines.append)
         try:
-            chief.folder_ready()
+            chief.folder_ready("0123abcd")
         finally:
             chief.close()
         assert lines[0].startswith("parallel: chief serving the search on 127.0.0.1:")
@@ -340,7 +340,7 @@ def test_a_worker_whose_chief_never_answers_gives_up(tmp_path):
     run.mkdir(parents=True)
     config = RunConfig(data=_tiny_csv(tmp_path), target="y", tuner="random", name="run",
                        out=str(tmp_path / "runs"))
-    (run / "settings.json").write_text(json.dumps(config.settings()))
+    (run / "settings.json").write_text(json.dumps(config.settings() | {"run_id": "0a1b"}))
     done = _worker_alone(tmp_path)
     assert done.returncode == 2, done.stderr
     assert "The chief at 127.0.0.1:9 did not answer within 1 s" in done.stderr
