@@ -186,6 +186,11 @@ def add_oracle_servicer(servicer: Any, server: Any) -> None:
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
 
 
+def queue_for_retry(oracle: Any, trial_id: str) -> None:
+    """Put a trial on the oracle's `_retry_queue`: its next `create_trial` hands it out again."""
+    oracle._retry_queue.append(trial_id)
+
+
 def oracle_stub(channel: Any) -> Any:
     """The gRPC stub a worker's `OracleClient` calls the chief with (its `stub`), on `channel`."""
     from keras_tuner.src import protos

@@ -54,6 +54,7 @@ from tuning.parallel.liveness import (
     all_ended,
     pause_when_idle,
     release_worker,
+    requeue_worker,
     synchronized,
 )
 
@@ -63,6 +64,7 @@ _ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tuning` p
 # A layer's width times the batch size from which more TensorFlow threads per trial pay
 # (README, Performance: below it one thread per trial was faster).
 _WIDE = 512 * 1024
+_DISK_FULL = "error: The disk is full"  # how a worker stopped by a full disk says so last
 PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
 
 
@@ -299,6 +301,16 @@ class Chief:
         for worker in [w for w in self._workers if w.process.poll() is not None]:
             self._workers.remove(worker)
             code = worker.process.returncode
+            if code == 2 and worker.copier is not None:
+                worker.copier.join(2.0)  # its error line into the log
+            if code == 2 and _last_line(worker.log).startswith(f"; last line: {_DISK_FULL}"):
+                # Not the trial's fault: it is handed out again (and --resume runs it if the
+                # search stops for the same reason), never recorded as failed.
+                trial_id = requeue_worker(oracle, worker.worker_id)
+                what = f"trial {trial_id} will run again" if trial_id else "it held no trial"
+                self._report(f"warning: worker {worker.worker_id} stopped: the disk is full; "
+                             f"{what} (log: {worker.log})")
+                continue
             reason = (f"worker {worker.worker_id} stopped with exit code {code} during this "
                       f"trial (log: {worker.log})")
             if worker.worker_id in self._silenced:

@@ -65,6 +65,22 @@ def _release_worker_locked(oracle: Any, worker_id: str, reason: str) -> str | No
     return None if trial is None else trial.trial_id
 
 
+def requeue_worker(oracle: Any, worker_id: str) -> str | None:
+    """Forget `worker_id` and hand its running trial out again, from scratch (the worker
+    stopped for a reason not the trial's own, a full disk); returns that trial's id."""
+    return synchronized(_requeue_worker_locked)(oracle, worker_id)
+
+
+def _requeue_worker_locked(oracle: Any, worker_id: str) -> str | None:
+    trial = oracle.ongoing_trials.pop(worker_id, None)
+    if trial is not None:
+        trial.metrics = compat.new_metrics_tracker()
+        compat.queue_for_retry(oracle, trial.trial_id)
+        oracle.save()
+    oracle.tuner_ids.discard(worker_id)
+    return None if trial is None else trial.trial_id
+
+
 def _owner_locked(oracle: Any, trial_id: str) -> str | None:
     return next((tid for tid, t in oracle.ongoing_trials.items() if t.trial_id == trial_id), None)
 

@@ -509,3 +509,103 @@ def test_local_workers_end_when_their_chief_is_killed(tmp_path):
         assert not _processes_mentioning(str(run.parent)), "a worker outlived its chief"
     finally:
         _kill_group(proc)
+
+
+# --------------------------------------------------------------------------------------------
+# Runs identified: the chief's port is its own, and it serves only its own run's workers
+
+
+def test_a_chief_whose_port_is_taken_refuses_to_start_and_writes_nothing(tmp_path):
+    """Another server already listens on --port (gRPC's own SO_REUSEPORT, as a chief before this
+    fix had): the new chief stops with one line, exit 2, before making its run folder."""
+    from concurrent import futures
+
+    import grpc
+
+    other = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    port = other.add_insecure_port("127.0.0.1:0")  # a free port, picked by the system
+    other.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "run_tuning.py"), "--data", _tiny_csv(tmp_path),
+             "--target", "y", "--chief", "--port", str(port), "--bind", "127.0.0.1",
+             "--workers", "0", "--out", str(tmp_path / "runs"), "--name", "run"],
+            cwd=ROOT, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
+            text=True, timeout=120,
+        )
+    finally:
+        other.stop(None)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: Cannot listen on 127.0.0.1:{port}: Address already "
+                                  "in use"), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_dead_workers_trial_goes_back_in_the_queue_when_the_disk_was_full(tmp_path):
+    """A local worker stopped by a full disk: its trial is handed out again, not failed."""
+    import keras_tuner as kt
+
+    from tuning.parallel.liveness import requeue_worker
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 8)
+    oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=3, seed=1,
+                                           hyperparameters=hp)
+    oracle._set_project_dir(str(tmp_path), "keras_tuner")
+    trial = oracle.create_trial("local-1")
+    assert requeue_worker(oracle, "local-1") == trial.trial_id
+    assert "local-1" not in oracle.tuner_ids and "local-1" not in oracle.ongoing_trials
+    again = oracle.create_trial("local-2")
+    assert again.trial_id == trial.trial_id and again.status == "RUNNING"
+    assert again.hyperparameters.values == trial.hyperparameters.values
+
+
+@pytest.mark.slow
+def test_a_worker_of_another_run_is_refused_and_writes_nothing(tmp_path):
+    """Defect: a worker whose --name named another, finished run with the same options trained
+    the live chief's trials into that run's folder. The run ids differ, so the chief refuses
+    its every call: the worker stops with one line, exit 2, and the other folder is untouched."""
+    import socket
+
+    with socket.socket() as probe:  # a free port (a race with another process is unlikely)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = _tiny_csv(tmp_path)
+    common = ["--data", data, "--target", "y", "--tuner", "random", "--max-trials", "2",
+              "--epochs", "1", "--cv", "0", "--ensemble", "1", "--out", str(tmp_path / "runs")]
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    chief = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_tuning.py"), *common, "--name", "live", "--chief",
+         "--port", str(port), "--bind", "127.0.0.1", "--workers", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    other = tmp_path / "runs" / "other"  # the same search's settings, another run's id
+    try:
+        deadline = time.monotonic() + 120
+        live = tmp_path / "runs" / "live" / "settings.json"
+        while not live.exists():
+            assert chief.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        other.mkdir()
+        saved = json.loads(live.read_text())
+        assert len(saved["run_id"]) == 16
+        (other / "settings.json").write_text(json.dumps(saved | {"run_id": "0123456789abcdef"}))
+        worker = subprocess.run(
+            [sys.executable, str(ROOT / "run_tuning.py"), *common, "--name", "other",
+             "--worker", "--oracle", f"127.0.0.1:{port}", "--connect-timeout", "60"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        )
+        assert chief.poll() is None  # the chief goes on serving its own run
+    finally:
+        _kill_group(chief)
+    said = chief.stdout.read()
+    assert worker.returncode == 2, worker.stderr
+    last = worker.stderr.strip().splitlines()
+    assert len(last) == 1 and last[0].startswith("error: The chief at this address serves the "
+                                                 "run in"), worker.stderr
+    assert "run id 0123456789abcdef" in last[0] and "Traceback" not in worker.stderr
+    # Its tuner made the usual (empty) folders before its first call; no file was written.
+    assert [p.name for p in other.rglob("*") if p.is_file()] == ["settings.json"]
+    assert "warning: refused worker" in said, said
