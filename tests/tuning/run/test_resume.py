@@ -428,3 +428,170 @@ def test_resume_refuses_other_settings(tmp_path):
                      report=lambda line: None)
     assert "epochs: was 2, now 5" in str(error.value) and "data" not in str(error.value)
     assert sorted(p.name for p in run_dir.iterdir()) == ["settings.json"]
+
+
+# --------------------------------------------------------------------------------------------
+# One process per run folder; a full disk; SIGTERM; a second Ctrl-C
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_live_run_folder_is_locked_until_its_process_dies(tmp_path):
+    """Defect: --resume while the run still searched was accepted, and both ran the same trials.
+    The live run (here another process holding run.lock) keeps the folder: a --resume or a new
+    run there is refused and changes nothing; once that process is killed, --resume may go."""
+    options = _options(tmp_path, "random")
+    run_dir = tmp_path / "runs" / "run"
+    (run_dir / "keras_tuner").mkdir(parents=True)
+    (run_dir / "settings.json").write_text(json.dumps(RunConfig(**options).settings()
+                                                      | {"run_id": "0a1b2c3d4e5f6a7b"}))
+    # What the live run is writing at this moment: a resume would delete it as stale.
+    (run_dir / ".trials.csv.x1y2.tmp").write_text("trial_id,status\n")
+    live = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom tuning.run.lock import RunLock\n"
+         "RunLock(sys.argv[1]).acquire()\nprint('locked', flush=True)\ntime.sleep(120)\n",
+         str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline() == "locked\n"
+        before = _snapshot(run_dir)
+        with pytest.raises(ConfigError, match=rf"'{run_dir}' is in use by another run "
+                           rf"\(process {live.pid}\), still going"):
+            pipeline.run(RunConfig(**options, resume=True), report=lambda line: None)
+        with pytest.raises(ConfigError, match="already exists"):
+            pipeline.run(RunConfig(**options), report=lambda line: None)
+        assert _snapshot(run_dir) == before
+    finally:
+        live.kill()
+        live.wait()
+    from tuning.run.lock import RunLock
+
+    lock = RunLock(run_dir)
+    lock.acquire()  # the kernel let go of the dead process's lock
+    lock.release()
+
+
+def test_a_full_disk_stops_the_search_and_resume_runs_the_trial_again(tmp_path, monkeypatch):
+    """Defect: a disk that filled during the search recorded trials as FAILED for good."""
+    import errno
+
+    from common.errors import DiskFullError
+    from tuning.search import tuners
+
+    options = _options(tmp_path, "random")
+    run_dir = tmp_path / "runs" / "run"
+    save_array = tuners._save_array
+
+    def full(path, values):
+        if path.name == "trial_1.npy":  # trial 1's held-out predictions
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return save_array(path, values)
+
+    monkeypatch.setattr(tuners, "_save_array", full)
+    with pytest.raises(DiskFullError) as error:
+        pipeline.run(RunConfig(**options), report=lambda line: None)
+    message = str(error.value)
+    assert message.startswith("The disk is full (No space left on device) while writing trial "
+                              "1's results") and "\n" not in message
+    assert message.endswith(f"--resume --out {run_dir.parent} --name run")
+    trial = json.loads((run_dir / "keras_tuner" / "trial_1" / "trial.json").read_text())
+    assert trial["status"] == "RUNNING"  # not FAILED: unfinished
+    assert not (run_dir / "metrics.json").exists()
+
+    monkeypatch.setattr(tuners, "_save_array", save_array)  # space was freed
+    _resume(options, monkeypatch)
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [(r["trial_id"], r["status"]) for r in rows] == [
+        ("0", "COMPLETED"), ("1", "COMPLETED"), ("2", "COMPLETED")]
+
+
+def test_a_second_ctrl_c_while_the_results_are_written_says_what_was_kept(
+        tmp_path, monkeypatch, capsys, lost_ctrl_c):
+    """Defect: two quick Ctrl-C said "interrupted before the search started or after it
+    ended". The first stops trial 1; the second lands while the best trial so far is
+    evaluated, before metrics.json is written."""
+    from models.hypermodel import MLPHyperModel
+    from tuning.cli import main as cli
+
+    fit, calls = MLPHyperModel.fit, []
+
+    def interrupted_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    def pressed_again(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MLPHyperModel, "fit", interrupted_second)
+    monkeypatch.setattr(outputs, "evaluate_best", pressed_again)
+    monkeypatch.setattr(lost_ctrl_c, "catch_interrupts", lambda **kwargs: None)  # the test's own
+    options = _options(tmp_path, "random")
+    status = cli.main(_argv(options))
+    err = capsys.readouterr().err
+    assert status == 130, err
+    assert "before the search started" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped before the results so far were written"), err
+    assert last.endswith(f"--resume --out {tmp_path / 'runs'} --name run")
+    run_dir = tmp_path / "runs" / "run"
+    assert not (run_dir / "metrics.json").exists()
+    assert [r["status"] for r in csv.DictReader((run_dir / "trials.csv").open())] == [
+        "COMPLETED", "RUNNING"]
+
+
+@pytest.mark.slow
+def test_sigterm_mid_search_writes_the_results_so_far_and_exits_143(tmp_path):
+    """Defect: SIGTERM (a `kill`, a scheduler) exited 143 silently with nothing written."""
+    options = _options(tmp_path, "random") | {"epochs": 400}
+    run_dir = tmp_path / "runs" / "run"
+    proc = _start(options)
+    try:
+        _wait_for_second_trial(proc, run_dir)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    said = f"stdout:\n{out}\nstderr:\n{err}"
+    assert proc.returncode == 143, said
+    assert "Traceback" not in err, said
+    assert "--resume --out" in err.strip().splitlines()[-1], said
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [r["status"] for r in rows] == ["COMPLETED", "RUNNING"], (rows, said)
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_hyperband_sigkill_after_a_trial_then_resume(tmp_path, monkeypatch):
+    """The real command line with --tuner hyperband, killed after its first trial ended, then
+    resumed: its 1-epoch round and the trial that continues the best of it, each once."""
+    options = _options(tmp_path, "hyperband") | {"max_trials": 4, "epochs": 3}
+    run_dir = tmp_path / "runs" / "run"
+    proc = _start(options)
+    try:
+        trial_0 = _wait_for_second_trial(proc, run_dir)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert not (run_dir / "metrics.json").exists()
+
+    _resume(options, monkeypatch)
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [r["trial_id"] for r in rows] == ["0", "1", "2", "3"]
+    assert {r["status"] for r in rows} == {"COMPLETED"}
+    values = {}
+    for trial_id in ("0", "1", "2", "3"):
+        saved = json.loads((run_dir / "keras_tuner" / f"trial_{trial_id}" / "trial.json")
+                           .read_text())["hyperparameters"]["values"]
+        values[trial_id] = saved
+    first_round = [tuple(sorted((k, v) for k, v in values[t].items()
+                                if not k.startswith("tuner/"))) for t in ("0", "1", "2")]
+    assert len(set(first_round)) == 3, "a hyperparameter set ran twice in the first round"
+    assert [values[t]["tuner/epochs"] for t in ("0", "1", "2", "3")] == [1, 1, 1, 3]
+    assert values["3"]["tuner/trial_id"] in ("0", "1", "2")  # it continues one of them
+    # Trial 0 finished before the kill: kept as it was, not run again.
+    assert json.loads((run_dir / "histories" / "trial_0.json").read_text()) == trial_0
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "complete"
