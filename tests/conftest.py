@@ -24,6 +24,15 @@ def seed() -> int:
     return 0
 
 
+# cli_run's options; a test that repeats the run in another process starts from these.
+CLI_RUN_ARGS = ("--dataset", "iris", "--max-trials", "1", "--epochs", "1", "--refit")
+
+
+def cli_run_env() -> dict[str, str]:
+    """The environment without TensorFlow settings: run_tuning.py must quiet TensorFlow itself."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
+
+
 @pytest.fixture(scope="session")
 def cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """One real command-line run (iris, 1 trial of 1 epoch, --refit), shared by the tests of the
@@ -34,11 +43,10 @@ def cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """
     out = tmp_path_factory.mktemp("cli_run")
     root = Path(__file__).resolve().parents[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
     proc = subprocess.run(
-        [sys.executable, str(root / "run_tuning.py"), "--dataset", "iris", "--max-trials", "1",
-         "--epochs", "1", "--refit", "--out", str(out), "--name", "run"],
-        capture_output=True, text=True, cwd=root, env=env, timeout=300,
+        [sys.executable, str(root / "run_tuning.py"), *CLI_RUN_ARGS, "--out", str(out), "--name",
+         "run"],
+        capture_output=True, text=True, cwd=root, env=cli_run_env(), timeout=300,
     )
     return proc, out / "run"
 

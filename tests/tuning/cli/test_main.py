@@ -245,3 +245,42 @@ def test_a_run_keeps_the_console_to_its_own_lines(cli_run):
     assert proc.stderr.strip() == "", proc.stderr
     assert "search: " in proc.stdout and "run folder: " in proc.stdout
     assert f"run folder: {run_dir}" in proc.stdout
+
+
+def _repeatable(run_dir: Path) -> tuple[list[dict[str, str]], dict]:
+    """What a seed must repeat: trials.csv (less its wall times) and every test score."""
+    import csv
+    import json
+
+    with open(run_dir / "trials.csv", newline="") as handle:
+        rows = [{k: v for k, v in row.items() if k != "seconds"}
+                for row in csv.DictReader(handle)]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return rows, {"network": metrics["metrics"]["test"],
+                  "exported": metrics["exported_model"]["test"]}
+
+
+@pytest.mark.slow
+def test_two_processes_with_the_same_seed_write_the_same_trials_and_test_scores(cli_run,
+                                                                                  tmp_path):
+    """cli_run (seed 0) repeated in a new process with --seed 0, and once with --seed 1."""
+    from tests.conftest import CLI_RUN_ARGS, cli_run_env
+
+    proc, run_dir = cli_run
+    assert proc.returncode == 0, proc.stderr
+
+    def again(seed: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "run_tuning.py"), *CLI_RUN_ARGS, "--seed", str(seed),
+             "--out", str(tmp_path), "--name", f"seed{seed}"],
+            cwd=ROOT, env=cli_run_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+
+    runs = [again(0), again(1)]  # side by side: each is mostly TensorFlow's start-up
+    for run in runs:
+        out, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, out
+    same, other = _repeatable(tmp_path / "seed0"), _repeatable(tmp_path / "seed1")
+    assert same == _repeatable(run_dir)
+    assert other[0] != same[0] and other[1]["network"] != same[1]["network"]
+    assert other[1]["exported"] != same[1]["exported"]
