@@ -70,7 +70,8 @@ def tune(
     Raises:
         TuningError: bad input or options, with the command line's message; nothing is
             written. Also when every trial failed (`SearchFailedError`; trials.csv and
-            metrics.json are written).
+            metrics.json are written), and when the disk filled up (`DiskFullError`; the
+            unfinished trial is not failed, and `resume=True` runs it again).
         SearchInterrupted: Ctrl-C (KeyboardInterrupt) during the search; trials.csv and
             metrics.json hold the results so far, and `resume=True` with the same options,
             `out` and `name` continues the run.

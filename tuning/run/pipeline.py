@@ -47,8 +47,13 @@ def run(
         ConfigError, DataError: bad input; nothing is written.
         SearchFailedError: every trial failed; trials.csv and metrics.json (status "failed")
             are still written.
-        SearchInterrupted: Ctrl-C during the search; trials.csv and metrics.json (status
-            "interrupted", the best trial so far) are written, and --resume continues.
+        SearchInterrupted: Ctrl-C (or SIGTERM) during the search; trials.csv and metrics.json
+            (status "interrupted", the best trial so far) are written, and --resume continues.
+            Its `written` is False when a second interruption came before they were.
+        DiskFullError: the disk filled up; the unfinished trial is not failed, and --resume
+            continues once there is space.
+
+    The run folder is locked (`tuning.run.lock`) from when it is opened until this returns.
     """
     from tuning.search.progress import ProgressPage
 
@@ -76,6 +81,7 @@ def _run(
         mode.open_folder(prepared.run_dir)
     except BaseException:
         mode.close()
+        mode.release()
         raise
     try:
         return _search_and_write(config, prepared, mode, report, configure, live, page, started)
