@@ -132,17 +132,23 @@ def test_workers_get_the_chiefs_search_options():
     assert (worker.worker, worker.workers, worker.threads) == (True, 1, 1)
 
 
-def test_a_dead_workers_trial_ends_as_failed(tmp_path):
-    """What the chief does when a worker dies holding a trial: no stall, nothing lost."""
+def _small_oracle(tmp_path: Path):
+    """A random-search oracle of 3 trials over one hyperparameter, saving under tmp_path."""
     import keras_tuner as kt
-
-    from tuning.parallel.liveness import all_ended, release_worker
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 8)
     oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=3, seed=1,
                                            hyperparameters=hp)
     oracle._set_project_dir(str(tmp_path), "keras_tuner")
+    return oracle
+
+
+def test_a_dead_workers_trial_ends_as_failed(tmp_path):
+    """What the chief does when a worker dies holding a trial: no stall, nothing lost."""
+    from tuning.parallel.liveness import all_ended, release_worker
+
+    oracle = _small_oracle(tmp_path)
     trial = oracle.create_trial("local-1")
     oracle.create_trial("local-2")
     assert release_worker(oracle, "local-1", "worker local-1 stopped") == trial.trial_id
@@ -544,15 +550,9 @@ def test_a_chief_whose_port_is_taken_refuses_to_start_and_writes_nothing(tmp_pat
 
 def test_a_dead_workers_trial_goes_back_in_the_queue_when_the_disk_was_full(tmp_path):
     """A local worker stopped by a full disk: its trial is handed out again, not failed."""
-    import keras_tuner as kt
-
     from tuning.parallel.liveness import requeue_worker
 
-    hp = kt.HyperParameters()
-    hp.Int("units", 1, 8)
-    oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=3, seed=1,
-                                           hyperparameters=hp)
-    oracle._set_project_dir(str(tmp_path), "keras_tuner")
+    oracle = _small_oracle(tmp_path)
     trial = oracle.create_trial("local-1")
     assert requeue_worker(oracle, "local-1") == trial.trial_id
     assert "local-1" not in oracle.tuner_ids and "local-1" not in oracle.ongoing_trials

@@ -283,7 +283,10 @@ def _check_accounted_for(run_dir: Path, trial_0: dict) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tuner", ["random", "grid", "bayesian"])
+# Random and Bayesian searches share their resume path (the oracles' starting points and
+# Keras Tuner's reconciling of unfinished trials); the in-process kills above cover each tuner's
+# state writes. Grid has its own (keras-team/keras-tuner#1055).
+@pytest.mark.parametrize("tuner", ["grid", "bayesian"])
 def test_sigkill_mid_trial_then_resume(tmp_path, tuner, monkeypatch):
     options = _options(tmp_path, tuner)
     run_dir = tmp_path / "runs" / "run"
