@@ -18,9 +18,6 @@ import pytest
 from reports.headline import make_headline, result_line
 from tests.conftest import HOSTILE_COLUMN
 
-# One process of the suite makes the task runs and opens the browser (pytest-xdist's loadgroup).
-pytestmark = pytest.mark.xdist_group("task_runs")
-
 WIDTHS = (1400, 760)
 TASKS = ("binary", "multiclass", "regression")
 _CHROMIUM_ARGS = [

@@ -196,8 +196,6 @@ def bad_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
     return runs, before, _tree(folder)
 
 
-# One process of the suite runs the cases (under pytest-xdist each would run them all).
-@pytest.mark.xdist_group("bad_runs")
 @pytest.mark.parametrize(("case_id", "message"), [(c[0], c[2]) for c in CASES],
                          ids=[c[0] for c in CASES])
 def test_bad_input_exits_2_with_one_line(bad_runs, case_id, message):
@@ -214,7 +212,6 @@ def test_bad_input_exits_2_with_one_line(bad_runs, case_id, message):
         p: before[p] for p in before if p == str(out) or p.startswith(f"{out}/")}
 
 
-@pytest.mark.xdist_group("bad_runs")
 def test_bad_input_writes_nothing_anywhere_among_its_inputs(bad_runs):
     _, before, after = bad_runs
     assert after == before

@@ -53,7 +53,6 @@ def _config(tmp_path, data, space, **kw) -> RunConfig:
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-@pytest.mark.xdist_group("task_runs")  # with the browser tests: one process makes the runs
 def test_each_task_end_to_end(task_runs, task):
     # The session's one run per task (tests/conftest.py), which the report's tests read too.
     run_dir, lines = task_runs[task]
