@@ -17,10 +17,10 @@ demo: $(VENV)/.installed
 	$(PY) run_tuning.py $(ARGS)
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_benchmarks.py
