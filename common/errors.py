@@ -33,6 +33,8 @@ class DiskFullError(TuningError):
     is space again, runs it again.
     """
 
+    PREFIX = "The disk is full"  # how its message begins (a chief reads it in a worker's log)
+
     @classmethod
     def in_run(cls, run_dir: str | Path, error: BaseException, what: str = "") -> DiskFullError:
         """The error to report for `error` (a full disk, see `is_disk_full`) in `run_dir`.
@@ -45,7 +47,7 @@ class DiskFullError(TuningError):
         reason = getattr(cause, "strerror", None) or "No space left on device"
         where = what or (f"'{cause.filename}'" if getattr(cause, "filename", None) else "a file")
         return cls(
-            f"The disk is full ({reason}) while writing {where} in '{run_dir}'. The search "
+            f"{cls.PREFIX} ({reason}) while writing {where} in '{run_dir}'. The search "
             "stopped; no unfinished trial was recorded as failed. Free some space, then "
             f"continue with the same options plus --resume --out {run_dir.parent} --name "
             f"{run_dir.name}"

@@ -63,7 +63,7 @@ def _imports_frozen():
 
 
 # A tiny space: every trial is cheap, and the report still has hyperparameters to plot.
-_RUN_SPACE = """
+RUN_SPACE = """
 layers = [1, 2]
 units = [8, 16]
 learning_rate = { min = 1e-3, max = 3e-2, sampling = "log" }
@@ -85,7 +85,7 @@ def task_runs(tmp_path_factory) -> dict:
     from tuning.run.pipeline import run
 
     root = tmp_path_factory.mktemp("task_runs")
-    (root / "space.toml").write_text(_RUN_SPACE)
+    (root / "space.toml").write_text(RUN_SPACE)
     rng = np.random.default_rng(0)
     n = 120
     x1, x2 = rng.normal(size=n), rng.normal(size=n)

@@ -97,18 +97,24 @@ def _open(browser, run_dir: Path, width: int, name: str = "report.html", **optio
     return page, messages
 
 
+def _shoot_and_check_width(page, screenshots: list[Path], name: str) -> None:
+    """Save a full-page screenshot in every screenshot folder; the page must not scroll
+    sideways."""
+    for folder in screenshots:
+        page.screenshot(path=str(folder / name), full_page=True)
+    overflow = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert overflow[0] <= overflow[1], f"the page scrolls sideways: {overflow}"
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("task", TASKS)
 def test_report_renders_cleanly_at_both_widths(browser, task_runs, screenshots, task, width):
     run_dir, _ = task_runs[task]
     page, messages = _open(browser, run_dir, width)
     try:
-        for folder in screenshots:
-            page.screenshot(path=str(folder / f"{task}-{width}.png"), full_page=True)
-        overflow = page.evaluate(
-            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        assert overflow[0] <= overflow[1], f"the page scrolls sideways: {overflow}"
+        _shoot_and_check_width(page, screenshots, f"{task}-{width}.png")
         sizes = page.evaluate(
             "Array.from(document.querySelectorAll('figure'), figure => {"
             " const svg = figure.querySelector('svg');"
@@ -183,12 +189,7 @@ def test_the_progress_page_renders_cleanly_and_links_the_report(browser, task_ru
     run_dir, _ = task_runs["regression"]
     page, messages = _open(browser, run_dir, width, name="progress.html")
     try:
-        for folder in screenshots:
-            page.screenshot(path=str(folder / f"progress-{width}.png"), full_page=True)
-        overflow = page.evaluate(
-            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        assert overflow[0] <= overflow[1], f"the page scrolls sideways: {overflow}"
+        _shoot_and_check_width(page, screenshots, f"progress-{width}.png")
         box = page.eval_on_selector("#scores svg", "svg => svg.getBoundingClientRect().toJSON()")
         assert box["width"] > 200 and box["height"] > 50, box
         assert page.inner_text("#state") == "finished"

@@ -14,15 +14,10 @@ import pandas as pd
 import pytest
 
 from common.errors import ConfigError, DataError, ModelError, SearchInterrupted, TuningError
+from tests.conftest import RUN_SPACE
 from tuning.api import load_run, tune
 
 ROOT = Path(__file__).resolve().parents[2]
-SPACE = """
-layers = [1, 2]
-units = [8, 16]
-learning_rate = { min = 1e-3, max = 3e-2, sampling = "log" }
-batch_size = 32
-"""
 # A target name that would be markup if the notebook summary did not escape it.
 HOSTILE_TARGET = "<i>label</i>"
 FAST = dict(tuner="random", max_trials=2, epochs=2, patience=2)
@@ -43,7 +38,7 @@ def _frame(seed: int = 0, n: int = 120) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def space(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("space") / "space.toml"
-    path.write_text(SPACE)
+    path.write_text(RUN_SPACE)
     return str(path)
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from common import compat
-from common.errors import ConfigError
+from common.errors import ConfigError, DiskFullError
 from common.space import SearchSpace, load_space
 from tuning.config import RunConfig
 from tuning.options import forwarded_argv
@@ -64,7 +64,8 @@ _ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tuning` p
 # A layer's width times the batch size from which more TensorFlow threads per trial pay
 # (README, Performance: below it one thread per trial was faster).
 _WIDE = 512 * 1024
-_DISK_FULL = "error: The disk is full"  # how a worker stopped by a full disk says so last
+# How a worker stopped by a full disk says so last (the command line's `error: ` line).
+_DISK_FULL = f"error: {DiskFullError.PREFIX}"
 PARENT_ENV = "KERAS_MLP_TUNER_CHIEF_PID"  # set for local workers: exit when the chief is gone
 
 
@@ -303,7 +304,7 @@ class Chief:
             code = worker.process.returncode
             if code == 2 and worker.copier is not None:
                 worker.copier.join(2.0)  # its error line into the log
-            if code == 2 and _last_line(worker.log).startswith(f"; last line: {_DISK_FULL}"):
+            if code == 2 and _last_line(worker.log).startswith(_DISK_FULL):
                 # Not the trial's fault: it is handed out again (and --resume runs it if the
                 # search stops for the same reason), never recorded as failed.
                 trial_id = requeue_worker(oracle, worker.worker_id)
@@ -324,6 +325,7 @@ class Chief:
             if worker.copier is not None:
                 worker.copier.join(2.0)  # its last lines into the log, to quote them
             said = _last_line(worker.log) if code > 0 else ""
+            said = f"; last line: {said[:300]}" if said else ""
             self._report(f"warning: worker {worker.worker_id} exited with code {code}; {what}"
                          f" (log: {worker.log}{said})")
             # Exit status 2 is a bad option or a settings mismatch: a replacement would fail too.
@@ -409,11 +411,12 @@ def _reserve_port(host: str, port: int) -> socket.socket:
 
 
 def _last_line(log: Path) -> str:
+    """The log's last non-blank line, stripped ("" when there is none or it cannot be read)."""
     try:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
-    return f"; last line: {lines[-1].strip()[:300]}" if lines else ""
+    return lines[-1].strip() if lines else ""
 
 
 def _serialize_saves(oracle: Any) -> None:
