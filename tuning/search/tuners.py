@@ -215,6 +215,12 @@ class _TrialBookkeeping:
             message = str(exc)
             raise
         except Exception as exc:
+            if interrupt_requested():
+                # The signal's KeyboardInterrupt raised inside C code that turned it into
+                # another error (seen: "SystemError: Objects/listobject.c:338: bad argument to
+                # internal function"): the trial was interrupted, not failed.
+                message = "interrupted before it finished; --resume runs it again"
+                raise KeyboardInterrupt from exc
             if is_disk_full(exc):
                 disk_full = True  # not this trial's fault: it runs again after --resume
                 raise self._disk_full(exc, trial.trial_id) from exc

@@ -411,6 +411,29 @@ def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch,
     assert not getattr(baselines, "forked", False)  # a forked fit was stopped and reaped
 
 
+def test_a_ctrl_c_that_python_turned_into_another_error_is_an_interruption(tmp_path, monkeypatch,
+                                                                           lost_ctrl_c):
+    """Seen under load: the signal's KeyboardInterrupt, raised inside C code, came out of the
+    epoch as "SystemError: Objects/listobject.c:338: bad argument to internal function"; the
+    trial was recorded as FAILED for good and the next one started."""
+    from tuning.search import tuners
+
+    on_epoch_end = tuners.EpochLog.on_epoch_end
+
+    def mangled_during_first_epoch(self, epoch, logs=None):
+        on_epoch_end(self, epoch, logs)
+        lost_ctrl_c._INTERRUPTED.set()
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+    monkeypatch.setattr(tuners.EpochLog, "on_epoch_end", mangled_during_first_epoch)
+    options = _options(tmp_path, "random") | {"epochs": 50}
+    with pytest.raises(SearchInterrupted):
+        pipeline.run(RunConfig(**options), report=lambda line: None)
+    rows = list(csv.DictReader((tmp_path / "runs" / "run" / "trials.csv").open()))
+    assert [(r["status"], r["message"]) for r in rows] == [
+        ("RUNNING", "interrupted before it finished; --resume runs it again")]
+
+
 def test_resume_refuses_other_settings(tmp_path):
     options = _options(tmp_path, "random")
     run_dir = tmp_path / "runs" / "run"
