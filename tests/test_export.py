@@ -165,6 +165,16 @@ def exports(tmp_path_factory) -> dict[str, Export]:
     return {task: _export(task, root / task) for task in TASKS}
 
 
+_EACH_PREDICT = """
+import json, sys
+from tuning.cli.main import main
+for argv in json.loads(sys.argv[1]):
+    status = main(argv)
+    if status != 0:
+        sys.exit(f"{argv}: exit {status}")
+"""
+
+
 @pytest.fixture(scope="module")
 def outside(exports, tmp_path_factory) -> dict[str, Any]:
     """Plain Keras in a fresh interpreter, and `predict` once per task, all at once."""
@@ -196,25 +206,18 @@ def outside(exports, tmp_path_factory) -> dict[str, Any]:
             text=True,
         )
     }
-    for task, e in exports.items():
-        procs[task] = subprocess.Popen(
-            [
-                sys.executable,
-                "run_tuning.py",
-                "predict",
-                "--model",
-                str(e.folder),
-                "--data",
-                str(e.new_csv),
-                "--out",
-                str(work / f"{task}.csv"),
-            ],
-            cwd=REPO,
-            env=_ENV,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    # `predict` for every task in one interpreter, one command after the other, as
+    # `run_tuning.py predict ...` runs each: most of a process is TensorFlow's start-up.
+    commands = [["predict", "--model", str(e.folder), "--data", str(e.new_csv), "--out",
+                 str(work / f"{task}.csv")] for task, e in exports.items()]
+    procs["predict"] = subprocess.Popen(
+        [sys.executable, "-c", _EACH_PREDICT, json.dumps(commands)],
+        cwd=REPO,
+        env=_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for name, proc in procs.items():
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, f"{name}: {err}"

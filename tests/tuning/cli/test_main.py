@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -189,11 +189,38 @@ def bad_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
         else:
             out = folder / f"out-{case_id}"
             argv += ["--out", str(out)]
-        return case_id, (_cli(*argv), out, paths)
+        return case_id, (argv, out)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = dict(pool.map(one, CASES))
+    prepared = [one(case) for case in CASES]
+    # One interpreter runs every case through run_tuning.main, as `python run_tuning.py ...`
+    # would, one after the other: ~0.35 s of start-up each (39 cases) became one.
+    jobs = folder.parent / "bad_jobs.json"
+    jobs.write_text(json.dumps([argv for _, (argv, _) in prepared]))
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", _EACH_CASE, str(jobs)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    runs = {case_id: (subprocess.CompletedProcess(argv, result["status"], result["stdout"],
+                                                  result["stderr"]), out, paths)
+            for (case_id, (argv, out)), result in zip(prepared, results, strict=True)}
     return runs, before, _tree(folder)
+
+
+_EACH_CASE = """
+import contextlib, io, json, sys
+from tuning.cli.main import main
+results = []
+for argv in json.load(open(sys.argv[1])):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as exit:  # argparse's own refusals
+            status = exit.code
+    results.append({"status": status, "stdout": out.getvalue(), "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
 
 
 @pytest.mark.parametrize(("case_id", "message"), [(c[0], c[2]) for c in CASES],
@@ -250,7 +277,6 @@ def test_a_run_keeps_the_console_to_its_own_lines(cli_run):
 def _repeatable(run_dir: Path) -> tuple[list[dict[str, str]], dict]:
     """What a seed must repeat: trials.csv (less its wall times) and every test score."""
     import csv
-    import json
 
     with open(run_dir / "trials.csv", newline="") as handle:
         rows = [{k: v for k, v in row.items() if k != "seconds"}
