@@ -125,6 +125,7 @@ def diagnose(
     patience: int,
     epochs: int,
     history_train_loss: float | None = None,
+    exported: tuple[str, float] | None = None,
 ) -> Diagnosis:
     """Judge the best model by the rules in `RULES`.
 
@@ -143,6 +144,10 @@ def diagnose(
             regression target learned on a log or quantile scale): U4 then compares the
             training objective with it on that scale, where the naive loss is 1. Defaults to
             None.
+        exported: what the run exported, in words, and its test loss, when that is not the
+            best trial's network as it trained (an ensemble, a refit): the warning that a
+            baseline has a lower test loss then compares with what the user gets. Defaults to
+            None (the best trial's network is the exported model).
 
     Returns:
         The verdict with its evidence, checks, reasons, advice and warnings.
@@ -170,7 +175,7 @@ def diagnose(
     also = [c.rule for c in underfit if c.fired] if verdict == "overfitting" else []
     if also:
         ev["also_fired"] = ", ".join(also)
-    test_check, warnings = _warnings(ev, baselines, verdict, facts)
+    test_check, warnings = _warnings(ev, baselines, verdict, facts, exported)
     ev["test_agrees_with_validation"] = not (test_check and test_check.fired)
 
     best_val_skill = max(0.0, best_baseline_skill(ev))  # the naive baseline's is 0

@@ -307,8 +307,13 @@ def _warnings(
     baselines: Mapping[str, Mapping[str, Mapping[str, float | None]]],
     verdict: str,
     facts: Mapping[str, Any],
+    exported: tuple[str, float] | None = None,
 ) -> tuple[Check | None, list[str]]:
-    """The test-vs-validation check and the notes that do not change the verdict."""
+    """The test-vs-validation check and the notes that do not change the verdict.
+
+    `exported`: (what was exported, its test loss) when it is not the best trial's network; the
+    baseline warning then judges that model, the one the user gets.
+    """
     warnings: list[str] = []
     check = None
     if "test_minus_validation" in ev:
@@ -329,15 +334,22 @@ def _warnings(
                 "trials help."
             )
     naive_test = _first_loss(baselines.get("naive", {}), "test")
-    if "test_loss" in ev and naive_test:
+    judged = None
+    if exported is not None and math.isfinite(exported[1]):
+        judged = (f"the exported model ({exported[0]}: {_fmt(exported[1])}; the best trial's "
+                  f"network alone: {_fmt(ev['test_loss'])})" if "test_loss" in ev
+                  else f"the exported model ({exported[0]}: {_fmt(exported[1])})", exported[1])
+    elif "test_loss" in ev:
+        judged = (f"the network ({_fmt(ev['test_loss'])})", ev["test_loss"])
+    if judged is not None and naive_test:
         for name, scores in baselines.items():
             other = _first_loss(scores, "test")
             if name == "naive" or other is None:
                 continue
-            if (ev["test_loss"] - other) / naive_test >= BASELINE_BEATS_WARNING:
+            if (judged[1] - other) / naive_test >= BASELINE_BEATS_WARNING:
                 warnings.append(
                     f"The {name.replace('_', ' ')} baseline has a lower test loss "
-                    f"({_fmt(other)}) than the network ({_fmt(ev['test_loss'])})."
+                    f"({_fmt(other)}) than {judged[0]}."
                 )
     if ev["gap"] >= OVERFIT_GAP > ev["excess_gap"]:
         warnings.append(

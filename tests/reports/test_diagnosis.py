@@ -507,6 +507,27 @@ def test_baseline_that_beats_the_network_is_named():
     assert any("gradient boosting baseline" in w for w in result.warnings)
 
 
+@pytest.mark.parametrize(("exported_loss", "warned"), [(0.06, False), (0.12, True)])
+def test_the_baseline_warning_judges_the_exported_model(exported_loss, warned):
+    """An ensemble exported: the user gets it, not the best trial's network (test loss 0.12
+    here), so a baseline is compared with the ensemble's test loss."""
+    result = diagnose(
+        BINARY,
+        _metrics(0.04, 0.09, test=0.12),
+        _baselines(boosting=0.05),
+        _converged(),
+        patience=10,
+        epochs=100,
+        exported=("an ensemble of 3 trials", exported_loss),
+    )
+    said = [w for w in result.warnings if "gradient boosting baseline" in w]
+    assert bool(said) == warned
+    if warned:
+        assert said[0] == ("The gradient boosting baseline has a lower test loss (0.05) than the "
+                           "exported model (an ensemble of 3 trials: 0.12; the best trial's "
+                           "network alone: 0.12).")
+
+
 @pytest.mark.parametrize(("above", "warned"), [(0.19, False), (0.21, True)],
                          ids=["below-0.2", "above-0.2"])
 def test_test_vs_validation_warning_at_its_threshold(above, warned):

@@ -332,6 +332,7 @@ def export_and_report(
     diagnosis = diagnose(
         prepared.task, evaluation.metrics, fitted, result.best, patience=config.patience,
         epochs=config.epochs, history_train_loss=evaluation.history_train_loss,
+        exported=_exported_loss(ready),
     )
     report(verdict_line(diagnosis))
     for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report
@@ -342,6 +343,18 @@ def export_and_report(
     write_text(prepared.run_dir / "report.html", page)
     report(f"report: {prepared.run_dir / 'report.html'}")
     return {"baselines": fitted, "diagnosis": diagnosis.to_dict()}
+
+
+def _exported_loss(ready: ReadyExport) -> tuple[str, float] | None:
+    """What was exported and its test loss, for the diagnosis, unless it is the best trial's
+    network as it trained (whose test loss the diagnosis has already)."""
+    from reports.headline import describe_exported
+
+    record = ready.record()
+    loss = record.get("test", {}).get("loss")
+    if record.get("kind") == "best_trial" or loss is None:
+        return None
+    return describe_exported(record), float(loss)
 
 
 def verdict_line(diagnosis: Any) -> str:
