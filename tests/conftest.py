@@ -8,9 +8,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as run_tuning.py: faster, and quiet
 
+import fcntl  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -33,6 +38,31 @@ def cli_run_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
 
 
+def once_per_session(tmp_path_factory, name: str, build: Callable[[Path], Any],
+                     to_json: Callable[[Any], Any], from_json: Callable[[Any], Any]) -> Any:
+    """A session fixture's value built once for the whole run, not once per pytest-xdist process.
+
+    The first process to get here builds it in a folder every process sees (under xdist,
+    `getbasetemp().parent` is shared) and leaves it as JSON; another one waits for the lock and
+    reads that. Without xdist, `build` just runs. Callers must not change what it built.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / f"{name}.json"
+        if saved.exists():
+            return from_json(json.loads(saved.read_text()))
+        folder = shared / name
+        if folder.exists():  # a build that failed in another process: start afresh
+            shutil.rmtree(folder)
+        folder.mkdir()
+        value = build(folder)
+        saved.write_text(json.dumps(to_json(value)))
+        return value
+
+
 @pytest.fixture(scope="session")
 def cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """One real command-line run (iris, 1 trial of 1 epoch, --refit), shared by the tests of the
@@ -41,14 +71,20 @@ def cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
 
     No TensorFlow settings come from outside: run_tuning.py must quiet TensorFlow itself.
     """
-    out = tmp_path_factory.mktemp("cli_run")
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [sys.executable, str(root / "run_tuning.py"), *CLI_RUN_ARGS, "--out", str(out), "--name",
-         "run"],
-        capture_output=True, text=True, cwd=root, env=cli_run_env(), timeout=300,
+    def build(out: Path) -> tuple[subprocess.CompletedProcess, Path]:
+        root = Path(__file__).resolve().parents[1]
+        proc = subprocess.run(
+            [sys.executable, str(root / "run_tuning.py"), *CLI_RUN_ARGS, "--out", str(out),
+             "--name", "run"],
+            capture_output=True, text=True, cwd=root, env=cli_run_env(), timeout=300,
+        )
+        return proc, out / "run"
+
+    return once_per_session(
+        tmp_path_factory, "cli_run", build,
+        lambda v: [v[0].args, v[0].returncode, v[0].stdout, v[0].stderr, str(v[1])],
+        lambda j: (subprocess.CompletedProcess(*j[:4]), Path(j[4])),
     )
-    return proc, out / "run"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -77,6 +113,14 @@ HOSTILE_COLUMN = "<script>alert(1)</script>"
 def task_runs(tmp_path_factory) -> dict:
     """One finished run folder per task (2 trials x 2 epochs, in this process), for tests that
     read what a real run leaves: task -> (run folder, console lines)."""
+    return once_per_session(
+        tmp_path_factory, "task_runs", _task_runs,
+        lambda runs: {task: [str(folder), lines] for task, (folder, lines) in runs.items()},
+        lambda saved: {task: (Path(folder), lines) for task, (folder, lines) in saved.items()},
+    )
+
+
+def _task_runs(root: Path) -> dict:
     import keras
     import numpy as np
     import pandas as pd
@@ -84,7 +128,6 @@ def task_runs(tmp_path_factory) -> dict:
     from tuning.config import RunConfig
     from tuning.run.pipeline import run
 
-    root = tmp_path_factory.mktemp("task_runs")
     (root / "space.toml").write_text(RUN_SPACE)
     rng = np.random.default_rng(0)
     n = 120
