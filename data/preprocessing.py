@@ -260,7 +260,6 @@ def _target_encoding_layers(spec: FeatureSpec) -> Any:
     """String input (n, 1) → the column's target-encoding features (n, d), as fixed standard
     layers: `StringLookup` to an index (0 = any value without a row), then `Embedding` whose
     weights are the table, then `Flatten`."""
-    import keras
     from keras import layers
 
     table = np.asarray(spec.target_encoding, dtype=np.float32)

@@ -238,6 +238,11 @@ def _build(
                             config.target_transform, encodings)  # checked by `prepare`
     if prepared.task.kind == "regression":
         report(f"target: learned {encoded.target_transform.reason}")
+    for spec in encoded.preprocessing.features:
+        if spec.target_encoding:  # a many-valued category (README, "What happens to your data")
+            report(f"encoding: {spec.name!r} has {len(spec.target_vocabulary):,} distinct "
+                   f"training values: one-hot over the {len(spec.vocabulary)} most frequent, "
+                   "plus a target encoding")
     # Regression: RMSE in the target's units (or on its learned scale).
     scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std,
                                 encoded.target_transform.kind)
