@@ -13,7 +13,7 @@ value, the mean of the training target (binary: P(classes[1]); multiclass: one c
 class; regression: the standardized target as the network learns it) shrunk toward the training
 mean by the value's count, m-estimate (n·mean + m·prior) / (n + m) with m the empirical-Bayes
 ratio of the within-value to the between-value variance (`target_encoding_table`). Values the
-training split never had (or beyond its `_MAX_TARGET_VALUES` most frequent) get the prior. The
+training split never had (or beyond its `MAX_TARGET_VALUES` most frequent) get the prior. The
 table is the weights of a fixed `Embedding` after `StringLookup(output_mode="int")`: standard
 layers, so the exported model still loads with `safe_mode=True` and no project code. The
 training rows' own encodings come out of fold (`out_of_fold_encoding`, 5 folds of the training
@@ -45,7 +45,7 @@ MISSING_CATEGORY = ""
 # already gives every training value its own slot.
 TARGET_ENCODING_MIN_VALUES = _MAX_CATEGORIES
 # Values with a target-encoding row of their own (most frequent first); rarer ones get the prior.
-_MAX_TARGET_VALUES = 10_000
+MAX_TARGET_VALUES = 10_000
 # Folds of the training split for the training rows' out-of-fold target encodings.
 TARGET_ENCODING_FOLDS = 5
 # Bounds of the m-estimate's m (pseudo-rows of the prior), empirical-Bayes estimated per column.
@@ -332,7 +332,7 @@ def fit_preprocessing(train: pd.DataFrame, columns: tuple[Column, ...]) -> Prepr
 
 
 def target_encoding_table(
-    values: pd.Series, targets: np.ndarray, limit: int = _MAX_TARGET_VALUES
+    values: pd.Series, targets: np.ndarray, limit: int = MAX_TARGET_VALUES
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """The m-estimate target encoding of one categorical column from training rows.
 
