@@ -19,11 +19,11 @@ import numpy as np
 from data.cleaning import Column
 from data.preprocessing import (
     Preprocessing,
+    TargetEncodingCheck,
     add_target_encoding,
     encode,
     fit_preprocessing,
     fold_of_rows,
-    out_of_fold_encoding,
 )
 from data.splits import SPLIT_NAMES, Splits
 from data.target import TargetTransform, choose_transform
@@ -53,6 +53,8 @@ class EncodedSplits:
         variants: numeric encoding (`data.numeric_encoding`) -> its preprocessing model and
             feature matrices, for every encoding the search may choose; "standard" is
             `preprocessing_model` and `x`.
+        target_encoding_checks: every many-valued categorical column's check, whether it got
+            a target encoding or not (`data.preprocessing.add_target_encoding`).
     """
 
     preprocessing: Preprocessing
@@ -63,6 +65,7 @@ class EncodedSplits:
     target_std: float = 1.0
     target_transform: TargetTransform = TargetTransform()
     variants: dict[str, tuple[Any, dict[str, np.ndarray]]] = field(default_factory=dict)
+    target_encoding_checks: tuple[TargetEncodingCheck, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -171,14 +174,11 @@ def encode_splits(
     y = {name: _training_target(splits.y[name], task, mean, std, transform)
          for name in SPLIT_NAMES}
     targets = _encoding_targets(y["train"], task)
-    encoded = add_target_encoding(preprocessing, train, targets)
-    out_of_fold = {}
-    if encoded != preprocessing:
+    encoded, out_of_fold, checks = add_target_encoding(
+        preprocessing, train, targets, fold_of_rows(len(train)))
+    if out_of_fold:
         preprocessing, model = encoded, encoded.build()
         x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
-        folds = fold_of_rows(len(train))
-        out_of_fold = {spec.input_name: out_of_fold_encoding(spec, train, targets, folds)
-                       for spec in preprocessing.features if spec.target_encoding}
         x["train"] = _use_out_of_fold(preprocessing, x["train"], "standard", out_of_fold)
     variants = {}
     for encoding in dict.fromkeys(encodings):
@@ -188,7 +188,8 @@ def encode_splits(
             matrices["train"] = _use_out_of_fold(preprocessing, matrices["train"], encoding,
                                                  out_of_fold)
             variants[encoding] = (other, matrices)
-    return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants)
+    return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants,
+                         tuple(checks))
 
 
 def describe(encoded: EncodedSplits) -> dict[str, Any]:

@@ -156,3 +156,16 @@ def test_the_model_gives_unseen_values_the_prior_and_round_trips_through_metadat
            for item in pre.to_dict()]
     assert Preprocessing.from_dict(old).features[0].target_encoding == ()
     assert Preprocessing.from_dict(old).width == pre.width - 1
+
+
+def test_a_many_valued_column_that_says_nothing_about_the_target_gets_no_encoding(monkeypatch):
+    monkeypatch.setattr(preprocessing, "TARGET_ENCODING_MIN_VALUES", 5)
+    splits = _splits()
+    rng = np.random.default_rng(1)
+    noise = Splits(splits.x, {k: rng.normal(size=len(v)) for k, v in splits.y.items()})
+    encoded = encode_splits(COLUMNS, noise, Task("regression"))
+    assert not encoded.preprocessing.features[0].target_encoding
+    (check,) = encoded.target_encoding_checks
+    assert check.column == "shop" and not check.kept and check.gain < 0.01
+    kept = encode_splits(COLUMNS, splits, Task("regression")).target_encoding_checks[0]
+    assert kept.kept and kept.gain > 0.5
