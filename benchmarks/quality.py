@@ -66,6 +66,10 @@ TABLES = (
     _shared("loans", "interest_rate", "regression", drop="grade,sub_grade"),
     Table("gen_nonlinear", ("@gen_nonlinear",), "regression", "Friedman #1, 2,000 rows"),
     Table("gen_linear", ("@gen_linear",), "binary", "logistic, 10 features, 1,500 rows"),
+    Table("gen_many_values", ("@gen_many_values",), "regression",
+          "a 600-valued text column with long-tailed frequencies, 5,000 rows"),
+    Table("gen_many_binary", ("@gen_many_binary",), "binary",
+          "the same kind of column, a logistic target, 5,000 rows"),
 )
 
 
@@ -81,6 +85,8 @@ def _generated(name: str, folder: Path) -> tuple[str, ...]:
         y = (10 * np.sin(np.pi * x[:, 0] * x[:, 1]) + 20 * (x[:, 2] - 0.5) ** 2
              + 10 * x[:, 3] + 5 * x[:, 4] + rng.normal(0, 1.0, 2000))
         frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(10)]).assign(y=y)
+    elif name.startswith("gen_many_"):  # a many-valued category whose values matter
+        frame = _many_values(rng, binary=name == "gen_many_binary")
     else:  # nearly linear: a logistic model on 10 correlated features, little curvature
         x = rng.normal(size=(1500, 10)) @ rng.normal(scale=0.5, size=(10, 10)) + rng.normal(
             size=(1500, 10))
@@ -90,6 +96,27 @@ def _generated(name: str, folder: Path) -> tuple[str, ...]:
     if not path.exists():
         frame.to_csv(path, index=False)
     return ("--data", str(path), "--target", "y")
+
+
+def _many_values(rng, binary: bool, rows: int = 5000, values: int = 600):
+    """A text column of `values` shops with Zipf-like frequencies (a few common, a long tail of
+    rare ones), each with its own random effect, plus four numeric features: the shop's effect
+    is as large as the numbers' together, and most shops are too rare for one-hot's 100 slots."""
+    import numpy as np
+    import pandas as pd
+
+    weights = 1.0 / np.arange(1, values + 1) ** 0.8
+    shop = rng.choice(values, size=rows, p=weights / weights.sum())
+    effect = rng.normal(0.0, 1.0, values)
+    x = rng.normal(size=(rows, 4))
+    signal = 1.5 * effect[shop] + x[:, 0] + np.sin(2 * x[:, 1]) + 0.5 * x[:, 2] * x[:, 3]
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(4)])
+    frame.insert(0, "shop", [f"shop_{s:04d}" for s in rng.permutation(values)[shop]])
+    if binary:
+        y = np.where(rng.random(rows) < 1 / (1 + np.exp(-(signal - 0.5))), "yes", "no")
+    else:
+        y = signal + rng.normal(0.0, 1.0, rows)
+    return frame.assign(y=y)
 
 
 def _primary(task: str) -> str:

@@ -1,4 +1,13 @@
-"""Encode the splits once per run: feature matrices for training, targets in training form."""
+"""Encode the splits once per run: feature matrices for training, targets in training form.
+
+Many-valued categorical columns get their target encoding here (`data.preprocessing`), once the
+training target is in training form: its table comes from the training split; the training
+matrix's target-encoded features are out of fold (each training row's from the other folds'
+rows), validation's and test's from the whole training table, as the exported model computes
+them. With cross-validation (`--cv`) or `--refit`, whose networks train on the training rows
+and the validation rows together, the training rows keep their out-of-fold features and the
+validation rows the whole table's: no row's features hold its own target.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from data.cleaning import Column
-from data.preprocessing import Preprocessing, encode, fit_preprocessing
+from data.preprocessing import (
+    Preprocessing,
+    TargetEncodingCheck,
+    add_target_encoding,
+    encode,
+    fit_preprocessing,
+    fold_of_rows,
+)
 from data.splits import SPLIT_NAMES, Splits
 from data.target import TargetTransform, choose_transform
 from data.task import Task
@@ -37,6 +53,8 @@ class EncodedSplits:
         variants: numeric encoding (`data.numeric_encoding`) -> its preprocessing model and
             feature matrices, for every encoding the search may choose; "standard" is
             `preprocessing_model` and `x`.
+        target_encoding_checks: every many-valued categorical column's check, whether it got
+            a target encoding or not (`data.preprocessing.add_target_encoding`).
     """
 
     preprocessing: Preprocessing
@@ -47,6 +65,7 @@ class EncodedSplits:
     target_std: float = 1.0
     target_transform: TargetTransform = TargetTransform()
     variants: dict[str, tuple[Any, dict[str, np.ndarray]]] = field(default_factory=dict)
+    target_encoding_checks: tuple[TargetEncodingCheck, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -101,6 +120,27 @@ def _training_target(
     return ((transform.forward(y) - mean) / std).astype(np.float32).reshape(-1, 1)
 
 
+def _encoding_targets(y: np.ndarray, task: Task) -> np.ndarray:
+    """The training targets a target encoding averages, (n, d): 0/1, one-hot classes, or the
+    standardized target on its learned scale."""
+    if task.kind == "multiclass":
+        return np.eye(task.n_classes, dtype=np.float64)[np.asarray(y, dtype=np.int64)]
+    return np.asarray(y, dtype=np.float64).reshape(-1, 1)
+
+
+def _use_out_of_fold(
+    preprocessing: Preprocessing, x: np.ndarray, encoding: str, out_of_fold: dict[str, np.ndarray]
+) -> np.ndarray:
+    """The training matrix with its target-encoded features replaced by their out-of-fold
+    values (`x` itself when there are none)."""
+    found = preprocessing.target_encoded_columns(x.shape[1], encoding)
+    if found:
+        x = np.array(x, dtype=np.float32)
+        for spec, columns in found:
+            x[:, columns] = out_of_fold[spec.input_name]
+    return x
+
+
 def encode_splits(
     columns: tuple[Column, ...],
     splits: Splits,
@@ -122,23 +162,34 @@ def encode_splits(
     Raises:
         ValueError: a requested transform the training target does not allow.
     """
-    preprocessing = fit_preprocessing(splits.x["train"], columns)
+    train = splits.x["train"]
+    preprocessing = fit_preprocessing(train, columns)
     model = preprocessing.build()
     x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
     mean, std, transform = 0.0, 1.0, TargetTransform()
-    if task.kind == "regression":
+    if task.kind == "regression":  # decided on the one-hot features, before any target encoding
         transform = choose_transform(splits.y["train"], target_transform, x["train"])
         train_y = transform.forward(splits.y["train"])
         mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
     y = {name: _training_target(splits.y[name], task, mean, std, transform)
          for name in SPLIT_NAMES}
+    targets = _encoding_targets(y["train"], task)
+    encoded, out_of_fold, checks = add_target_encoding(
+        preprocessing, train, targets, fold_of_rows(len(train)))
+    if out_of_fold:
+        preprocessing, model = encoded, encoded.build()
+        x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
+        x["train"] = _use_out_of_fold(preprocessing, x["train"], "standard", out_of_fold)
     variants = {}
     for encoding in dict.fromkeys(encodings):
         if encoding != "standard":
             other = preprocessing.build(encoding)
-            variants[encoding] = (
-                other, {name: encode(preprocessing, other, splits.x[name]) for name in SPLIT_NAMES})
-    return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants)
+            matrices = {name: encode(preprocessing, other, splits.x[name]) for name in SPLIT_NAMES}
+            matrices["train"] = _use_out_of_fold(preprocessing, matrices["train"], encoding,
+                                                 out_of_fold)
+            variants[encoding] = (other, matrices)
+    return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants,
+                         tuple(checks))
 
 
 def describe(encoded: EncodedSplits) -> dict[str, Any]:

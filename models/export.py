@@ -235,6 +235,10 @@ def _input_entry(spec: FeatureSpec, raw: pd.DataFrame | None) -> dict[str, Any]:
         entry["encoding"] = _BOOLEAN_ENCODING
     if spec.kind == "categorical":
         entry["unseen"] = "values not in the vocabulary share one extra one-hot slot"
+        if spec.target_encoding:
+            entry["unseen"] += (
+                "; the column is also target-encoded (many values): values training never had "
+                "get the training prior")
     if spec.kind == "numeric":
         entry["missing_markers"] = (
             _missing_markers(raw[spec.name]) if raw is not None and spec.name in raw else []

@@ -222,6 +222,7 @@ def _build(
     import keras
 
     from data.encoding import encode_splits
+    from data.preprocessing import MAX_TARGET_VALUES
     from data.splits import fold_masks
     from models.heads import head_for
     from models.hypermodel import MLPHyperModel
@@ -238,6 +239,12 @@ def _build(
                             config.target_transform, encodings)  # checked by `prepare`
     if prepared.task.kind == "regression":
         report(f"target: learned {encoded.target_transform.reason}")
+    for spec in encoded.preprocessing.features:
+        if spec.target_encoding:  # a many-valued category (README, "What happens to your data")
+            many = len(spec.target_vocabulary)
+            many_text = f"{many:,}" if many < MAX_TARGET_VALUES else f"at least {many:,}"
+            report(f"encoding: {spec.name!r} has {many_text} distinct training values: one-hot "
+                   f"over the {len(spec.vocabulary)} most frequent, plus a target encoding")
     # Regression: RMSE in the target's units (or on its learned scale).
     scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std,
                                 encoded.target_transform.kind)
