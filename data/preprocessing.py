@@ -8,7 +8,7 @@ per run and written into fixed-weight Keras layers (`Normalization`, `StringLook
 exported model applies exactly the transform the network was trained on.
 
 Many-valued categorical columns (more than `TARGET_ENCODING_MIN_VALUES` distinct training
-values, i.e. more than one-hot's `_MAX_CATEGORIES` slots hold) also get a target encoding: per
+values, i.e. more than one-hot's `MAX_CATEGORIES` slots hold) also get a target encoding: per
 value, the mean of the training target (binary: P(classes[1]); multiclass: one column per
 class; regression: the standardized target as the network learns it) shrunk toward the training
 mean by the value's count, m-estimate (n·mean + m·prior) / (n + m) with m the empirical-Bayes
@@ -39,13 +39,13 @@ if TYPE_CHECKING:
     import keras
 
 # Categories kept per column (most frequent first); rarer values share the unseen slot.
-_MAX_CATEGORIES = 100
+MAX_CATEGORIES = 100
 # What a missing categorical value is called inside the model.
 MISSING_CATEGORY = ""
 # A categorical column with more distinct training values than this also gets a target encoding
 # (README, "Quality": measured on the benchmark's many-valued tables); at or below it, one-hot
 # already gives every training value its own slot.
-TARGET_ENCODING_MIN_VALUES = _MAX_CATEGORIES
+TARGET_ENCODING_MIN_VALUES = MAX_CATEGORIES
 # ... and only when its out-of-fold encoding removes at least this share of the training target's
 # squared error around the mean (README, "Quality": loans' job titles, 0.03 %, were left out).
 TARGET_ENCODING_MIN_GAIN = 0.01
@@ -313,7 +313,7 @@ def fit_preprocessing(train: pd.DataFrame, columns: tuple[Column, ...]) -> Prepr
         values = train[column.name]
         if column.kind == "categorical":
             counts = values.fillna(MISSING_CATEGORY).astype(str).value_counts(sort=True)
-            vocab = tuple(sorted(counts.index[:_MAX_CATEGORIES], key=lambda v: (-counts[v], v)))
+            vocab = tuple(sorted(counts.index[:MAX_CATEGORIES], key=lambda v: (-counts[v], v)))
             specs.append(FeatureSpec(column.name, column.kind, input_name, vocabulary=vocab))
             continue
         numbers = values.to_numpy(dtype=np.float64)

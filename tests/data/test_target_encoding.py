@@ -169,3 +169,23 @@ def test_a_many_valued_column_that_says_nothing_about_the_target_gets_no_encodin
     assert check.column == "shop" and not check.kept and check.gain < 0.01
     kept = encode_splits(COLUMNS, splits, Task("regression")).target_encoding_checks[0]
     assert kept.kept and kept.gain > 0.5
+
+
+def test_the_console_says_which_many_valued_columns_got_a_target_encoding(monkeypatch):
+    from tuning.run.pipeline import encoding_lines
+
+    monkeypatch.setattr(preprocessing, "TARGET_ENCODING_MIN_VALUES", 5)
+    splits = _splits()
+    kept = encode_splits(COLUMNS, splits, Task("regression"))
+    (line,) = encoding_lines(kept.target_encoding_checks, kept.preprocessing.features)
+    gain = kept.target_encoding_checks[0].gain
+    assert line == ("encoding: 'shop' has 12 distinct training values: one-hot over the 12 most "
+                    f"frequent, plus a target encoding (out of fold it explains {gain:.1%} of the "
+                    "training target's variance)")
+    rng = np.random.default_rng(1)
+    noise = Splits(splits.x, {k: rng.normal(size=len(v)) for k, v in splits.y.items()})
+    left = encode_splits(COLUMNS, noise, Task("regression"))
+    (line,) = encoding_lines(left.target_encoding_checks, left.preprocessing.features)
+    assert line.startswith("encoding: 'shop' has 12 distinct training values: one-hot over the "
+                           "12 most frequent only: its target encoding explains ")
+    assert line.endswith("of the training target's variance out of fold, under 1%")

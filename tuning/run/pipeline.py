@@ -222,7 +222,6 @@ def _build(
     import keras
 
     from data.encoding import encode_splits
-    from data.preprocessing import MAX_TARGET_VALUES
     from data.splits import fold_masks
     from models.heads import head_for
     from models.hypermodel import MLPHyperModel
@@ -239,12 +238,8 @@ def _build(
                             config.target_transform, encodings)  # checked by `prepare`
     if prepared.task.kind == "regression":
         report(f"target: learned {encoded.target_transform.reason}")
-    for spec in encoded.preprocessing.features:
-        if spec.target_encoding:  # a many-valued category (README, "What happens to your data")
-            many = len(spec.target_vocabulary)
-            many_text = f"{many:,}" if many < MAX_TARGET_VALUES else f"at least {many:,}"
-            report(f"encoding: {spec.name!r} has {many_text} distinct training values: one-hot "
-                   f"over the {len(spec.vocabulary)} most frequent, plus a target encoding")
+    for line in encoding_lines(encoded.target_encoding_checks, encoded.preprocessing.features):
+        report(line)
     # Regression: RMSE in the target's units (or on its learned scale).
     scale = ScoreScale.for_task(prepared.task.kind, encoded.target_std,
                                 encoded.target_transform.kind)
@@ -316,3 +311,26 @@ def _stop_without_model(
         f" first reason: {result.trials[0].message if result.trials else 'none ran'}). "
         "Narrow the search space with --space, e.g. lower learning rates."
     )
+
+
+def encoding_lines(checks: Any, features: Any) -> list[str]:
+    """The console's line for each many-valued categorical column (README, data rules): its
+    one-hot, and whether it got a target encoding and what that explains out of fold."""
+    from data.preprocessing import MAX_TARGET_VALUES, TARGET_ENCODING_MIN_GAIN
+
+    specs = {spec.name: spec for spec in features}
+    lines = []
+    for check in checks:
+        many = (f"{check.values:,}" if check.values < MAX_TARGET_VALUES
+                else f"at least {check.values:,}")
+        spec = specs[check.column]
+        head = (f"encoding: {check.column!r} has {many} distinct training values: one-hot over "
+                f"the {len(spec.vocabulary)} most frequent")
+        if spec.target_encoding:
+            lines.append(f"{head}, plus a target encoding (out of fold it explains "
+                         f"{check.gain:.1%} of the training target's variance)")
+        else:
+            lines.append(f"{head} only: its target encoding explains {max(check.gain, 0.0):.2%} "
+                         "of the training target's variance out of fold, under "
+                         f"{TARGET_ENCODING_MIN_GAIN:.0%}")
+    return lines
