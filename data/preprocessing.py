@@ -417,7 +417,7 @@ def add_target_encoding(
             vocabulary, table = target_encoding_table(texts, targets)
             candidate = replace(spec, target_vocabulary=vocabulary,
                                 target_encoding=tuple(tuple(map(float, row)) for row in table))
-            encoded = out_of_fold_encoding(candidate, train, targets, folds)
+            encoded = out_of_fold_encoding(candidate, texts, targets, folds)
             error = float(((targets - encoded) ** 2).sum())
             gain = 1.0 - error / prior_error if prior_error > 0 else 0.0
             kept = gain >= TARGET_ENCODING_MIN_GAIN
@@ -434,11 +434,11 @@ def fold_of_rows(n: int, folds: int = TARGET_ENCODING_FOLDS) -> np.ndarray:
 
 
 def out_of_fold_encoding(
-    spec: FeatureSpec, train: pd.DataFrame, targets: np.ndarray, folds: np.ndarray
+    spec: FeatureSpec, texts: pd.Series, targets: np.ndarray, folds: np.ndarray
 ) -> np.ndarray:
-    """The training rows' target encodings of one column, each row's from the table of the
-    other folds' rows (so its own target never enters it): (n, d) float32."""
-    texts = _category_texts(train[spec.name])
+    """The training rows' target encodings of one column (`texts`: its training values as the
+    model reads them, `_category_texts`), each row's from the table of the other folds' rows
+    (so its own target never enters it): (n, d) float32."""
     result = np.empty((len(texts), spec.target_width), dtype=np.float32)
     for fold in np.unique(folds):
         held = folds == fold

@@ -334,11 +334,11 @@ def _warnings(
                 "trials help."
             )
     naive_test = _first_loss(baselines.get("naive", {}), "test")
-    judged = None
+    judged = None  # (the model in words, its test loss)
     if exported is not None and math.isfinite(exported[1]):
-        judged = (f"the exported model ({exported[0]}: {_fmt(exported[1])}; the best trial's "
-                  f"network alone: {_fmt(ev['test_loss'])})" if "test_loss" in ev
-                  else f"the exported model ({exported[0]}: {_fmt(exported[1])})", exported[1])
+        alone = (f"; the best trial's network alone: {_fmt(ev['test_loss'])}"
+                 if "test_loss" in ev else "")
+        judged = (f"the exported model ({exported[0]}: {_fmt(exported[1])}{alone})", exported[1])
     elif "test_loss" in ev:
         judged = (f"the network ({_fmt(ev['test_loss'])})", ev["test_loss"])
     if judged is not None and naive_test:

@@ -495,15 +495,14 @@ def test_test_close_to_validation_agrees():
     assert not any("validation split" in w for w in result.warnings)
 
 
+def _beaten_on_test(**options):
+    """A network with test loss 0.12 where gradient boosting scores 0.05."""
+    return diagnose(BINARY, _metrics(0.04, 0.09, test=0.12), _baselines(boosting=0.05),
+                    _converged(), patience=10, epochs=100, **options)
+
+
 def test_baseline_that_beats_the_network_is_named():
-    result = diagnose(
-        BINARY,
-        _metrics(0.04, 0.09, test=0.12),
-        _baselines(boosting=0.05),
-        _converged(),
-        patience=10,
-        epochs=100,
-    )
+    result = _beaten_on_test()
     assert any("gradient boosting baseline" in w for w in result.warnings)
 
 
@@ -511,15 +510,7 @@ def test_baseline_that_beats_the_network_is_named():
 def test_the_baseline_warning_judges_the_exported_model(exported_loss, warned):
     """An ensemble exported: the user gets it, not the best trial's network (test loss 0.12
     here), so a baseline is compared with the ensemble's test loss."""
-    result = diagnose(
-        BINARY,
-        _metrics(0.04, 0.09, test=0.12),
-        _baselines(boosting=0.05),
-        _converged(),
-        patience=10,
-        epochs=100,
-        exported=("an ensemble of 3 trials", exported_loss),
-    )
+    result = _beaten_on_test(exported=("an ensemble of 3 trials", exported_loss))
     said = [w for w in result.warnings if "gradient boosting baseline" in w]
     assert bool(said) == warned
     if warned:

@@ -326,7 +326,7 @@ def encoding_lines(checks: Any, features: Any) -> list[str]:
         spec = specs[check.column]
         head = (f"encoding: {check.column!r} has {many} distinct training values: one-hot over "
                 f"the {len(spec.vocabulary)} most frequent")
-        if spec.target_encoding:
+        if check.kept:
             lines.append(f"{head}, plus a target encoding (out of fold it explains "
                          f"{check.gain:.1%} of the training target's variance)")
         else:
