@@ -48,7 +48,7 @@ class _Rule:
 
 
 _RULES: dict[str, _Rule] = {
-    "layers": _Rule(int, 1, 16),
+    "layers": _Rule(int, 0, 16),  # 0: no hidden layer, a linear model
     "units": _Rule(int, 1, 8192),
     "activation": _Rule(str, names=ACTIVATIONS),
     "optimizer": _Rule(str, names=OPTIMIZERS),

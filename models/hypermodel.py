@@ -139,8 +139,12 @@ class MLPHyperModel(kt.HyperModel):
             )
             if dropout > 0:
                 model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
+        # With no hidden layer (a linear model) the output layer carries the L2 penalty, as
+        # every kernel does in the cross-validated folds (`models.fold_training`).
+        output_l2 = keras.regularizers.L2(l2) if l2 > 0 and values["layers"] == 0 else None
         model.add(
-            keras.layers.Dense(self.head.units, activation=self.head.activation, name="output")
+            keras.layers.Dense(self.head.units, activation=self.head.activation,
+                               kernel_regularizer=output_l2, name="output")
         )
         optimizer = make_optimizer(values["optimizer"], values["learning_rate"])
         model.compile(optimizer=optimizer, loss=self.head.loss, metrics=[self.head.metric])

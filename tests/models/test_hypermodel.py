@@ -56,3 +56,38 @@ def test_declaring_gives_the_space_that_building_finds(tmp_path):
     built = _tuner(tmp_path, "built").oracle.get_space()  # Keras Tuner's builds
     assert described(declared) == described(built)
     assert [p.name for p in declared.space][:2] == ["batch_size", "layers"]
+
+
+def _linear_hp(l2: float) -> kt.HyperParameters:
+    hp = kt.HyperParameters()
+    for name, value in dict(layers=0, activation="relu", optimizer="adam", learning_rate=0.01,
+                            batch_size=8, l2=l2, dropout=0.3).items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def test_no_hidden_layer_is_a_linear_model_whose_output_carries_the_l2(tmp_path):
+    import keras
+    import numpy as np
+
+    hypermodel = MLPHyperModel(5, head_for(Task("binary", (0, 1))), SearchSpace(), 3, 1)
+    model = hypermodel.build(_linear_hp(1e-3))
+    assert [layer.name for layer in model.layers] == ["output"]  # no hidden layer, no dropout
+    assert model.layers[0].kernel_regularizer.l2 == np.float32(1e-3)
+    assert hypermodel.build(_linear_hp(0.0)).layers[0].kernel_regularizer is None
+    model.save(tmp_path / "linear.keras")
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    loaded = keras.models.load_model(tmp_path / "linear.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+    # With deeper networks the output layer stays unpenalized, as before.
+    deep = kt.HyperParameters()
+    for name, value in dict(layers=1, units_0=4, activation="relu", optimizer="adam",
+                            learning_rate=0.01, batch_size=8, l2=1e-3, dropout=0.0).items():
+        deep.Fixed(name, value)
+    assert hypermodel.build(deep).get_layer("output").kernel_regularizer is None
+    # Cross-validated: the K fold networks of a linear trial, one stacked output layer.
+    folds = MLPHyperModel(5, head_for(Task("binary", (0, 1))), SearchSpace(), 3, 1,
+                          train_mask=np.ones((6, 3), dtype=bool))
+    stacked = folds.build(_linear_hp(1e-3))
+    assert [type(layer).__name__ for layer in stacked.layers] == ["InputLayer", "EinsumDense"]
+    assert tuple(stacked(x).shape) == (4, 3, 1)

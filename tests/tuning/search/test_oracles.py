@@ -41,8 +41,8 @@ def test_searches_start_from_the_known_good_points(cls, tmp_path):
         values = oracle.create_trial("t").hyperparameters.values
         expected = {k: v for k, v in point.items() if k != "units"}
         assert {k: values[k] for k in expected} == expected
-        assert [values[f"units_{i}"] for i in range(point["layers"])] == [point["units"]] * \
-            point["layers"]
+        units = [values[k] for k in sorted(values) if k.startswith("units_")]
+        assert units == [point["units"]] * point["layers"] if point["layers"] else units == []
         _end(oracle, oracle.trials[max(oracle.trials)], 0.5)
     third = oracle.create_trial("t")
     assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == [
@@ -61,6 +61,30 @@ def test_a_starting_value_the_space_forbids_becomes_the_closest_allowed(tmp_path
     assert values["learning_rate"] == pytest.approx(1e-2)  # 1e-3 clipped into the range
 
 
+@pytest.mark.parametrize("layers", [2, Range(2, 4), (2, 3)], ids=["fixed", "range", "choice"])
+def test_no_linear_starting_point_when_the_space_asks_for_deeper_networks(tmp_path, layers):
+    oracle = _oracle(RandomOracle, SearchSpace(layers=layers))
+    oracle._set_project_dir(str(tmp_path), "p")
+    for _ in STARTING_POINTS:
+        trial = oracle.create_trial("t")
+        assert trial.hyperparameters.values["layers"] >= 2
+        _end(oracle, trial, 0.5)
+    starts = [t for t in sorted(oracle.proposed) if oracle.proposed[t] == "start"]
+    assert len(starts) == len([p for p in STARTING_POINTS if p["layers"]])
+
+
+def test_the_linear_starting_points_extend_the_built_in_range_to_no_hidden_layer(tmp_path):
+    oracle = _oracle(RandomOracle)
+    oracle._set_project_dir(str(tmp_path), "p")
+    layers = []
+    for _ in STARTING_POINTS:
+        trial = oracle.create_trial("t")
+        layers.append(trial.hyperparameters.values["layers"])
+        _end(oracle, trial, 0.5)
+    assert layers == [p["layers"] for p in STARTING_POINTS] and 0 in layers
+    assert SearchSpace().layers.min == 1  # outside the built-in range, on purpose
+
+
 def test_allowed_rounds_to_the_step_and_the_nearest_choice():
     hps = kt.HyperParameters()
     hps.Choice("u", [8, 64])
@@ -76,13 +100,26 @@ def test_allowed_rounds_to_the_step_and_the_nearest_choice():
 
 def test_bayesian_warm_up_is_a_third_of_the_budget_and_then_the_model_proposes(tmp_path):
     assert warm_up_trials(20) == 6 and warm_up_trials(4) == 3
-    oracle = _oracle(BayesianOracle, num_initial_points=warm_up_trials(15))
+    starts = len(STARTING_POINTS)
+    warm = starts + 2  # more than the starting points: random trials fill the rest
+    oracle = _oracle(BayesianOracle, num_initial_points=warm)
     oracle._set_project_dir(str(tmp_path), "p")
-    for i in range(7):
+    for i in range(warm + 2):
         trial = oracle.create_trial("t")
         _end(oracle, trial, 0.1 * (i + 1))
-    assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == [
-        "start", "start", "start", "random", "random", "model", "model"]
+    assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == (
+        ["start"] * starts + ["random"] * (warm - starts) + ["model", "model"])
     restored = _oracle(BayesianOracle, num_initial_points=3)
     restored.set_state(oracle.get_state())  # resume keeps who proposed each trial
     assert restored.proposed == oracle.proposed
+
+
+def test_the_gaussian_process_models_only_trials_inside_the_space(tmp_path):
+    oracle = _oracle(BayesianOracle, num_initial_points=3)
+    oracle._set_project_dir(str(tmp_path), "p")
+    for i, _ in enumerate(STARTING_POINTS):
+        _end(oracle, oracle.create_trial("t"), 0.1 * (i + 1))
+    x, y = oracle._vectorize_trials()
+    inside = [p for p in STARTING_POINTS if p["layers"] >= 1]
+    assert len(x) == len(y) == len(inside) < len(STARTING_POINTS)
+    assert ((x >= 0) & (x <= 1)).all()
