@@ -143,14 +143,6 @@ STARTING_POINTS: tuple[dict[str, Any], ...] = (
 )
 
 
-def _smallest(hp: Any) -> float:
-    """The smallest value a numeric hyperparameter of the space can take."""
-    config = hp.get_config()
-    if "values" in config:
-        return min(config["values"])
-    return config.get("min_value", config.get("value"))
-
-
 def _allowed(hp: Any, wanted: Any) -> Any:
     """`wanted` if the hyperparameter allows it, else the closest value it does allow."""
     config = hp.get_config()
@@ -204,7 +196,8 @@ class _StartingPoints:
                 name = "units" if hp.name.startswith("units_") else hp.name
                 hps.values[hp.name] = _allowed(hp, point.get(name))
                 if name == "layers" and point.get(name) == 0:
-                    if isinstance(hp, kt.engine.hyperparameters.Fixed) or _smallest(hp) > 1:
+                    # `_allowed` gave the space's shallowest depth, the closest to 0.
+                    if isinstance(hp, kt.engine.hyperparameters.Fixed) or hps.values[name] > 1:
                         return None  # the space fixes the depth or asks for deeper networks
                     # The built-in range starts at 1: the linear model is its shallowest
                     # extension, outside the range on purpose.

@@ -42,12 +42,14 @@ def test_searches_start_from_the_known_good_points(cls, tmp_path):
         expected = {k: v for k, v in point.items() if k != "units"}
         assert {k: values[k] for k in expected} == expected
         units = [values[k] for k in sorted(values) if k.startswith("units_")]
-        assert units == [point["units"]] * point["layers"] if point["layers"] else units == []
+        assert units == [point.get("units")] * point["layers"]  # none with no hidden layer
         _end(oracle, oracle.trials[max(oracle.trials)], 0.5)
     third = oracle.create_trial("t")
     assert [oracle.proposed[t] for t in sorted(oracle.proposed)] == [
         "start"] * len(STARTING_POINTS) + ["random"]
     assert third.trial_id in oracle.proposed
+    # The linear starting points (layers 0) lie outside the built-in range, on purpose.
+    assert 0 in [p["layers"] for p in STARTING_POINTS] and SearchSpace().layers.min == 1
 
 
 def test_a_starting_value_the_space_forbids_becomes_the_closest_allowed(tmp_path):
@@ -71,18 +73,6 @@ def test_no_linear_starting_point_when_the_space_asks_for_deeper_networks(tmp_pa
         _end(oracle, trial, 0.5)
     starts = [t for t in sorted(oracle.proposed) if oracle.proposed[t] == "start"]
     assert len(starts) == len([p for p in STARTING_POINTS if p["layers"]])
-
-
-def test_the_linear_starting_points_extend_the_built_in_range_to_no_hidden_layer(tmp_path):
-    oracle = _oracle(RandomOracle)
-    oracle._set_project_dir(str(tmp_path), "p")
-    layers = []
-    for _ in STARTING_POINTS:
-        trial = oracle.create_trial("t")
-        layers.append(trial.hyperparameters.values["layers"])
-        _end(oracle, trial, 0.5)
-    assert layers == [p["layers"] for p in STARTING_POINTS] and 0 in layers
-    assert SearchSpace().layers.min == 1  # outside the built-in range, on purpose
 
 
 def test_allowed_rounds_to_the_step_and_the_nearest_choice():
