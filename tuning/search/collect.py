@@ -71,6 +71,12 @@ def collect(tuner: kt.Tuner, seconds: float, interrupted: bool = False) -> Searc
     return SearchResult(tuple(records), best, seconds, interrupted)
 
 
+# Hyperparameters of the hidden layers only: a linear trial (`layers` 0) declares them, as every
+# trial does, but they change nothing in it, so its record, trials.csv and the report leave them
+# blank.
+_HIDDEN_LAYER_ONLY = ("activation", "dropout")
+
+
 def trial_record(trial: Any, history_dir: Path, proposed: dict[str, str]) -> TrialRecord:
     """One Keras Tuner trial with what `histories/trial_<id>.json` adds (epochs, seconds,
     history, why it failed); `proposed` maps trial ids to who proposed them."""
@@ -78,6 +84,8 @@ def trial_record(trial: Any, history_dir: Path, proposed: dict[str, str]) -> Tri
     path = history_dir / f"trial_{trial_id}.json"
     extra = json.loads(path.read_text()) if path.exists() else {}
     values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+    if values.get("layers") == 0:  # no hidden layer: an activation or dropout has nothing to act on
+        values = {k: v for k, v in values.items() if k not in _HIDDEN_LAYER_ONLY}
     completed = trial.status == "COMPLETED"
     return TrialRecord(
         trial_id=trial_id,
