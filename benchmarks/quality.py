@@ -2,7 +2,7 @@
 
 Runs the tool's default command (only the data, the target and `--seed`; `--quick` shrinks the
 budget) on scikit-learn's bundled sets, every table of `../shared/data/` (its README lists the
-targets) and two generated tables, for several seeds, each run its own process. Every score is
+targets) and generated tables, for several seeds, each run its own process. Every score is
 read from the run's own `metrics.json`: `exported_model.test` for the network, `baselines` for
 the naive, linear and gradient-boosting models fitted on the same split. Accuracy for
 classification, R² for regression.
@@ -70,6 +70,8 @@ TABLES = (
           "a 600-valued text column with long-tailed frequencies, 5,000 rows"),
     Table("gen_many_binary", ("@gen_many_binary",), "binary",
           "the same kind of column, a logistic target, 5,000 rows"),
+    Table("gen_skewed_price", ("@gen_skewed_price",), "regression",
+          "a price whose effects multiply: heavy-tailed areas, 39 text columns, 2,930 rows"),
 )
 
 
@@ -87,6 +89,8 @@ def _generated(name: str, folder: Path) -> tuple[str, ...]:
         frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(10)]).assign(y=y)
     elif name.startswith("gen_many_"):  # a many-valued category whose values matter
         frame = _many_values(rng, binary=name == "gen_many_binary")
+    elif name == "gen_skewed_price":
+        frame = _skewed_price(np.random.default_rng(3))
     else:  # nearly linear: a logistic model on 10 correlated features, little curvature
         x = rng.normal(size=(1500, 10)) @ rng.normal(scale=0.5, size=(10, 10)) + rng.normal(
             size=(1500, 10))
@@ -117,6 +121,44 @@ def _many_values(rng, binary: bool, rows: int = 5000, values: int = 600):
     else:
         y = signal + rng.normal(0.0, 1.0, rows)
     return frame.assign(y=y)
+
+
+def _skewed_price(rng, rows: int = 2930, n_numeric: int = 30, n_text: int = 39):
+    """A sale price that is log-additive: heavy-tailed areas, counts and years (a tenth of
+    some missing), text columns of 2 to 25 values (some often missing), effects through
+    thresholds and one interaction; the target is right-skewed, multiplicative noise."""
+    import numpy as np
+    import pandas as pd
+
+    columns, signal = {}, np.zeros(rows)
+    for j in range(n_numeric):
+        if j % 3 == 0:
+            values = np.exp(rng.normal(7, 0.6, rows))  # an area: heavy-tailed
+        elif j % 3 == 1:
+            values = rng.integers(0, 6, rows).astype(float)  # a count
+        else:
+            values = rng.integers(1900, 2010, rows).astype(float)  # a year
+        z = np.log(values + 1)
+        z = (z - z.mean()) / (z.std() + 1e-9)
+        if j < 8:
+            signal += [0.25, 0.1, 0.08, 0.05][j % 4] * (z > 0.5) + 0.05 * z
+        values = values.round(0)
+        if j % 5 == 4:
+            values = np.where(rng.random(rows) < 0.15, np.nan, values)
+        columns[f"num_{j:02d}"] = values
+    for j in range(n_text):
+        k = int(rng.integers(2, 26))
+        codes = rng.choice(k, rows, p=rng.dirichlet(np.ones(k) * 0.5))
+        signal += rng.normal(0, 0.08 if j < 10 else 0.01, k)[codes]
+        values = np.array([f"L{j}_{c}" for c in range(k)], dtype=object)[codes]
+        if j % 7 == 0:
+            values = np.where(rng.random(rows) < 0.3, None, values)
+        columns[f"cat_{j:02d}"] = values
+    big = columns["num_00"] > np.nanmedian(columns["num_00"])
+    signal += 0.2 * ((columns["cat_00"] == "L0_0") & big)
+    frame = pd.DataFrame(columns)
+    frame["y"] = np.exp(12 + signal + rng.normal(0, 0.12, rows)).round(0)
+    return frame
 
 
 def _primary(task: str) -> str:

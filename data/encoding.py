@@ -141,6 +141,19 @@ def _use_out_of_fold(
     return x
 
 
+def _variants(
+    preprocessing: Preprocessing, splits: Splits, encodings: tuple[str, ...]
+) -> dict[str, tuple[Any, dict[str, np.ndarray]]]:
+    """The preprocessing model and encoded splits of each numeric encoding but "standard"."""
+    variants = {}
+    for encoding in dict.fromkeys(encodings):
+        if encoding != "standard":
+            other = preprocessing.build(encoding)
+            variants[encoding] = (
+                other, {name: encode(preprocessing, other, splits.x[name]) for name in SPLIT_NAMES})
+    return variants
+
+
 def encode_splits(
     columns: tuple[Column, ...],
     splits: Splits,
@@ -166,9 +179,14 @@ def encode_splits(
     preprocessing = fit_preprocessing(train, columns)
     model = preprocessing.build()
     x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
+    # A regression's target transform is judged on every numeric encoding, so they come first.
+    variants = _variants(preprocessing, splits, encodings) if task.kind == "regression" else None
     mean, std, transform = 0.0, 1.0, TargetTransform()
-    if task.kind == "regression":  # decided on the one-hot features, before any target encoding
-        transform = choose_transform(splits.y["train"], target_transform, x["train"])
+    if variants is not None:  # decided on the one-hot features, before any target encoding
+        # Every numeric encoding the search will try: the ridge judge sees what a network can.
+        views = {"standard": x["train"]} | {
+            encoding: matrices["train"] for encoding, (_, matrices) in variants.items()}
+        transform = choose_transform(splits.y["train"], target_transform, views)
         train_y = transform.forward(splits.y["train"])
         mean, std = float(train_y.mean()), float(train_y.std()) or 1.0
     y = {name: _training_target(splits.y[name], task, mean, std, transform)
@@ -180,14 +198,12 @@ def encode_splits(
         preprocessing, model = encoded, encoded.build()
         x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
         x["train"] = _use_out_of_fold(preprocessing, x["train"], "standard", out_of_fold)
-    variants = {}
-    for encoding in dict.fromkeys(encodings):
-        if encoding != "standard":
-            other = preprocessing.build(encoding)
-            matrices = {name: encode(preprocessing, other, splits.x[name]) for name in SPLIT_NAMES}
+        variants = _variants(preprocessing, splits, encodings)
+        for encoding, (_, matrices) in variants.items():
             matrices["train"] = _use_out_of_fold(preprocessing, matrices["train"], encoding,
                                                  out_of_fold)
-            variants[encoding] = (other, matrices)
+    elif variants is None:
+        variants = _variants(preprocessing, splits, encodings)
     return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants,
                          tuple(checks))
 

@@ -10,6 +10,7 @@ log1p's inverse is exp(z) − 1, the quantile map's a piecewise-linear function 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,20 +73,25 @@ def skewness(y: np.ndarray) -> float:
 
 
 def choose_transform(
-    y_train: np.ndarray, requested: str = "auto", x_train: np.ndarray | None = None
+    y_train: np.ndarray,
+    requested: str = "auto",
+    x_train: np.ndarray | Mapping[str, np.ndarray] | None = None,
 ) -> TargetTransform:
     """The transform `requested` names, or for "auto" the one the training target calls for.
 
     "auto" learns log1p(y) when the training target is non-negative and right-skewed and, given
     `x_train`, when a ridge regression cross-validated on the training split predicts it better
     in the target's own units through log1p than directly (a skewed target whose relation to
-    the features is additive is better learned as it is).
+    the features is additive is better learned as it is). With several encodings of the
+    features (the numeric encodings the search will try), the better ridge of the two scales
+    on any of them decides: standardized inputs judge a target proportional to a feature,
+    piecewise-linear ones a target whose effects multiply through heavy-tailed features.
 
     Args:
         y_train: the training split's target values.
         requested: "auto", "none", "log" or "quantile".
-        x_train: the training split's encoded features, for "auto". Defaults to None (the
-            skewness alone decides).
+        x_train: the training split's encoded features, for "auto": one matrix, or one per
+            numeric encoding by its name. Defaults to None (the skewness alone decides).
 
     Returns:
         The transform, with the reason in words.
@@ -109,17 +115,30 @@ def choose_transform(
             skew = f"right-skewed (skewness {before:.2f}; {after:.2f} after log1p)"
             if x_train is None:
                 return TargetTransform("log", f"log1p, because the training target is {skew}")
-            direct, through_log = _ridge_errors(x_train, y)
-            if through_log < direct:
+            views = {"": x_train} if isinstance(x_train, np.ndarray) else dict(x_train)
+            errors = {name: _ridge_errors(x, y) for name, x in views.items()}
+            direct = min(errors, key=lambda name: errors[name][0])
+            logged = min(errors, key=lambda name: errors[name][1])
+            rmse, rmse_log = errors[direct][0], errors[logged][1]
+            if rmse_log < rmse:
                 return TargetTransform(
                     "log", f"log1p, because the training target is {skew} and a ridge "
-                    f"regression on the training split predicts it better so (RMSE "
-                    f"{through_log:.4g} against {direct:.4g})")
+                    f"regression on the training split{_inputs(logged)} predicts it better so "
+                    f"(RMSE {rmse_log:.4g} against {rmse:.4g}{_inputs(direct)} as given)")
             return TargetTransform(
                 "none", f"as given: the training target is {skew}, but a ridge regression on "
-                f"the training split predicts it better as it is (RMSE {direct:.4g} against "
-                f"{through_log:.4g} through log1p)")
+                f"the training split{_inputs(direct)} predicts it better as it is (RMSE "
+                f"{rmse:.4g} against {rmse_log:.4g}{_inputs(logged)} through log1p)")
     return TargetTransform("none", f"as given (skewness {before:.2f})")
+
+
+_INPUT_WORDS = {"standard": "standardized", "quantile": "quantile-normalized",
+                "ple": "piecewise-linear"}
+
+
+def _inputs(encoding: str) -> str:
+    """Which encoding of the numeric features a ridge regression saw, for the reason's words."""
+    return f" ({_INPUT_WORDS.get(encoding, encoding)} inputs)" if encoding else ""
 
 
 def _ridge_errors(x: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[float, float]:

@@ -76,3 +76,20 @@ def test_predict_keeps_a_tiny_spread_next_to_a_large_mean(seed):
                             target_mean=1.7e9, target_std=100.0)
     z = np.asarray(model(x), np.float64)
     np.testing.assert_allclose((encoded.predict(model, "test") - 1.7e9) / 100.0, z, atol=1e-6)
+
+
+def test_the_target_transform_is_judged_on_every_numeric_encoding_of_the_search():
+    # A price whose effects multiply through heavy-tailed areas: log1p only when the search's
+    # piecewise-linear encoding is among the encodings prepared.
+    rng = np.random.default_rng(1)
+    area = rng.lognormal(7, 0.6, size=(600, 3))
+    price = np.exp(11 + np.log(area) @ np.array([0.8, 0.5, 0.4]) + rng.normal(0, 0.15, 600))
+    frame = pd.DataFrame(area, columns=["a", "b", "c"])
+    columns = tuple(Column(name, "numeric") for name in frame)
+    splits = Splits(x={"train": frame[:500], "validation": frame[500:550], "test": frame[550:]},
+                    y={"train": price[:500], "validation": price[500:550], "test": price[550:]})
+    standard = encode_splits(columns, splits, Task("regression"), "auto", ("standard",))
+    both = encode_splits(columns, splits, Task("regression"), "auto", ("standard", "ple"))
+    assert standard.target_transform.kind == "none"
+    assert both.target_transform.kind == "log"
+    assert set(both.variants) == {"ple"} and both.variants["ple"][1]["train"].shape[0] == 500

@@ -64,3 +64,22 @@ def test_auto_keeps_a_skewed_target_whose_relation_to_the_features_is_additive()
     multiplicative = np.exp(2 + 1.5 * np.log(x[:, 0]) + rng.normal(0, 0.2, 400))
     assert choose_transform(additive, "auto", x).kind == "none"
     assert choose_transform(multiplicative, "auto", np.log(x)).kind == "log"
+
+
+def test_auto_judges_with_every_encoding_the_search_will_try():
+    # Effects that multiply through heavy-tailed features: a ridge on the standardized raw
+    # features cannot add them up, one on their piecewise-linear encoding can (on log1p).
+    rng = np.random.default_rng(1)
+    area = rng.lognormal(7, 0.6, size=(600, 3))
+    price = np.exp(11 + np.log(area) @ np.array([0.8, 0.5, 0.4]) + rng.normal(0, 0.15, 600))
+    standard = (area - area.mean(0)) / area.std(0)
+    edges = [np.quantile(a, np.linspace(0, 1, 9)) for a in area.T]
+    ple = np.hstack([np.clip((a[:, None] - e[:-1]) / np.diff(e), 0, 1)
+                     for a, e in zip(area.T, edges, strict=True)])  # (600, 24)
+    alone = choose_transform(price, "auto", {"standard": standard})
+    assert alone.kind == "none"
+    both = choose_transform(price, "auto", {"standard": standard, "ple": ple})
+    assert both.kind == "log" and "piecewise-linear inputs" in both.reason
+    # A target proportional to a feature stays as given with both views.
+    additive = 500 * area[:, 0] + rng.normal(0, 50, 600)
+    assert choose_transform(additive, "auto", {"standard": standard, "ple": ple}).kind == "none"
