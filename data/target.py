@@ -123,12 +123,12 @@ def choose_transform(
             if rmse_log < rmse:
                 return TargetTransform(
                     "log", f"log1p, because the training target is {skew} and a ridge "
-                    f"regression on the training split{_inputs(logged)} predicts it better so "
-                    f"(RMSE {rmse_log:.4g} against {rmse:.4g}{_inputs(direct)} as given)")
+                    f"regression on the training split predicts it better so (RMSE "
+                    f"{_compared(rmse_log, logged, rmse, 'as given', direct)})")
             return TargetTransform(
                 "none", f"as given: the training target is {skew}, but a ridge regression on "
-                f"the training split{_inputs(direct)} predicts it better as it is (RMSE "
-                f"{rmse:.4g} against {rmse_log:.4g}{_inputs(logged)} through log1p)")
+                f"the training split predicts it better as it is (RMSE "
+                f"{_compared(rmse, direct, rmse_log, 'through log1p', logged)})")
     return TargetTransform("none", f"as given (skewness {before:.2f})")
 
 
@@ -136,9 +136,16 @@ _INPUT_WORDS = {"standard": "standardized", "quantile": "quantile-normalized",
                 "ple": "piecewise-linear"}
 
 
-def _inputs(encoding: str) -> str:
-    """Which encoding of the numeric features a ridge regression saw, for the reason's words."""
-    return f" ({_INPUT_WORDS.get(encoding, encoding)} inputs)" if encoding else ""
+def _compared(value: float, encoding: str, other: float, scale: str, other_encoding: str) -> str:
+    """The better ridge's RMSE against the other's, in words: "354.6 against 370.4 as given,
+    both on piecewise-linear inputs" (an encoding "" when the features were one matrix)."""
+    words = {e: f"{_INPUT_WORDS.get(e, e)} inputs" for e in (encoding, other_encoding)}
+    if not encoding:
+        return f"{value:.4g} against {other:.4g} {scale}"
+    if encoding == other_encoding:
+        return f"{value:.4g} against {other:.4g} {scale}, both on {words[encoding]}"
+    return (f"{value:.4g} on {words[encoding]} against {other:.4g} {scale} on "
+            f"{words[other_encoding]}")
 
 
 def _ridge_errors(x: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[float, float]:
