@@ -82,10 +82,11 @@ def choose_transform(
     "auto" learns log1p(y) when the training target is non-negative and right-skewed and, given
     `x_train`, when a ridge regression cross-validated on the training split predicts it better
     in the target's own units through log1p than directly (a skewed target whose relation to
-    the features is additive is better learned as it is). With several encodings of the
-    features (the numeric encodings the search will try), the better ridge of the two scales
-    on any of them decides: standardized inputs judge a target proportional to a feature,
-    piecewise-linear ones a target whose effects multiply through heavy-tailed features.
+    the features is additive is better learned as it is). Given one matrix per numeric
+    encoding the search will try, each scale is scored by its best ridge over them:
+    standardized inputs show a target proportional to a feature, piecewise-linear ones a
+    target whose effects multiply through heavy-tailed features (each encoding's ridges cost
+    about 2 s on 38,000 rows x 800 features).
 
     Args:
         y_train: the training split's target values.
