@@ -179,10 +179,11 @@ def encode_splits(
     preprocessing = fit_preprocessing(train, columns)
     model = preprocessing.build()
     x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
+    regression = task.kind == "regression"
     # A regression's target transform is judged on every numeric encoding, so they come first.
-    variants = _variants(preprocessing, splits, encodings) if task.kind == "regression" else None
+    variants = _variants(preprocessing, splits, encodings) if regression else {}
     mean, std, transform = 0.0, 1.0, TargetTransform()
-    if variants is not None:  # decided on the one-hot features, before any target encoding
+    if regression:  # decided on the one-hot features, before any target encoding
         # Every numeric encoding the search will try: the ridge judge sees what a network can.
         views = {"standard": x["train"]} | {
             encoding: matrices["train"] for encoding, (_, matrices) in variants.items()}
@@ -198,12 +199,11 @@ def encode_splits(
         preprocessing, model = encoded, encoded.build()
         x = {name: encode(preprocessing, model, splits.x[name]) for name in SPLIT_NAMES}
         x["train"] = _use_out_of_fold(preprocessing, x["train"], "standard", out_of_fold)
+    if out_of_fold or not regression:  # built from the final preprocessing
         variants = _variants(preprocessing, splits, encodings)
         for encoding, (_, matrices) in variants.items():
             matrices["train"] = _use_out_of_fold(preprocessing, matrices["train"], encoding,
                                                  out_of_fold)
-    elif variants is None:
-        variants = _variants(preprocessing, splits, encodings)
     return EncodedSplits(preprocessing, model, x, y, mean, std, transform, variants,
                          tuple(checks))
 
