@@ -19,6 +19,7 @@ different times, or from another checkout (`--repo`), can be shown side by side 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -72,6 +73,13 @@ TABLES = (
           "the same kind of column, a logistic target, 5,000 rows"),
     Table("gen_skewed_price", ("@gen_skewed_price",), "regression",
           "a price whose effects multiply: heavy-tailed areas, 39 text columns, 2,930 rows"),
+    Table("gen_segments", ("@gen_segments",), "multiclass",
+          "4 customer segments from thresholds and interactions, 12 columns (6 text, some "
+          "missing), 4,331 rows"),
+    Table("gen_salary", ("@gen_salary",), "regression",
+          "a right-skewed salary from career counts, 20 columns, 263 rows"),
+    Table("gen_diamonds", ("@gen_diamonds",), "regression",
+          "a capped price from carat and three graded text columns, 54,000 rows"),
 )
 
 
@@ -91,6 +99,12 @@ def _generated(name: str, folder: Path) -> tuple[str, ...]:
         frame = _many_values(rng, binary=name == "gen_many_binary")
     elif name == "gen_skewed_price":  # its own seed: the table the README's numbers are on
         frame = _skewed_price(np.random.default_rng(3))
+    elif name == "gen_segments":  # each of these three has its own seed, as the one above
+        frame = _segments(np.random.default_rng(11))
+    elif name == "gen_salary":
+        frame = _salary(np.random.default_rng(5))
+    elif name == "gen_diamonds":
+        frame = _diamonds(np.random.default_rng(7))
     else:  # nearly linear: a logistic model on 10 correlated features, little curvature
         x = rng.normal(size=(1500, 10)) @ rng.normal(scale=0.5, size=(10, 10)) + rng.normal(
             size=(1500, 10))
@@ -159,6 +173,121 @@ def _skewed_price(rng, rows: int = 2930, n_numeric: int = 30, n_text: int = 39):
     frame = pd.DataFrame(columns)
     frame["y"] = np.exp(12 + signal + rng.normal(0, 0.12, rows)).round(0)
     return frame
+
+
+def _segments(rng, rows: int = 4331):
+    """Four customer segments, each favoured by thresholds on age, income, tenure, visits and
+    score and by text columns and their interactions, with Gumbel noise on the scores (so the
+    classes overlap); a few percent of six columns missing."""
+    import numpy as np
+    import pandas as pd
+
+    n = rows
+    age = rng.integers(18, 90, n).astype(float)
+    income = np.exp(rng.normal(10.5, 0.8, n)).round(0)
+    tenure = rng.exponential(4, n).round(1)
+    visits = rng.poisson(3 + 0.05 * (age - 18), n).astype(float)
+    score = rng.normal(50, 15, n).round(0)
+    family = rng.integers(1, 9, n).astype(float)
+    profession = rng.choice(["Artist", "Doctor", "Engineer", "Entertainment", "Executive",
+                             "Healthcare", "Homemaker", "Lawyer", "Marketing"], n)
+    married = rng.choice(["Yes", "No"], n, p=[0.58, 0.42])
+    graduated = rng.choice(["Yes", "No"], n, p=[0.62, 0.38])
+    spending = rng.choice(["Low", "Average", "High"], n, p=[0.6, 0.25, 0.15])
+    region = rng.choice([f"Cat_{i}" for i in range(1, 8)], n,
+                        p=[0.02, 0.05, 0.1, 0.13, 0.01, 0.65, 0.04])
+    s = np.zeros((n, 4))
+    s[:, 0] += (1.5 * (age < 30) + 1.0 * (married == "No") + 0.8 * (profession == "Healthcare")
+                + 1.2 * ((spending == "Low") & (age < 35)))
+    s[:, 1] += (1.3 * ((age >= 40) & (age < 60)) + 1.0 * (spending == "Average")
+                + 0.7 * (profession == "Artist") + 0.9 * (income > 60000))
+    s[:, 2] += (1.2 * (graduated == "Yes") * (family >= 3) + 1.1 * (profession == "Engineer")
+                + 0.8 * (tenure > 6) + 0.6 * (visits > 6))
+    s[:, 3] += (1.4 * (age >= 60) + 1.3 * (spending == "High") * (married == "Yes")
+                + 0.9 * (profession == "Lawyer") + 0.7 * (score > 70))
+    s += rng.gumbel(0, 0.55, (n, 4))
+    frame = pd.DataFrame(dict(
+        Gender=rng.choice(["Male", "Female"], n), Ever_Married=married, Age=age,
+        Graduated=graduated, Profession=profession, Work_Experience=tenure,
+        Spending_Score=spending, Family_Size=family, Var_1=region, Income=income,
+        Visits=visits, Score=score, y=np.array(list("ABCD"))[s.argmax(1)]))
+    for column, share in [("Ever_Married", 0.02), ("Graduated", 0.01), ("Profession", 0.015),
+                          ("Work_Experience", 0.1), ("Family_Size", 0.04), ("Var_1", 0.01)]:
+        frame.loc[rng.random(n) < share, column] = np.nan
+    return frame
+
+
+def _salary(rng, rows: int = 263):
+    """A baseball player's salary: season and career counts (career = season x years, heavy
+    tailed and correlated), a step-like effect of experience, multiplicative noise; 263 rows,
+    a right-skewed target."""
+    import numpy as np
+    import pandas as pd
+
+    n = rows
+    years = np.clip(rng.gamma(2.2, 3.3, n).round(0), 1, 24)
+    ability = rng.normal(0, 1, n)
+    atbat = np.clip(rng.normal(400 + 60 * ability, 120, n), 60, 700).round(0)
+    hits = (atbat * np.clip(rng.normal(0.262 + 0.012 * ability, 0.02, n), 0.18, 0.34)).round(0)
+    hmrun = np.clip(rng.gamma(1.6, 7 * np.exp(0.3 * ability)), 0, 45).round(0)
+    runs = (hits * 0.48 + rng.normal(0, 8, n)).clip(5).round(0)
+    rbi = (hits * 0.4 + hmrun * 1.5 + rng.normal(0, 8, n)).clip(5).round(0)
+    walks = (atbat * rng.uniform(0.05, 0.14, n)).round(0)
+    career = years * rng.uniform(0.7, 1.05, n)
+    league, division = rng.choice(["A", "N"], n), rng.choice(["E", "W"], n)
+    new_league = np.where(rng.random(n) < 0.9, league, np.where(league == "A", "N", "A"))
+    putouts = np.clip(rng.gamma(1.3, 220, n), 0, 1400).round(0)
+    assists = np.clip(rng.gamma(0.7, 150, n), 0, 500).round(0)
+    errors = np.clip(rng.poisson(2 + assists / 60), 0, 32)
+    experience = np.where(years <= 2, -1.2, np.where(
+        years <= 5, -0.4 + 0.15 * (years - 3), 0.2 + 0.01 * (years - 6)))
+    chits = (hits * career).round(0)
+    log_salary = (5.6 + experience + 0.35 * np.log1p(chits / 500) + 0.004 * (hits - 100)
+                  + 0.1 * (division == "E") + rng.normal(0, 0.42, n))
+    return pd.DataFrame(dict(
+        AtBat=atbat, Hits=hits, HmRun=hmrun, Runs=runs, RBI=rbi, Walks=walks, Years=years,
+        CAtBat=(atbat * career).round(0), CHits=chits, CHmRun=(hmrun * career).round(0),
+        CRuns=(runs * career).round(0), CRBI=(rbi * career).round(0),
+        CWalks=(walks * career).round(0), League=league, Division=division, PutOuts=putouts,
+        Assists=assists, Errors=errors, y=np.exp(log_salary).round(1), NewLeague=new_league))
+
+
+def _diamonds(rng, rows: int = 54000):
+    """A gem's price: log-linear in log carat (with spikes at round sizes), graded cut, colour
+    and clarity (text) whose effects grow with size, x/y/z from the carat (a few zeros), and a
+    price capped at both ends."""
+    import numpy as np
+    import pandas as pd
+
+    n = rows
+    carat = np.exp(rng.normal(-0.45, 0.55, n))
+    magic = rng.random(n) < 0.35
+    sizes = np.array([0.3, 0.4, 0.5, 0.7, 0.9, 1.0, 1.01, 1.2, 1.5, 2.0])
+    carat[magic] = rng.choice(sizes, magic.sum()) + rng.uniform(0, 0.04, magic.sum())
+    carat = np.clip(carat, 0.2, 5.0).round(2)
+    cut = rng.choice(5, n, p=[0.03, 0.09, 0.22, 0.26, 0.40])
+    color = rng.choice(7, n, p=[0.12, 0.18, 0.18, 0.21, 0.15, 0.10, 0.06])
+    clarity = rng.choice(8, n, p=[0.014, 0.17, 0.24, 0.23, 0.15, 0.094, 0.068, 0.034])
+    depth = rng.normal(61.75, 1.4, n).round(1)
+    table = rng.normal(57.45, 2.2, n).round(0)
+    x = (6.45 * carat ** (1 / 3) + rng.normal(0, 0.05, n)).round(2)
+    y = (x + rng.normal(0, 0.05, n)).round(2)
+    z = (x * depth / 100 + rng.normal(0, 0.03, n)).round(2)
+    x[rng.random(n) < 0.0005] = 0
+    z[rng.random(n) < 0.0004] = 0
+    size = np.tanh(np.log(carat))
+    log_price = (8.45 + 1.72 * np.log(carat) - 0.12 * np.log(carat) ** 2
+                 + np.linspace(0.30, -0.38, 7)[color] * (1 + 0.3 * size)
+                 + np.array([-0.75, -0.25, -0.08, 0.05, 0.12, 0.22, 0.28, 0.40])[clarity]
+                 * (1 + 0.35 * size)
+                 + np.array([-0.15, -0.06, 0.0, 0.03, 0.06])[cut]
+                 - 0.01 * np.abs(depth - 61.8) + rng.normal(0, 0.12, n))
+    return pd.DataFrame(dict(
+        carat=carat, cut=np.array(["Fair", "Good", "Very Good", "Premium", "Ideal"])[cut],
+        color=np.array(list("DEFGHIJ"))[color],
+        clarity=np.array(["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"])[clarity],
+        depth=depth, table=table, y=np.clip(np.exp(log_price), 326, 18823).round(0),
+        x=x, length=y, z=z))
 
 
 def _primary(task: str) -> str:
@@ -258,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repo", default=str(ROOT), help="the checkout whose run_tuning.py runs")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "quality_results.jsonl"))
     p.add_argument("--show", metavar="FILE", help="only print the table of a results file")
+    p.add_argument("--keep", metavar="DIR",
+                   help="keep the run folders (and generated tables) in DIR instead of a "
+                        "temporary folder, to look into them afterwards")
     args = p.parse_args(argv)
     if args.show:
         rows = [json.loads(line) for line in Path(args.show).read_text().splitlines() if line]
@@ -274,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
               "(set QUALITY_DATA to the folder of the real tables)", file=sys.stderr)
     tables = [t for t in tables if t.name not in missing]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+    keep = Path(args.keep) if args.keep else None
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(keep)) if keep is not None
+          else tempfile.TemporaryDirectory(prefix="quality-")) as tmp:
         for table in tables:
             for seed in args.seeds:
                 row = run_one(table, seed, args, Path(tmp))
