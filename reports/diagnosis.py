@@ -126,6 +126,7 @@ def diagnose(
     epochs: int,
     history_train_loss: float | None = None,
     exported: tuple[str, float] | None = None,
+    held_out: tuple[float, int] | None = None,
 ) -> Diagnosis:
     """Judge the best model by the rules in `RULES`.
 
@@ -148,6 +149,11 @@ def diagnose(
             best trial's network as it trained (an ensemble, a refit): the warning that a
             baseline has a lower test loss then compares with what the user gets. Defaults to
             None (the best trial's network is the exported model).
+        held_out: with cross-validation, the best model's loss over every train+validation row
+            predicted by the fold that held it out, and the number of those rows
+            (`Evaluation.held_out`): the rows the search chose on, so the test check compares
+            the test loss with it rather than with the validation split's share of them.
+            Defaults to None.
 
     Returns:
         The verdict with its evidence, checks, reasons, advice and warnings.
@@ -158,7 +164,8 @@ def diagnose(
     facts = _curve_facts(record, patience)
     # Hyperband sets each trial's epochs itself (a round's share of --epochs).
     budget = record.epoch_budget or epochs
-    ev = _evidence(task, metrics, baselines, record, facts, patience, budget, history_train_loss)
+    ev = _evidence(task, metrics, baselines, record, facts, patience, budget, history_train_loss,
+                   held_out)
     overfit = _overfitting_checks(ev, facts, patience)
     rounds = record.epoch_budget is not None and record.epoch_budget < epochs
     budget_text = (

@@ -39,6 +39,9 @@ class Evaluation:
     metrics: dict[str, dict[str, float | None]]
     predictions: dict[str, Predictions]
     history_train_loss: float | None = None  # see `reports.diagnosis.diagnose`
+    # With cross-validation: the loss over every train+validation row, each predicted by the
+    # fold that held it out, with the number of those rows (see `reports.diagnosis.diagnose`).
+    held_out: tuple[float, int] | None = None
 
 
 def predictions_from_output(task: Task, y_true: np.ndarray, output: np.ndarray) -> Predictions:

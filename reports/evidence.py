@@ -20,7 +20,11 @@ NAMES: dict[str, str] = {
     "gap": "validation − training loss, × naive loss",
     "linear_gap": "the linear baseline's own gap",
     "excess_gap": "the network's gap beyond the linear one",
-    "test_minus_validation": "test − validation loss, × naive loss",
+    "test_minus_validation": "test − validation loss (with cross-validation: − the "
+                             "cross-validated loss), × naive loss",
+    "held_out_loss": "cross-validated loss: every training and validation row predicted by "
+                     "the fold that held it out",
+    "held_out_rows": "rows of the cross-validated loss",
     "train_accuracy": "training accuracy",
     "validation_accuracy": "validation accuracy",
     "test_accuracy": "test accuracy",

@@ -234,6 +234,7 @@ def _evidence(
     patience: int,
     epochs: int,
     history_train_loss: float | None = None,
+    held_out: tuple[float, int] | None = None,
 ) -> dict[str, float | str | bool]:
     """The numbers every rule reads, on the naive baseline's scale where they are compared."""
     naive = baselines.get("naive", {})
@@ -261,7 +262,13 @@ def _evidence(
     test_loss = _loss(metrics, "test")
     if test_loss is not None:
         ev["test_loss"] = test_loss
-        ev["test_minus_validation"] = (test_loss - val_loss) / naive_val
+        # With cross-validation the search chose on every fold's held-out rows, not only on
+        # the validation split's share of them: the test loss is compared with all of them.
+        chosen_on = val_loss
+        if held_out is not None and math.isfinite(held_out[0]):
+            chosen_on = ev["held_out_loss"] = float(held_out[0])
+            ev["held_out_rows"] = int(held_out[1])
+        ev["test_minus_validation"] = (test_loss - chosen_on) / naive_val
     metric = "accuracy" if task.is_classification else "r2"
     for split in ("train", "validation", "test"):
         value = metrics.get(split, {}).get(metric)
@@ -320,12 +327,22 @@ def _warnings(
         drop = ev["test_minus_validation"]
         check = Check(
             "T",
-            "test loss − validation loss, × naive loss",
+            ("test loss − cross-validated loss, × naive loss" if "held_out_loss" in ev
+             else "test loss − validation loss, × naive loss"),
             f"{drop:.3f}",
             f"≥ {TEST_GAP_WARNING:g} warns",
             drop >= TEST_GAP_WARNING,
         )
-        if check.fired:
+        if check.fired and "held_out_loss" in ev:
+            warnings.append(
+                f"Test loss {_fmt(ev['test_loss'])} is well above the cross-validated loss "
+                f"{_fmt(ev['held_out_loss'])} of the {ev['held_out_rows']} training and "
+                f"validation rows ({drop:.2f} × the naive loss; warning at "
+                f"{TEST_GAP_WARNING:g}): the search may have overfit the rows it chose on, or "
+                "the splits are small. Trust the test metrics; fewer trials help, and a larger "
+                "--test-size makes them steadier."
+            )
+        elif check.fired:
             warnings.append(
                 f"Test loss {_fmt(ev['test_loss'])} is well above validation loss "
                 f"{_fmt(ev['validation_loss'])} ({drop:.2f} × the naive loss; warning at "

@@ -57,8 +57,9 @@ OVERFIT_VAL_RISE = 0.1
 OVERFIT_TRAIN_DROP = 0.05
 
 # --- Checks that warn without changing the verdict ----------------------------------------------
-# Test loss exceeds validation loss by at least this share of the naive loss: the search may have
-# overfit the validation split (it picked the hyperparameters that were lucky on it).
+# Test loss exceeds validation loss (with cross-validation, the loss over every fold's held-out
+# rows) by at least this share of the naive loss: the search may have overfit the rows it chose
+# on (it picked the hyperparameters that were lucky on them).
 TEST_GAP_WARNING = 0.2
 # A baseline beats the network's test loss by at least this share of the naive loss.
 BASELINE_BEATS_WARNING = 0.05
@@ -92,7 +93,8 @@ above the plain training loss by ≥ {REGULARIZATION_COST:g} × naive loss, and 
 is above the linear baseline's: regularization costs more than it gives back.
 Good fit: none of the above.
 Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNING:g} × naive loss \
-(the search may have overfit the validation split); a baseline's test loss lower than the \
+(the search may have overfit the rows it chose on; with cross-validation the loss over every \
+fold's held-out rows stands for the validation loss); a baseline's test loss lower than the \
 network's by ≥ {BASELINE_BEATS_WARNING:g} × naive loss.
 Curves are read from Keras' history, whose training loss includes the L2 penalty and dropout; \
 only their shape is used. Split metrics come from the restored best weights, without dropout."""

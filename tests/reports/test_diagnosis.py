@@ -487,6 +487,29 @@ def test_test_much_worse_than_validation_warns_without_changing_the_verdict():
     assert any("overfit the validation split" in w for w in result.warnings)
 
 
+def test_with_cross_validation_test_is_compared_with_the_held_out_loss_of_every_row():
+    # The validation split's share of the held-out rows happened to be easy (0.04); over all
+    # of the rows the folds held out the loss was 0.2, which the test loss (0.3) is close to.
+    result = diagnose(
+        BINARY, _metrics(0.03, 0.04, test=0.3), _baselines(), _converged(), patience=10,
+        epochs=100, held_out=(0.2, 480),
+    )
+    assert result.evidence["held_out_loss"] == 0.2
+    assert result.evidence["held_out_rows"] == 480
+    assert result.evidence["test_minus_validation"] == pytest.approx(0.1 / NAIVE)
+    assert result.evidence["test_agrees_with_validation"] is True
+    assert not any("well above" in w for w in result.warnings)
+    # Far above it, the warning names the cross-validated loss and leaves --val-size out.
+    worse = diagnose(
+        BINARY, _metrics(0.03, 0.04, test=0.5), _baselines(), _converged(), patience=10,
+        epochs=100, held_out=(0.2, 480),
+    )
+    assert worse.evidence["test_agrees_with_validation"] is False
+    warning = next(w for w in worse.warnings if "well above" in w)
+    assert "cross-validated loss 0.2 of the 480 training and validation rows" in warning
+    assert "--val-size" not in warning
+
+
 def test_test_close_to_validation_agrees():
     result = diagnose(
         BINARY, _metrics(0.04, 0.09, test=0.11), _baselines(), _converged(), patience=10, epochs=100

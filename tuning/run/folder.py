@@ -46,11 +46,30 @@ def evaluate_best(
         for name in SPLIT_NAMES
     }
     evaluation = evaluate(task, predictions)
+    if train_mask is not None:  # the rows the search chose on: every fold's held-out rows
+        evaluation = dataclasses.replace(
+            evaluation, held_out=_held_out_loss(model, best, encoded, task, splits, train_mask))
     if task.kind == "regression" and encoded.target_transform.kind != "none":
         # The training history's losses are on the learned scale: so is the diagnosis' U4.
         plain = float(np.mean((outputs["train"].reshape(-1) - encoded.y["train"].reshape(-1)) ** 2))
         evaluation = dataclasses.replace(evaluation, history_train_loss=plain)
     return model, evaluation
+
+
+def _held_out_loss(
+    model: Any, best: Any, encoded: Any, task: Any, splits: Any, train_mask: Any
+) -> tuple[float, int]:
+    """A cross-validated trial's loss over all train+validation rows, each predicted by the
+    fold that held it out (in the metrics' units), and how many rows that is."""
+    from data.encoding import call_in_blocks
+    from models.fold_training import held_out_predictions
+    from reports.evaluation import predictions_from_output, score
+
+    x = encoded.x_for(_encoding(best.hyperparameters))
+    shared = call_in_blocks(model, np.concatenate([x["train"], x["validation"]]))
+    held = encoded.original_units(held_out_predictions(shared, train_mask))
+    y = np.concatenate([np.asarray(splits.y["train"]), np.asarray(splits.y["validation"])])
+    return float(score(task, predictions_from_output(task, y, held))["loss"]), len(y)
 
 
 def _encoding(hyperparameters: dict[str, Any]) -> str:
@@ -332,7 +351,7 @@ def export_and_report(
     diagnosis = diagnose(
         prepared.task, evaluation.metrics, fitted, result.best, patience=config.patience,
         epochs=config.epochs, history_train_loss=evaluation.history_train_loss,
-        exported=_exported_loss(ready),
+        exported=_exported_loss(ready), held_out=evaluation.held_out,
     )
     report(verdict_line(diagnosis))
     for warning in diagnosis.warnings:  # they qualify the verdict: not only in the report

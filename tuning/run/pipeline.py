@@ -164,6 +164,8 @@ def _search_and_write(
             "rows": int(train_mask.shape[0]),
             "best_trial_fold_scores": list(best.fold_scores),
         }
+        if evaluation.held_out is not None:  # in the metrics' units, as the diagnosis reads it
+            metrics["cv"]["best_trial_held_out_loss"] = evaluation.held_out[0]
     metrics.update(
         folder.export_and_report(
             config, prepared, encoded, ready, result, evaluation, baselines, figures, metrics,

@@ -284,6 +284,10 @@ def test_cross_validated_trials_an_ensemble_and_a_log_target_end_to_end(tmp_path
     rows = {r["trial_id"]: r for r in csv.DictReader((run_dir / "trials.csv").open())}
     best = rows[metrics["best_trial"]]
     assert float(best["score"]) == pytest.approx(np.mean(cv["best_trial_fold_scores"]), rel=1e-5)
+    # The diagnosis compares the test loss with the loss over all 127 held-out rows.
+    evidence = metrics["diagnosis"]["evidence"]
+    assert evidence["held_out_rows"] == 127
+    assert evidence["held_out_loss"] == cv["best_trial_held_out_loss"] > 0
     history = json.loads((run_dir / "histories" / f"trial_{best['trial_id']}.json").read_text())
     assert len(history["folds"]) == 3
     for trial_id in rows:
