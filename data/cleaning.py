@@ -23,6 +23,11 @@ _DATES_SHARE = 0.95
 # placeholders ("?", "n/a") that are read as missing.
 _NUMERIC_SHARE = 0.95
 _ID_NAME = re.compile(r"^(id|index|idx|row|row_?id|row_?num(ber)?|unnamed: ?0)$|(_|\b)id$", re.I)
+# A number written for people: a currency sign before it, thousands grouped by commas, a
+# percent sign after it ("$1,234.50", "-€ 12", "45%", "1,000"). Read as the plain number (45%
+# as 45). Groups must be of three digits, so a decimal comma ("1,5") stays text.
+_FORMATTED_NUMBER = re.compile(
+    r"^([-+]?)\s*[$€£¥]?\s*([-+]?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*%?$")
 _TRUE = {"true", "t", "yes", "y"}
 _FALSE = {"false", "f", "no", "n"}
 
@@ -76,12 +81,41 @@ def _is_boolean(series: pd.Series) -> bool:
     return len(values) == 2 and values <= (_TRUE | _FALSE) and bool(values & _TRUE)
 
 
+def read_numbers(text: pd.Series) -> pd.Series:
+    """Text read as numbers (NaN where it is none): plain numbers as pandas reads them, and
+    numbers with a currency sign, thousands commas or a percent sign (`_FORMATTED_NUMBER`)."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    unread = numbers.isna() & text.notna()
+    if unread.any():
+        parts = text[unread].astype(str).str.strip().str.extract(_FORMATTED_NUMBER)
+        signs = parts[0].fillna("") + parts[1].fillna("")  # one sign, before or after "$"
+        digits = (signs + parts[2].str.replace(",", "", regex=False) + parts[3].fillna(""))
+        numbers = numbers.astype(np.float64)
+        numbers[unread] = pd.to_numeric(
+            digits.where(parts[2].notna() & (signs.str.len() <= 1)), errors="coerce")
+    return numbers
+
+
+def _formatted_example(series: pd.Series) -> str | None:
+    """"'$1,234.50' = 1234.5" for a value that only `_FORMATTED_NUMBER` reads (the first with a
+    thousands comma, else the longest of the first thousand), or None."""
+    text = _text_values(series)
+    text = text[pd.to_numeric(text, errors="coerce").isna()].head(1000)
+    numbers = read_numbers(text)
+    read = text[numbers.notna()]
+    if read.empty:
+        return None
+    grouped = read[read.str.contains(",", regex=False)]
+    value = grouped.iloc[0] if not grouped.empty else read.loc[read.str.len().idxmax()]
+    return f"'{value}' = {numbers[read.index[read == value][0]]:g}"
+
+
 def _numeric_share(series: pd.Series) -> float:
     text = _text_values(series)
     text = text[(text != "") & ~text.str.lower().isin(MISSING_MARKERS)]
     if text.empty:
         return 0.0
-    return float(pd.to_numeric(text, errors="coerce").notna().mean())
+    return float(read_numbers(text).notna().mean())
 
 
 def infer_kind(series: pd.Series) -> str:
@@ -120,9 +154,8 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.astype(np.float64)
     else:
-        values = pd.to_numeric(
-            series.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else v),
-            errors="coerce",
+        values = read_numbers(
+            series.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else v)
         ).astype(np.float64)
     return values.where(np.isfinite(values), np.nan)
 
@@ -213,6 +246,10 @@ def clean(dataset: Dataset) -> CleanData:
             bad = int((values.isna() & raw.notna()).sum())
             if bad:
                 notes.append(f"column '{name}': {bad} non-numeric values read as missing")
+            formatted = _formatted_example(raw)
+            if formatted:
+                notes.append(f"column '{name}': numbers with a currency sign, thousands commas "
+                             f"or a percent sign read as numbers (e.g. {formatted})")
         elif kind == "numeric":
             infinite = int(np.isinf(raw.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
             if infinite:

@@ -175,3 +175,28 @@ def test_distinct_integers_are_row_numbers_when_their_range_is_at_most_1_1_rows(
     assert len(set(values)) == n
     data = clean(_dataset(_ids_frame(list(values), n)))
     assert ("c" in data.dropped) is dropped
+
+
+def test_numbers_written_with_currency_thousands_commas_or_percent_are_numeric():
+    from data.cleaning import read_numbers
+
+    text = pd.Series(["$1,234.50", "-$12", "$-4.5", "€ 1,000,000", "45%", "1,000", "3e2",
+                      "1,5", "12,34", "1,0000", "--3", "abc", None], dtype=object)
+    assert read_numbers(text).tolist()[:7] == [1234.5, -12.0, -4.5, 1e6, 45.0, 1000.0, 300.0]
+    # A decimal comma or a broken grouping is not a thousands separator; two signs are junk.
+    assert read_numbers(text).iloc[7:].isna().all()
+
+    rows = 40
+    frame = pd.DataFrame({
+        "price": [f"${v * 1037.25:,.2f}" for v in range(rows)],
+        "share": [f"{v % 17}%" for v in range(rows)],
+        "y": [v % 2 for v in range(rows)],
+    })
+    data = clean(Dataset(frame, "y", "test.csv", "test"))
+    assert {c.name: c.kind for c in data.columns} == {"price": "numeric", "share": "numeric"}
+    assert data.features["price"].iloc[3] == 3111.75 and data.features["share"].iloc[20] == 3.0
+    assert "price" not in data.dropped  # distinct in every row, but numbers, not an ID
+    assert ("column 'price': numbers with a currency sign, thousands commas or a percent sign "
+            "read as numbers (e.g. '$1,037.25' = 1037.25)") in data.notes
+    # Predicting reads them the same way.
+    assert convert_column(pd.Series(["$2,000.50", "7%"]), "numeric").tolist() == [2000.5, 7.0]
