@@ -192,6 +192,23 @@ def _id_reason(name: str, series: pd.Series, kind: str) -> str | None:
     return None
 
 
+def _formatted_target_as_numbers(
+    frame: pd.DataFrame, target: str, notes: list[str]
+) -> pd.DataFrame:
+    """A text target whose every value is a number written for people ("$1,234.50") becomes
+    those numbers, with a note: the values of a price, not a class for each price."""
+    y = frame[target]
+    if not _is_text(y) or _is_boolean(y):
+        return frame
+    text = y.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else v)
+    numbers = read_numbers(text)
+    if numbers.isna().any() or not pd.to_numeric(text, errors="coerce").isna().any():
+        return frame  # some value is no number, or pandas would have read them all itself
+    notes.append(f"target '{target}': numbers with a currency sign, thousands commas or a "
+                 f"percent sign read as numbers (e.g. {_formatted_example(y)})")
+    return frame.assign(**{target: numbers.astype(np.float64)})
+
+
 def _drop_missing_target(frame: pd.DataFrame, target: str, notes: list[str]) -> pd.DataFrame:
     y = frame[target]
     missing = y.isna()
@@ -233,6 +250,7 @@ def clean(dataset: Dataset) -> CleanData:
     """
     notes: list[str] = list(dataset.notes)
     frame = _drop_missing_target(dataset.frame, dataset.target, notes)
+    frame = _formatted_target_as_numbers(frame, dataset.target, notes)
     dropped: dict[str, str] = {}
     columns: list[Column] = []
     converted: dict[str, pd.Series] = {}

@@ -200,3 +200,16 @@ def test_numbers_written_with_currency_thousands_commas_or_percent_are_numeric()
             "read as numbers (e.g. '$1,037.25' = 1037.25)") in data.notes
     # Predicting reads them the same way.
     assert convert_column(pd.Series(["$2,000.50", "7%"]), "numeric").tolist() == [2000.5, 7.0]
+
+
+def test_a_target_of_formatted_numbers_is_numbers_not_a_class_per_price():
+    rows = 30
+    frame = pd.DataFrame({"x": [v % 7 for v in range(rows)],
+                          "price": [f"${v * 1250.5:,.2f}" for v in range(rows)]})
+    data = clean(Dataset(frame, "price", "test.csv", "test"))
+    assert data.target.dtype == np.float64 and data.target.iloc[2] == 2501.0
+    assert any(n.startswith("target 'price': numbers with a currency sign") for n in data.notes)
+    # Text labels, even with one number-like value among them, stay labels.
+    frame["price"] = ["$1,000"] + ["cheap", "dear"] * 14 + ["dear"]
+    labels = clean(Dataset(frame, "price", "test.csv", "test")).target
+    assert labels.tolist()[:2] == ["$1,000", "cheap"]
