@@ -229,6 +229,7 @@ def _build(
     from models.hypermodel import MLPHyperModel
     from reports.scores import ScoreScale
     from tuning.parallel.chief import is_chief
+    from tuning.search.oracles import baseline_l2
     from tuning.search.tuners import make_tuner
 
     keras.utils.set_random_seed(config.seed)
@@ -257,8 +258,11 @@ def _build(
         encoded.widths(), head_for(prepared.task), prepared.space, config.epochs,
         config.patience, train_mask=train_mask, inputs=inputs,
     )
+    # Rows each network trains on: the training split, or a fold's share of train+validation.
+    rows = int(train_mask.sum(axis=0).mean()) if train_mask is not None else len(encoded.y["train"])
     tuner = make_tuner(config, hypermodel, prepared.run_dir, report, scale,
-                       None if is_chief(config) else live)
+                       None if is_chief(config) else live,
+                       linear_l2=baseline_l2(rows, prepared.task.kind == "regression"))
     cv_text = (f", {folds}-fold cross-validation on train+validation ({len(train_mask)} rows)"
                if train_mask is not None else "")
     report(

@@ -118,6 +118,21 @@ class _ResumableOracle:
         )
 
 
+# A starting point's "l2" that stands for the linear baseline's penalty on this table's rows
+# (`baseline_l2`), set on the oracle as `linear_l2`; 1e-4 where it is not known.
+BASELINE_L2 = "baseline"
+_DEFAULT_LINEAR_L2 = 1e-4
+
+
+def baseline_l2(rows: int, regression: bool) -> float:
+    """The L2 penalty λ (loss + λ·Σw², the loss a mean over `rows` rows) that makes a linear
+    model's objective scikit-learn's for the linear baseline: LogisticRegression's default C = 1
+    (C·Σ loss + ½·Σw², so λ = 1 / (2·rows)) or Ridge's alpha = 1 on the standardized target
+    (Σ squared error + Σw², so λ = 1 / rows)."""
+    rows = max(int(rows), 1)
+    return 1.0 / rows if regression else 1.0 / (2 * rows)
+
+
 # Known-good configurations every random and Bayesian search starts from, in this order
 # (chosen on the quality benchmark's tables with benchmarks/starting_points.py: README,
 # "Quality"). `units` applies to every hidden layer. A value the search space does not allow
@@ -135,10 +150,12 @@ STARTING_POINTS: tuple[dict[str, Any], ...] = (
     # nearly linear. Run whenever the space's smallest `layers` is at most 1 (see
     # `_starting_values`).
     # Learning rates from a grid of 1e-2, 3e-2 and 1e-1 on breast_cancer, iris, wine and HMDA:
-    # at 1e-2 the small tables' few steps per epoch left the model short of converged.
-    dict(layers=0, optimizer="adam", learning_rate=1e-1, batch_size=32, l2=1e-4,
+    # at 1e-2 the small tables' few steps per epoch left the model short of converged. Their
+    # L2 penalty is the linear baseline's (`baseline_l2`): on a table with more columns than
+    # rows a fixed 1e-4 let them fit noise.
+    dict(layers=0, optimizer="adam", learning_rate=1e-1, batch_size=32, l2=BASELINE_L2,
          numeric_encoding="standard"),
-    dict(layers=0, optimizer="adam", learning_rate=3e-2, batch_size=32, l2=1e-4,
+    dict(layers=0, optimizer="adam", learning_rate=3e-2, batch_size=32, l2=BASELINE_L2,
          numeric_encoding="ple"),
 )
 
@@ -188,13 +205,20 @@ class _StartingPoints:
         """The oracle's own proposal after the starting points, and who made it."""
         return super().populate_space(trial_id), "random"
 
+    # The linear baseline's L2 penalty on the rows each network trains on (`baseline_l2`),
+    # set by `make_tuner`; None: `_DEFAULT_LINEAR_L2`.
+    linear_l2: float | None = None
+
     def _starting_values(self, point: dict[str, Any]) -> dict[str, Any] | None:
         hps = kt.HyperParameters()
         for hp in self.hyperparameters.space:
             hps.merge([hp])
             if hps.is_active(hp):
                 name = "units" if hp.name.startswith("units_") else hp.name
-                hps.values[hp.name] = _allowed(hp, point.get(name))
+                wanted = point.get(name)
+                if wanted == BASELINE_L2:
+                    wanted = self.linear_l2 or _DEFAULT_LINEAR_L2
+                hps.values[hp.name] = _allowed(hp, wanted)
                 if name == "layers" and point.get(name) == 0:
                     # `_allowed` gave the space's shallowest depth, the closest to 0.
                     if isinstance(hp, kt.engine.hyperparameters.Fixed) or hps.values[name] > 1:

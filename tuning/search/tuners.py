@@ -357,12 +357,14 @@ def make_tuner(
     report: Callable[[str], None] = print,
     score_scale: ScoreScale | None = None,
     live: Callable[[str], None] | None = None,
+    linear_l2: float | None = None,
 ) -> kt.Tuner:
     """The tuner `config.tuner` names, keeping its state in `<run_dir>/keras_tuner`.
 
     `score_scale` says how its console lines show scores (regression: RMSE in the target's
     units); None shows the objective as it is. `live` shows a long trial's epochs on one
-    updating line (`reports.console.TerminalLine`); None shows none.
+    updating line (`reports.console.TerminalLine`); None shows none. `linear_l2` is the L2
+    penalty of the linear starting points (`tuning.search.oracles.baseline_l2`).
 
     Every tuner minimizes validation loss. Hyperband runs its bracket schedule with
     `max_epochs = --epochs` and factor 3, and stops after `--max-trials` trials at most.
@@ -392,6 +394,8 @@ def make_tuner(
                               num_initial_points=warm_up_trials(config.max_trials), **common)
     else:
         oracle = oracle_class(max_trials=config.max_trials, **common)
+    if linear_l2 is not None:
+        oracle.linear_l2 = linear_l2
     tuner = tuner_class(oracle, hypermodel, config, run_dir, report)
     if score_scale is not None:
         tuner.score_scale = score_scale

@@ -10,10 +10,12 @@ from data.task import Task
 from models.heads import head_for
 from models.hypermodel import MLPHyperModel
 from tuning.search.oracles import (
+    BASELINE_L2,
     STARTING_POINTS,
     BayesianOracle,
     RandomOracle,
     _allowed,
+    baseline_l2,
     warm_up_trials,
 )
 
@@ -40,6 +42,8 @@ def test_searches_start_from_the_known_good_points(cls, tmp_path):
     for point in STARTING_POINTS:
         values = oracle.create_trial("t").hyperparameters.values
         expected = {k: v for k, v in point.items() if k != "units"}
+        if expected["l2"] == BASELINE_L2:  # no table known: the default
+            expected["l2"] = 1e-4
         assert {k: values[k] for k in expected} == expected
         units = [values[k] for k in sorted(values) if k.startswith("units_")]
         assert units == [point.get("units")] * point["layers"]  # none with no hidden layer
@@ -50,6 +54,34 @@ def test_searches_start_from_the_known_good_points(cls, tmp_path):
     assert third.trial_id in oracle.proposed
     # The linear starting points (layers 0) lie outside the built-in range, on purpose.
     assert 0 in [p["layers"] for p in STARTING_POINTS] and SearchSpace().layers.min == 1
+
+
+def test_the_linear_starts_take_the_linear_baselines_penalty_for_the_tables_rows(tmp_path):
+    # scikit-learn's defaults: LogisticRegression C = 1 is λ = 1/(2n), Ridge alpha = 1 is 1/n.
+    assert baseline_l2(400, regression=False) == pytest.approx(1 / 800)
+    assert baseline_l2(400, regression=True) == pytest.approx(1 / 400)
+    oracle = _oracle(RandomOracle)
+    oracle.linear_l2 = baseline_l2(140, regression=False)
+    oracle._set_project_dir(str(tmp_path), "p")
+    penalties = {}
+    for _ in STARTING_POINTS:
+        trial = oracle.create_trial("t")
+        values = trial.hyperparameters.values
+        penalties.setdefault(values["layers"] == 0, []).append(values["l2"])
+        _end(oracle, trial, 0.5)
+    assert penalties[True] == [pytest.approx(1 / 280)] * 2  # both linear starts
+    assert penalties[False] == [1e-4] * 3  # the networks keep their own
+    # Clamped into the space like any starting value: 1e-2 at most.
+    oracle = _oracle(RandomOracle)
+    oracle.linear_l2 = baseline_l2(20, regression=True)
+    oracle._set_project_dir(str(tmp_path), "q")
+    clamped = []
+    for _ in STARTING_POINTS:
+        trial = oracle.create_trial("t")
+        if trial.hyperparameters.values["layers"] == 0:
+            clamped.append(trial.hyperparameters.values["l2"])
+        _end(oracle, trial, 0.5)
+    assert clamped == [pytest.approx(1e-2)] * 2
 
 
 def test_a_starting_value_the_space_forbids_becomes_the_closest_allowed(tmp_path):
