@@ -80,6 +80,8 @@ TABLES = (
           "a right-skewed salary from career counts, 20 columns, 263 rows"),
     Table("gen_diamonds", ("@gen_diamonds",), "regression",
           "a capped price from carat and three graded text columns, 54,000 rows"),
+    Table("gen_wide", ("@gen_wide",), "binary",
+          "more columns than a fold's rows: logistic in 5 of 200 numeric columns, 250 rows"),
 )
 
 
@@ -105,6 +107,11 @@ def _generated(name: str, folder: Path) -> tuple[str, ...]:
         frame = _salary(np.random.default_rng(5))
     elif name == "gen_diamonds":
         frame = _diamonds(np.random.default_rng(7))
+    elif name == "gen_wide":
+        x = np.random.default_rng(13).normal(size=(250, 200))
+        logit = x[:, :5] @ np.array([1.2, -1.0, 0.8, 0.6, -0.5])
+        y = np.where(np.random.default_rng(14).random(250) < 1 / (1 + np.exp(-logit)), "yes", "no")
+        frame = pd.DataFrame(x, columns=[f"x{i:03d}" for i in range(200)]).assign(y=y)
     else:  # nearly linear: a logistic model on 10 correlated features, little curvature
         x = rng.normal(size=(1500, 10)) @ rng.normal(scale=0.5, size=(10, 10)) + rng.normal(
             size=(1500, 10))
