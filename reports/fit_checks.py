@@ -333,22 +333,20 @@ def _warnings(
             f"≥ {TEST_GAP_WARNING:g} warns",
             drop >= TEST_GAP_WARNING,
         )
-        if check.fired and "held_out_loss" in ev:
+        if check.fired:
+            if "held_out_loss" in ev:  # cross-validated: --val-size only moves rows in the pool
+                against = (f"the cross-validated loss {_fmt(ev['held_out_loss'])} of the "
+                           f"{ev['held_out_rows']} training and validation rows")
+                chosen_on, remedy = "the rows it chose on", (
+                    "fewer trials help, and a larger --test-size makes them steadier")
+            else:
+                against = f"validation loss {_fmt(ev['validation_loss'])}"
+                chosen_on, remedy = "the validation split", (
+                    "a larger --val-size or fewer trials help")
             warnings.append(
-                f"Test loss {_fmt(ev['test_loss'])} is well above the cross-validated loss "
-                f"{_fmt(ev['held_out_loss'])} of the {ev['held_out_rows']} training and "
-                f"validation rows ({drop:.2f} × the naive loss; warning at "
-                f"{TEST_GAP_WARNING:g}): the search may have overfit the rows it chose on, or "
-                "the splits are small. Trust the test metrics; fewer trials help, and a larger "
-                "--test-size makes them steadier."
-            )
-        elif check.fired:
-            warnings.append(
-                f"Test loss {_fmt(ev['test_loss'])} is well above validation loss "
-                f"{_fmt(ev['validation_loss'])} ({drop:.2f} × the naive loss; warning at "
-                f"{TEST_GAP_WARNING:g}): the search may have overfit the validation split, or "
-                "the splits are small. Trust the test metrics; a larger --val-size or fewer "
-                "trials help."
+                f"Test loss {_fmt(ev['test_loss'])} is well above {against} ({drop:.2f} × the "
+                f"naive loss; warning at {TEST_GAP_WARNING:g}): the search may have overfit "
+                f"{chosen_on}, or the splits are small. Trust the test metrics; {remedy}."
             )
     naive_test = _first_loss(baselines.get("naive", {}), "test")
     judged = None  # (the model in words, its test loss)
