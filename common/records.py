@@ -89,6 +89,7 @@ _HP_ORDER = (
     "learning_rate",
     "batch_size",
     "l2",
+    "l1",
     "dropout",
 )
 

@@ -55,6 +55,7 @@ _RULES: dict[str, _Rule] = {
     "learning_rate": _Rule(float, 0.0, 10.0, low_open=True),
     "batch_size": _Rule(int, 1, 1_000_000),
     "l2": _Rule(float, 0.0, 1.0),
+    "l1": _Rule(float, 0.0, 1.0),
     "dropout": _Rule(float, 0.0, 1.0, high_open=True),
     "numeric_encoding": _Rule(str, names=NUMERIC_ENCODINGS),
 }
@@ -74,6 +75,9 @@ class SearchSpace:
     dropout: Param = field(default_factory=lambda: Range(0.0, 0.5, step=0.1))  # dropout rate
     # How numeric columns are encoded: standard, quantile or ple (piecewise-linear bins).
     numeric_encoding: Param = ("standard", "ple")
+    # L1 penalty λ₁·Σ|w| on the first layer's kernel (the inputs' weights): drives the weights
+    # of uninformative columns towards zero. 0 turns it off.
+    l1: Param = (0.0, 1e-3, 3e-3, 1e-2)
 
     def largest(self, name: str) -> float:
         """The largest value a numeric hyperparameter can take: its fixed value, its largest

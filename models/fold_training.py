@@ -90,8 +90,8 @@ class _FoldEpochRunner:
     """The compiled per-epoch graph for one stacked model and its folds."""
 
     def __init__(self, model: keras.Model, head: Head, l2: float, x, y, train_mask: np.ndarray,
-                 batch_size: int, seed: int):
-        self.model, self.head, self.l2 = model, head, float(l2)
+                 batch_size: int, seed: int, l1: float = 0.0):
+        self.model, self.head, self.l2, self.l1 = model, head, float(l2), float(l1)
         self.x = tf.constant(np.asarray(x, dtype=np.float32))
         self.y = tf.constant(y)
         self.train_mask = tf.constant(train_mask.astype(np.float32))
@@ -114,11 +114,15 @@ class _FoldEpochRunner:
         self.run_epoch = tf.function(self._epoch, autograph=False, reduce_retracing=True)
 
     def _penalty(self) -> tf.Tensor:
-        """Each fold's L2 penalty, λ·Σ w² over its own kernels, shape (K,)."""
-        if self.l2 <= 0:
-            return tf.zeros([self.k])
-        return self.l2 * tf.add_n(
-            [tf.reduce_sum(tf.square(w.value), axis=[1, 2]) for w in self.kernels])
+        """Each fold's penalty, shape (K,): λ·Σ w² over its own kernels, plus λ₁·Σ|w| over its
+        first kernel (the inputs' weights)."""
+        penalty = tf.zeros([self.k])
+        if self.l2 > 0:
+            penalty += self.l2 * tf.add_n(
+                [tf.reduce_sum(tf.square(w.value), axis=[1, 2]) for w in self.kernels])
+        if self.l1 > 0:
+            penalty += self.l1 * tf.reduce_sum(tf.abs(self.kernels[0].value), axis=[1, 2])
+        return penalty
 
     def _epoch(self, epoch: tf.Tensor) -> tf.Tensor:
         model, n, batch = self.model, self.n, self.batch
@@ -184,6 +188,7 @@ def train_folds(
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     initial_epoch: int = 0,
+    l1: float = 0.0,
 ) -> FoldTrainResult:
     """Train a stacked model's K fold networks with early stopping on held-out rows.
 
@@ -193,6 +198,7 @@ def train_folds(
         x, y: features and training targets of every row the folds share.
         train_mask: (n, K) bool, True where fold k trains on the row; it is scored on the rest.
         l2: the L2 penalty λ of every kernel (the model itself carries no regularizer).
+        l1: the L1 penalty λ₁ of the first kernel, the inputs' weights. Defaults to 0.
         batch_size: each fold's rows per gradient step.
         epochs: the epoch number to stop at (with `initial_epoch`, as in `fit`).
         patience: epochs without improvement of the folds' mean held-out loss before training
@@ -204,7 +210,7 @@ def train_folds(
     Returns:
         Every fold's history and kept epoch.
     """
-    runner = _FoldEpochRunner(model, head, l2, x, y, train_mask, batch_size, seed)
+    runner = _FoldEpochRunner(model, head, l2, x, y, train_mask, batch_size, seed, l1)
     metric = head.metric
     keys = ("loss", metric, "val_loss", f"val_{metric}")
     result = FoldTrainResult(histories=[{k: [] for k in keys} for _ in range(runner.k)])

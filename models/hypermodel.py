@@ -29,7 +29,7 @@ class MLPHyperModel(kt.HyperModel):
 
     Hyperparameters (names are stable; they are trials.csv's columns): `layers`, `units_0` …
     `units_{n-1}` (one per hidden layer), `activation`, `l2`, `dropout`, `optimizer`,
-    `learning_rate`, `numeric_encoding` (in `build`) and `batch_size` (in `fit`).
+    `learning_rate`, `numeric_encoding`, `l1` (in `build`) and `batch_size` (in `fit`).
 
     Args:
         n_features: width of the encoded input; with several numeric encodings, encoding ->
@@ -117,7 +117,7 @@ class MLPHyperModel(kt.HyperModel):
                 else {"parent_name": "layers", "parent_values": parents}
             )
             values[f"units_{i}"] = declare(hp, f"units_{i}", space.units, **scope)
-        for name in ("optimizer", "learning_rate", "numeric_encoding"):
+        for name in ("optimizer", "learning_rate", "numeric_encoding", "l1"):
             values[name] = declare(hp, name, getattr(space, name))
         return values
 
@@ -126,25 +126,27 @@ class MLPHyperModel(kt.HyperModel):
         if self.folds > 1:
             return self._build_stacked(values)
         activation, l2, dropout = values["activation"], values["l2"], values["dropout"]
+        layers = values["layers"]
         model = keras.Sequential(name="mlp")
         model.add(keras.Input(shape=(self.width(values["numeric_encoding"]),), name="features"))
-        for i in range(values["layers"]):
+        for i in range(layers):
             model.add(
                 keras.layers.Dense(
                     values[f"units_{i}"],
                     activation=activation,
-                    kernel_regularizer=keras.regularizers.L2(l2) if l2 > 0 else None,
+                    kernel_regularizer=_regularizer(l2, values["l1"] if i == 0 else 0.0),
                     name=f"hidden_{i}",
                 )
             )
             if dropout > 0:
                 model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
-        # With no hidden layer (a linear model) the output layer carries the L2 penalty, as
-        # every kernel does in the cross-validated folds (`models.fold_training`).
-        output_l2 = keras.regularizers.L2(l2) if l2 > 0 and values["layers"] == 0 else None
+        # With no hidden layer (a linear model) the output layer carries the L2 penalty (and
+        # the inputs' L1), as every kernel does in the cross-validated folds
+        # (`models.fold_training`).
+        output = _regularizer(l2, values["l1"]) if layers == 0 else None
         model.add(
             keras.layers.Dense(self.head.units, activation=self.head.activation,
-                               kernel_regularizer=output_l2, name="output")
+                               kernel_regularizer=output, name="output")
         )
         optimizer = make_optimizer(values["optimizer"], values["learning_rate"])
         model.compile(optimizer=optimizer, loss=self.head.loss, metrics=[self.head.metric])
@@ -155,7 +157,8 @@ class MLPHyperModel(kt.HyperModel):
 
         Each layer is an `EinsumDense` whose kernel has a leading fold axis; its initializer is
         Glorot's uniform per fold (Keras counts the fold axis into the fans, hence scale K).
-        The L2 penalty is applied per fold by `models.fold_training`, not by a regularizer.
+        The L2 (and the first kernel's L1) penalty is applied per fold by
+        `models.fold_training`, not by a regularizer.
         """
         k, dropout = self.folds, values["dropout"]
         width = self.width(values["numeric_encoding"])
@@ -233,6 +236,7 @@ class MLPHyperModel(kt.HyperModel):
             y,
             self.train_mask,
             l2=declare(hp, "l2", self.space.l2),
+            l1=declare(hp, "l1", self.space.l1),
             batch_size=batch_size,
             **self._schedule(kwargs),
         )
@@ -253,6 +257,14 @@ class MLPHyperModel(kt.HyperModel):
         if self.folds > 1:
             return held_out_predictions(call_in_blocks(model, x), self.train_mask)
         return call_in_blocks(model, validation[0])
+
+
+def _regularizer(l2: float, l1: float) -> keras.regularizers.Regularizer | None:
+    """λ·Σw² plus λ₁·Σ|w| on a kernel (standard Keras regularizers: the saved model loads
+    with `safe_mode=True`); None when both are 0."""
+    if l1 > 0:
+        return keras.regularizers.L1L2(l1=l1, l2=l2)
+    return keras.regularizers.L2(l2) if l2 > 0 else None
 
 
 def _diverged(loss: Any, epoch: int, where: str = "") -> None:

@@ -2,15 +2,18 @@
 
 Keras' `fit` on small tables is dominated by per-step and per-epoch overhead, not arithmetic
 (measured on digits, 50 epochs of a 2×64 MLP: 23.8 s with `fit` on NumPy, 2.4 s here). This
-loop keeps the model's own `train_step`/`test_step`, so the loss (L2 penalty included), the
-optimizer and the metrics are exactly those of `model.fit`, with the same history keys; what
-it removes is the data-adapter, iterator and callback machinery around each step:
+loop keeps the model's own `train_step`/`test_step`, so the training loss (penalties included),
+the optimizer and the metrics are exactly those of `model.fit`, with the same history keys;
+what it removes is the data-adapter, iterator and callback machinery around each step:
 
 * the data lives in tensors for the whole trial; each epoch reshuffles with a stateless seed
   (seed, epoch) and loops over the mini-batches inside one `tf.function` (the last, partial
   batch included, as in `fit`), then computes the validation metrics full-batch in the same
   graph;
 * the batch loop exits at the first non-finite loss (as `TerminateOnNaN`);
+* the validation loss is the data's alone, without the L2/L1 penalties Keras' `evaluate`
+  adds (as the cross-validated folds' held-out loss, `models.fold_training`): early stopping
+  and the search compare trials on how well they predict, whatever their penalty;
 * early stopping on validation loss (patience P, `min_delta` 0; P = 0 turns it off) keeps the
   best epoch's weights in shadow variables inside the graph and restores them at the end, as
   `EarlyStopping(restore_best_weights=True)` does;
@@ -111,6 +114,13 @@ class _EpochRunner:
         self._reset_metrics()
         model.test_step((self.x_val, self.y_val))
         val_keys, val_values = self._metrics()
+        if model.losses:
+            # Keras' test loss includes the penalties (L2, L1); the validation loss here is
+            # the data's alone, as the cross-validated folds' held-out loss: what the search
+            # compares trials on, whatever their penalty.
+            penalty = tf.add_n([tf.cast(tf.reduce_sum(p), tf.float32) for p in model.losses])
+            val_values = tf.tensor_scatter_nd_sub(
+                val_values, [[val_keys.index("loss")]], tf.reshape(penalty, [1]))
         self.keys = train_keys + [f"val_{k}" for k in val_keys]
         val_loss = val_values[val_keys.index("loss")]
         # EarlyStopping's bookkeeping (mode min, min_delta 0), and a snapshot of the best weights.

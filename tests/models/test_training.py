@@ -27,6 +27,11 @@ def _model(learning_rate: float = 0.05, l2: float = 1e-3) -> keras.Model:
     return model
 
 
+def _data_loss(model: keras.Model, x, y) -> float:
+    """The validation loss `train` records: the data's alone, without the kernels' penalties."""
+    return float(np.mean(keras.losses.binary_crossentropy(y, model.predict(x, verbose=0))))
+
+
 def _noise(n: int = 64, seed: int = 0):
     """Random labels: validation loss is lowest within a few epochs and then rises."""
     rng = np.random.default_rng(seed)
@@ -76,18 +81,26 @@ def test_early_stopping_stops_patience_epochs_after_the_best_and_restores_it(see
     assert history[-1] > history[best] * 1.01
 
 
-def test_matches_model_fit_metrics_on_one_full_batch(seed):
-    """With one batch per epoch there is no shuffling effect: both loops see the same steps."""
+@pytest.mark.parametrize("l2", [0.0, 1e-2], ids=["no-penalty", "l2"])
+def test_matches_model_fit_metrics_on_one_full_batch(seed, l2):
+    """With one batch per epoch there is no shuffling effect: both loops see the same steps.
+    Keras' validation loss adds the penalty; `train`'s is the data's alone."""
     x, y, xv, yv = _data()
     keras.utils.set_random_seed(3)
-    fast = _model()
+    fast = _model(l2=l2)
     result = train(fast, x, y, xv, yv, batch_size=64, epochs=5, patience=0, seed=0)
     keras.utils.set_random_seed(3)
-    slow = _model()
+    slow = _model(l2=l2)
     reference = slow.fit(x, y, batch_size=64, epochs=5, validation_data=(xv, yv), verbose=0,
                          shuffle=False)
-    for key in ("loss", "val_loss", "accuracy"):
+    for key in ("loss", "accuracy", "val_accuracy"):
         np.testing.assert_allclose(result.history[key], reference.history[key], rtol=1e-4)
+    # The last epoch's: the same weights in both models.
+    penalty = float(sum(np.sum(p) for p in slow.losses))
+    assert (penalty > 1e-3) == (l2 > 0)
+    assert result.history["val_loss"][-1] == pytest.approx(
+        reference.history["val_loss"][-1] - penalty, rel=1e-4)
+    assert result.history["val_loss"][-1] == pytest.approx(_data_loss(fast, xv, yv), rel=1e-4)
 
 
 def test_patience_zero_keeps_the_last_epoch(seed):
@@ -95,7 +108,7 @@ def test_patience_zero_keeps_the_last_epoch(seed):
     model = _model()
     result = train(model, x, y, xv, yv, batch_size=16, epochs=6, patience=0, seed=0)
     assert len(result.history["loss"]) == 6 and not result.early_stopped
-    val_loss = model.evaluate(xv, yv, verbose=0, return_dict=True)["loss"]
+    val_loss = _data_loss(model, xv, yv)
     assert val_loss == pytest.approx(result.history["val_loss"][-1], rel=1e-4)
 
 

@@ -70,7 +70,7 @@ def test_the_linear_starts_take_the_linear_baselines_penalty_for_the_tables_rows
         penalties.setdefault(values["layers"] == 0, []).append(values["l2"])
         _end(oracle, trial, 0.5)
     assert penalties[True] == [pytest.approx(1 / 280)] * 2  # both linear starts
-    assert penalties[False] == [1e-4] * 3  # the networks keep their own
+    assert penalties[False] == [1e-4] * 4  # the networks keep their own
     # Clamped into the space like any starting value: 1e-2 at most.
     oracle = _oracle(RandomOracle)
     oracle.linear_l2 = baseline_l2(20, regression=True)
