@@ -33,14 +33,15 @@ def next_steps(
         shape = f" (the best trial has {hp['layers']} hidden layer(s) of {sizes} units)"
     now = {
         k: f" (now {hp[k]:.3g})" if isinstance(hp.get(k), (int, float)) else ""
-        for k in ("learning_rate", "l2", "dropout")
+        for k in ("learning_rate", "l2", "l1", "dropout")
     }
     if verdict == "underfitting":
         capacity = (
             f"Give the network more capacity: more layers or more neurons per layer{shape}; widen "
             "`layers` and `units` in the --space file if the search could not go higher."
         )
-        regularize = f"Regularize less: lower l2{now['l2']} and dropout{now['dropout']}."
+        l1 = f", l1{now['l1']}" if hp.get("l1") else ""  # the inputs' L1 penalty, where on
+        regularize = f"Regularize less: lower l2{now['l2']}{l1} and dropout{now['dropout']}."
         rate = f"Raise the learning rate{now['learning_rate']} or use the adam optimizer."
         longer = (
             f"Train longer: raise --epochs (the best trial ran {facts.get('epochs_run', '?')} of "

@@ -214,7 +214,7 @@ def _underfitting_checks(
                 REGULARIZATION_COST,
                 behind,
                 f"U4: regularization costs {cost:.2f} × the naive loss (threshold "
-                f"{REGULARIZATION_COST:g}): the L2 penalty and dropout keep the training "
+                f"{REGULARIZATION_COST:g}): the L2/L1 penalties and dropout keep the training "
                 f"objective well above the plain training loss {_fmt(ev['train_loss'])}, and "
                 f"validation loss {_fmt(ev['validation_loss'])} is above the linear baseline's "
                 f"{_fmt(linear_val)}.",

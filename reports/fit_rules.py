@@ -5,7 +5,7 @@ frequencies, or the target's variance for regression): "closes 20% of the gap be
 perfect" means the same on every data set, and a gap of 0.05 in log loss is small when the
 naive loss is 0.66 but large when it is 0.05. Learning curves are only read for their shape
 (relative slopes, where the minimum lies), because Keras' per-epoch training loss includes the
-L2 penalty and is measured with dropout active.
+L2/L1 penalties and is measured with dropout active.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ UNDERFIT_LINEAR_MARGIN = 0.02
 # still falling over the last window, and the training loss fell by at least this share of its
 # value over that window or the network is still behind the linear model on validation.
 STILL_LEARNING_TRAIN_DROP = 0.1
-# U4: the objective Keras minimized at the kept epoch (the loss plus the L2 penalty, measured with
+# U4: the objective Keras minimized at the kept epoch (the loss plus the penalties, measured with
 # dropout on) exceeds the plain training loss by at least this share of the naive loss, and the
 # network does not beat the linear baseline on validation: regularization is what holds it back.
 REGULARIZATION_COST = 0.1
@@ -88,7 +88,7 @@ falling over the last {WINDOW_FRACTION:.0%} of epochs (at least {MIN_WINDOW}), a
 training loss fell ≥ {STILL_LEARNING_TRAIN_DROP:.0%} of its value over that window (on a \
 least-squares line) or the validation loss is \
 still above the linear model's. (With Hyperband, the budget is what its round gave the trial.)
-  U4  the objective Keras minimized at the kept epoch (loss + L2 penalty, with dropout on) is \
+  U4  the objective Keras minimized at the kept epoch (loss + L2/L1 penalties, with dropout on) is \
 above the plain training loss by ≥ {REGULARIZATION_COST:g} × naive loss, and the validation loss \
 is above the linear baseline's: regularization costs more than it gives back.
 Good fit: none of the above.
@@ -96,7 +96,7 @@ Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNIN
 (the search may have overfit the rows it chose on; with cross-validation the loss over every \
 fold's held-out rows stands for the validation loss); a baseline's test loss lower than the \
 network's by ≥ {BASELINE_BEATS_WARNING:g} × naive loss.
-Curves are read from Keras' history, whose training loss includes the L2 penalty and dropout; \
+Curves are read from Keras' history, whose training loss includes the L2/L1 penalties and dropout; \
 only their shape is used. Split metrics come from the restored best weights, without dropout."""
 
 

@@ -1,10 +1,10 @@
 """How the search's numbers read for a person: regression scores in the target's own units.
 
 Keras minimizes each trial's validation loss. For regression that is the mean squared error on
-the target standardized with the training split's μ and σ (plus the L2 penalty), which says
-little to a reader; its square root times σ is a root-mean-squared error in the target's units,
-comparable with the metrics table's RMSE. Classification losses (log loss) are already on a
-scale people compare, so they are shown as they are.
+the target standardized with the training split's μ and σ (the data's alone, without the L2/L1
+penalties), which says little to a reader; its square root times σ is a root-mean-squared
+error in the target's units, comparable with the metrics table's RMSE. Classification losses
+(log loss) are already on a scale people compare, so they are shown as they are.
 
 No Keras, matplotlib or pandas here: the console's trial lines use it too.
 """

@@ -27,11 +27,14 @@ activation = ["relu", "tanh"]
 learning_rate = { min = 1e-3, max = 1e-2, sampling = "log" }
 l2 = 0
 dropout = [0.0, 0.25]
+l1 = [0, 1e-3]
 """)
     assert space.units == 64
     assert space.activation == ("relu", "tanh")
     assert space.learning_rate == Range(1e-3, 1e-2, None, "log")
     assert space.l2 == 0.0
+    assert space.l1 == (0.0, 1e-3)
+    assert SearchSpace().l1[0] == 0.0  # built in: off is one of the choices
     assert space.layers == Range(1, 4)  # left out: the built-in range
 
 
@@ -61,10 +64,11 @@ def test_declare_maps_to_keras_tuner():
         ("batch_size = []", "empty list"),
         ("layers = { min = 1 }", "takes keys min, max"),
         ('units = "many"', "must be a number"),
+        ("l1 = -1e-3", "out of range"),
     ],
     ids=["not-toml", "unknown-key", "min-gt-max", "unknown-optimizer", "unknown-activation",
          "negative-lr", "log-from-zero", "dropout-one", "fractional-units", "empty-list",
-         "range-without-max", "text-for-number"],
+         "range-without-max", "text-for-number", "negative-l1"],
 )
 def test_space_errors(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match):

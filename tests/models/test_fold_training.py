@@ -128,6 +128,21 @@ def test_the_penalty_is_each_folds_own():
         assert b["loss"][0] - a["loss"][0] < 3 * b["loss"][0]
 
 
+def test_the_l1_penalty_is_each_folds_own_on_its_first_kernel():
+    from models.fold_training import _FoldEpochRunner
+
+    x, y, mask = _data("regression")
+    hypermodel = _hypermodel("regression", mask)
+    model = hypermodel.build(_hp(l2=0.0))
+    runner = _FoldEpochRunner(model, hypermodel.head, 0.0, x, y, mask, 8, 0, l1=0.1)
+    first = model.get_layer("hidden_0").kernel.numpy()  # (K, inputs, units)
+    expected = 0.1 * np.abs(first).sum(axis=(1, 2))
+    np.testing.assert_allclose(runner._penalty().numpy(), expected, rtol=1e-5)
+    both = _FoldEpochRunner(model, hypermodel.head, 1e-2, x, y, mask, 8, 0, l1=0.1)
+    squares = sum((w.numpy() ** 2).sum(axis=(1, 2)) for w in both.kernels)
+    np.testing.assert_allclose(both._penalty().numpy(), expected + 1e-2 * squares, rtol=1e-5)
+
+
 def test_an_exported_trial_averages_its_stacked_folds_and_loads_in_safe_mode(seed, tmp_path):
     x, y, mask = _data("multiclass")
     model, _ = _train("multiclass", x, y, mask)

@@ -66,6 +66,31 @@ def _linear_hp(l2: float) -> kt.HyperParameters:
     return hp
 
 
+def test_the_l1_penalty_is_on_the_inputs_weights_alone_and_loads_in_safe_mode(tmp_path):
+    import keras
+    import numpy as np
+
+    hypermodel = MLPHyperModel(5, head_for(Task("binary", (0, 1))), SearchSpace(), 3, 1)
+    hp = kt.HyperParameters()
+    for name, value in dict(layers=2, units_0=4, units_1=3, activation="relu",
+                            optimizer="adam", learning_rate=0.01, batch_size=8, l2=1e-3,
+                            dropout=0.0, l1=3e-3).items():
+        hp.Fixed(name, value)
+    model = hypermodel.build(hp)
+    first, second = model.get_layer("hidden_0"), model.get_layer("hidden_1")
+    assert first.kernel_regularizer.l1 == np.float32(3e-3)
+    assert first.kernel_regularizer.l2 == np.float32(1e-3)
+    assert not hasattr(second.kernel_regularizer, "l1")  # deeper kernels: L2 only
+    model.save(tmp_path / "l1.keras")
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    loaded = keras.models.load_model(tmp_path / "l1.keras", safe_mode=True, compile=False)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+    # A linear model: its only kernel, the output's, is the inputs' weights.
+    linear = _linear_hp(1e-3)
+    linear.Fixed("l1", 1e-2)
+    assert hypermodel.build(linear).get_layer("output").kernel_regularizer.l1 == np.float32(1e-2)
+
+
 def test_no_hidden_layer_is_a_linear_model_whose_output_carries_the_l2(tmp_path):
     import keras
     import numpy as np
