@@ -82,6 +82,8 @@ TABLES = (
           "a capped price from carat and three graded text columns, 54,000 rows"),
     Table("gen_wide", ("@gen_wide",), "binary",
           "more columns than a fold's rows: logistic in 5 of 200 numeric columns, 250 rows"),
+    Table("gen_noise", ("@gen_noise",), "binary",
+          "75 of 80 numeric columns noise: an interaction, a curve and a threshold in 5"),
 )
 
 
@@ -112,6 +114,12 @@ def _generated(name: str, folder: Path) -> tuple[str, ...]:
         logit = x[:, :5] @ np.array([1.2, -1.0, 0.8, 0.6, -0.5])
         y = np.where(np.random.default_rng(14).random(250) < 1 / (1 + np.exp(-logit)), "yes", "no")
         frame = pd.DataFrame(x, columns=[f"x{i:03d}" for i in range(200)]).assign(y=y)
+    elif name == "gen_noise":  # uninformative columns, where gradient boosting shines
+        z = np.random.default_rng(21).normal(size=(2000, 80))
+        logit = 1.5 * z[:, 0] * z[:, 1] + np.sin(2 * z[:, 2]) + z[:, 3] - 0.8 * (z[:, 4] > 0.5)
+        y = np.where(np.random.default_rng(22).random(2000) < 1 / (1 + np.exp(-2 * logit)),
+                     "yes", "no")
+        frame = pd.DataFrame(z, columns=[f"z{i:02d}" for i in range(80)]).assign(y=y)
     else:  # nearly linear: a logistic model on 10 correlated features, little curvature
         x = rng.normal(size=(1500, 10)) @ rng.normal(scale=0.5, size=(10, 10)) + rng.normal(
             size=(1500, 10))

@@ -34,7 +34,7 @@ def _run(tmp_path: Path, learning_rates: str, tuner: str, trials: int, monkeypat
     (tmp_path / "space.toml").write_text(
         f'layers = 1\nunits = [8, 16]\nactivation = "relu"\noptimizer = "sgd"\n'
         f"learning_rate = {learning_rates}\nbatch_size = 8\nl2 = 0\ndropout = 0\n"
-        'numeric_encoding = "standard"\n'
+        'numeric_encoding = "standard"\nl1 = 0\n'
     )
     config = RunConfig(data=_regression_csv(tmp_path), target="y",
                        space=str(tmp_path / "space.toml"), tuner=tuner, max_trials=trials,
@@ -162,7 +162,7 @@ def test_four_failures_in_a_row_are_recorded_and_the_cli_exits_2(tmp_path, monke
     (tmp_path / "space.toml").write_text(
         'layers = 1\nunits = 8\nactivation = "relu"\noptimizer = "sgd"\n'
         "learning_rate = { min = 5.0, max = 9.0 }\nbatch_size = 8\nl2 = 0\ndropout = 0\n"
-        'numeric_encoding = "standard"\n'
+        'numeric_encoding = "standard"\nl1 = 0\n'
     )
     argv = ["--data", _regression_csv(tmp_path), "--target", "y", "--space",
             str(tmp_path / "space.toml"), "--tuner", "random", "--max-trials", "4", "--epochs",

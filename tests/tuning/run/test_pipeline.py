@@ -23,6 +23,7 @@ units = [8, 16]
 learning_rate = { min = 1e-3, max = 3e-2, sampling = "log" }
 batch_size = 32
 numeric_encoding = "standard"
+l1 = 0
 """
 
 
@@ -189,7 +190,7 @@ def test_a_search_that_runs_out_of_combinations_says_so(tmp_path, tuner):
     space = tmp_path / "two.toml"
     space.write_text('layers = 1\nunits = [4, 8]\nactivation = "relu"\noptimizer = "adam"\n'
                      "learning_rate = 0.01\nbatch_size = 32\nl2 = 0\ndropout = 0\n"
-                     'numeric_encoding = "standard"\n')
+                     'numeric_encoding = "standard"\nl1 = 0\n')
     lines: list[str] = []
     run_dir = run(_config(tmp_path, data, str(space), tuner=tuner, max_trials=5),
                   report=lines.append)

@@ -206,6 +206,7 @@ batch_size = 32
 l2 = 0
 dropout = 0
 numeric_encoding = "standard"
+l1 = 0
 """
 
 
