@@ -157,7 +157,18 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
         values = read_numbers(
             series.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else v)
         ).astype(np.float64)
-    return values.where(np.isfinite(values), np.nan)
+    return values.where(_representable(values), np.nan)
+
+
+# The largest magnitude a numeric input may have: the model's inputs are float32 (at most
+# 3.4e38) and its standardization holds each column's variance in float32 too, so σ must stay
+# below 1.8e19.
+_LARGEST = 1e18
+
+
+def _representable(values: pd.Series) -> pd.Series:
+    """True where a number is finite and within ±1e18 (`_LARGEST`)."""
+    return pd.Series(np.isfinite(values) & (values.abs() <= _LARGEST), index=values.index)
 
 
 def _dates(values: pd.Series) -> bool:
@@ -242,6 +253,75 @@ def _drop_missing_target(frame: pd.DataFrame, target: str, notes: list[str]) -> 
     return frame
 
 
+# A feature whose values each hold a single target value, over at least this many rows per
+# value on average, or whose correlation with a numeric target is at least this, is named as a
+# possible leak (a copy of the target, or something known only once it is).
+_LEAK_ROWS_PER_VALUE = 4
+_LEAK_CORRELATION = 0.99999
+# Dates kept as a category are named when they have more distinct values than this (a few
+# months, "Jan-2018", work as categories).
+_DATES_AS_CATEGORY = 24
+# Float32 (the model's inputs) holds about 7 significant digits: a column whose spread is
+# below this share of its magnitude loses its differences there.
+_FLOAT32_RESOLUTION = 2.0**-20
+
+
+def _kept_column_notes(
+    name: str, raw: pd.Series, values: pd.Series, kind: str, target: pd.Series
+) -> list[str]:
+    """Warnings on a kept feature column: a likely leak, dates kept as a category, numbers
+    whose differences float32 cannot hold."""
+    notes = []
+    leak = _leak(values, target)
+    if leak:
+        notes.append(f"column '{name}' {leak}: if it is a copy of the target or known only "
+                     "once the target is, it leaks the answer; leave it out with --drop")
+    present = values.dropna()
+    if kind == "categorical" and present.nunique() > _DATES_AS_CATEGORY and _dates(present):
+        notes.append(f"column '{name}' reads as dates ({present.nunique()} distinct) and is "
+                     "used as a category: dates not seen in training share one slot; add "
+                     "columns such as year, month or weekday to use them as numbers")
+    if kind == "numeric" and len(present) > 1:
+        spread, size = float(present.std()), float(present.abs().max())
+        if 0 < spread < _FLOAT32_RESOLUTION * size:
+            notes.append(f"column '{name}': its values differ by about {spread:.3g} next to "
+                         f"magnitudes of {size:.3g}, below what the model's float32 inputs "
+                         "hold (about 7 digits); subtract a constant from the column first")
+    return notes
+
+
+def _leak(values: pd.Series, target: pd.Series) -> str | None:
+    """How the column predicts the target on every row, or None."""
+    both = values.notna()
+    n = int(both.sum())
+    if n < _ID_MIN_ROWS or n < 0.9 * len(values) or target[both].nunique() < 2:
+        return None
+    x, y = values[both], target[both]
+    numeric_target = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if numeric_target and pd.api.types.is_numeric_dtype(x) and x.nunique() > 1:
+        r = float(np.corrcoef(x.to_numpy(np.float64), y.to_numpy(np.float64))[0, 1])
+        if abs(r) >= _LEAK_CORRELATION:
+            return f"is the target up to scale (correlation {r:.5f})"
+    distinct = x.nunique()
+    if 1 < distinct <= n / _LEAK_ROWS_PER_VALUE and (y.groupby(x).nunique() == 1).all():
+        return f"determines the target on every row (each of its {distinct} values has one)"
+    return None
+
+
+def _label_case_notes(target: pd.Series) -> list[str]:
+    """A warning for text labels that differ only in case ("Yes", "yes", "YES")."""
+    if not _is_text(target):
+        return []
+    labels = pd.Series(target.dropna().astype(str).unique())
+    groups = labels.groupby(labels.str.casefold()).agg(list)
+    clashes = [sorted(g) for g in groups if len(g) > 1]
+    if not clashes:
+        return []
+    shown = "; ".join(", ".join(repr(v) for v in g) for g in clashes[:3])
+    return [f"target '{target.name}': labels that differ only in case are separate classes "
+            f"({shown}); if they mean the same, write them alike in the file"]
+
+
 def clean(dataset: Dataset) -> CleanData:
     """Choose feature kinds and drop unusable columns and rows, with a note for each.
 
@@ -251,6 +331,7 @@ def clean(dataset: Dataset) -> CleanData:
     notes: list[str] = list(dataset.notes)
     frame = _drop_missing_target(dataset.frame, dataset.target, notes)
     frame = _formatted_target_as_numbers(frame, dataset.target, notes)
+    notes.extend(_label_case_notes(frame[dataset.target]))
     dropped: dict[str, str] = {}
     columns: list[Column] = []
     converted: dict[str, pd.Series] = {}
@@ -269,9 +350,14 @@ def clean(dataset: Dataset) -> CleanData:
                 notes.append(f"column '{name}': numbers with a currency sign, thousands commas "
                              f"or a percent sign read as numbers (e.g. {formatted})")
         elif kind == "numeric":
-            infinite = int(np.isinf(raw.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+            numbers = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+            infinite = int(np.isinf(numbers).sum())
             if infinite:
                 notes.append(f"column '{name}': {infinite} infinite values read as missing")
+            huge = int((np.isfinite(numbers) & (np.abs(numbers) > _LARGEST)).sum())
+            if huge:
+                notes.append(f"column '{name}': {huge} values beyond ±1e18 (too large for the "
+                             "model's float32 inputs and their scaling) read as missing")
         reason = None
         if values.nunique(dropna=True) <= 1:
             reason = "constant: a single value" if values.notna().any() else "empty: no values"
@@ -283,6 +369,7 @@ def clean(dataset: Dataset) -> CleanData:
             continue
         columns.append(Column(name, kind))
         converted[name] = values
+        notes.extend(_kept_column_notes(name, raw, values, kind, frame[dataset.target]))
     if not columns:
         detail = (
             "; ".join(f"'{k}': {v}" for k, v in dropped.items()) or "the target is the only column"

@@ -194,6 +194,12 @@ def _check_rows(text: str, sep: str, n_header: int, path: Path) -> None:
 def _check_header(header: list[str], where: str) -> None:
     """No duplicate or empty column names; `where` names the data in messages."""
     header = [h.strip() for h in header]  # pandas strips them too (skipinitialspace)
+    empty = [i + 1 for i, h in enumerate(header) if not h]
+    if empty:  # before duplicates: two empty names are not "duplicate column names: ,"
+        raise DataError(
+            f"{where} has {'a column' if len(empty) == 1 else f'{len(empty)} columns'} with an "
+            f"empty name (column {', '.join(map(str, empty))} of the header). Give every "
+            "column a header.")
     seen: set[str] = set()
     dupes = sorted({h for h in header if h in seen or seen.add(h)})
     if dupes:
@@ -201,8 +207,6 @@ def _check_header(header: list[str], where: str) -> None:
             f"{where} has duplicate column names: {', '.join(dupes)}. "
             "Rename them so every column name is unique."
         )
-    if any(not h.strip() for h in header):
-        raise DataError(f"{where} has a column with an empty name. Give every column a header.")
 
 
 def read_csv(path: str | Path, text_columns: frozenset[str] = frozenset()) -> pd.DataFrame:

@@ -282,7 +282,9 @@ def _input_names(names: list[str]) -> list[str]:
     result: list[str] = []
     seen: set[str] = set()
     for name in names:
-        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:48].strip("_.-") or "column"
+        # Letters, digits and "_" only: TensorFlow's SavedModel signatures turn "." and "-"
+        # into "_" themselves, and two names that meet there ("sq-ft", "sq_ft") fail the export.
+        base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:48].strip("_") or "column"
         if not base[0].isalpha():
             base = f"c_{base}"
         candidate, k = base, 2

@@ -43,10 +43,14 @@ def _check_class_counts(y: np.ndarray, task: Task) -> None:
     smallest = int(counts.min())
     if smallest < 3:
         label = task.classes[int(counts.argmin())]
+        numbers = all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                      for c in task.classes)
         raise DataError(
             f"Class {label!r} of the target has only {smallest} row(s); a stratified "
             "train/validation/test split needs at least 3 per class. Remove that class's rows "
-            "or collect more."
+            "or collect more"
+            + ("; or, if the target is a quantity rather than classes, pass --task regression."
+               if numbers else ".")
         )
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from common import compat
@@ -135,12 +136,12 @@ def compose(
     x = combine([(net, weight, features[encoding]) for net, weight, encoding in members])
     if task.kind == "regression":
         # In float64: float32 cannot hold μ + σ·z when σ is tiny next to μ (1 + 1e-9·z is 1.0).
-        x = keras.layers.Rescaling(
-            scale=encoded.target_std,
-            offset=encoded.target_mean,
-            dtype="float64",
-            name="original_units",
-        )(x)
+        # A Dense layer's float64 weights hold σ and μ exactly; Rescaling would not (it makes
+        # its scale and offset float32 tensors before casting them: 1e12 becomes 1e12 − 4096).
+        rescale = keras.layers.Dense(1, dtype="float64", name="original_units")
+        rescale.build((None, 1))
+        rescale.set_weights([np.array([[encoded.target_std]]), np.array([encoded.target_mean])])
+        x = rescale(x)
         for layer in inverse_layers(encoded.target_transform, dtype="float64"):
             x = layer(x)
     return keras.Model(inputs, x, name="keras_mlp_tuner")

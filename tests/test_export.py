@@ -592,12 +592,14 @@ def test_a_refit_that_diverges_exports_the_best_trial_and_says_why(tmp_path, mon
     assert read_metadata(run_dir / "model")["exported_model"] == exported
 
 
-@pytest.mark.parametrize(("mean", "std"), [(1.0, 1e-9), (1.7e9, 100.0)],
-                         ids=["tiny-spread", "huge-mean"])
+@pytest.mark.parametrize(("mean", "std"),
+                         [(1.0, 1e-9), (1.7e9 + 37.25, 100.0), (1e12 + 0.5, 3.0)],
+                         ids=["tiny-spread", "huge-mean", "mean-1e12"])
 def test_regression_export_keeps_a_tiny_spread_next_to_a_large_mean(tmp_path, capsys, seed,
                                                                      mean, std):
     """The exported model, its SavedModel and `predict` give μ + σ·z to ~1e-6 of σ: in float32
-    1 + 1e-9·z is 1.0 for every row, and 1.7e9 + 100·z moves in steps of 128."""
+    1 + 1e-9·z is 1.0 for every row, 1.7e9 + 100·z moves in steps of 128, and 1e12 + 0.5 is
+    1e12 − 4096 (μ must not pass through a float32 tensor on its way into the model)."""
     import keras
     import tensorflow as tf
 

@@ -112,6 +112,9 @@ def make_config(
     values = {name: _coerce(BY_NAME[name], value) for name, value in options.items()}
     values = {name: value for name, value in values.items() if value is not None}
     if target is not None:
+        if (not isinstance(target, str) and isinstance(data, pd.DataFrame)
+                and not isinstance(target, bool) and target in list(data.columns)):
+            target = str(target).strip()  # a frame's column names are read as text
         if not isinstance(target, str):
             raise ConfigError(f"--target must be a column name (text), got {target!r}.")
         values["target"] = target

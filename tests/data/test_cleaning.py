@@ -70,6 +70,20 @@ def test_numeric_text_with_placeholders_and_infinities():
     assert any("infinite values read as missing" in n for n in data.notes)
 
 
+def test_numbers_beyond_1e18_are_read_as_missing_in_training_and_prediction():
+    """The model's inputs are float32 (1e39 would become inf there) and so is the variance its
+    standardization holds (σ of 2e38 has no float32 square)."""
+    from data.cleaning import convert_column
+
+    frame = pd.DataFrame({"x": [1e39, -2e38, 3.0, 4.0, 5.0] * 5, "y": [0, 1] * 12 + [0]})
+    data = clean(_dataset(frame))
+    assert data.features["x"].isna().sum() == 10
+    assert "column 'x': 10 values beyond ±1e18 (too large for the model's float32 inputs and " \
+           "their scaling) read as missing" in data.notes
+    converted = convert_column(pd.Series(["1e39", "3e18", "-1e18", "7"]), "numeric")
+    assert converted.isna().tolist() == [True, True, False, False]
+
+
 def test_all_missing_target():
     frame = pd.DataFrame({"x": [1, 2, 3], "y": [None, None, None]})
     with pytest.raises(DataError, match="every row is missing it"):
@@ -213,3 +227,59 @@ def test_a_target_of_formatted_numbers_is_numbers_not_a_class_per_price():
     frame["price"] = ["$1,000"] + ["cheap", "dear"] * 14 + ["dear"]
     labels = clean(Dataset(frame, "price", "test.csv", "test")).target
     assert labels.tolist()[:2] == ["$1,000", "cheap"]
+
+
+def _warned(frame: pd.DataFrame, start: str) -> list[str]:
+    return [n for n in clean(_dataset(frame)).notes if n.startswith(start)]
+
+
+def test_a_copy_of_the_target_is_named_as_a_possible_leak():
+    rng = np.random.default_rng(0)
+    n = 200
+    y = rng.choice(["no", "yes"], n)
+    regression = rng.normal(size=n)
+    honest = rng.normal(size=n)
+    frame = pd.DataFrame({"Y": y == "yes", "code": np.where(y == "yes", "A7", "B2"),
+                          "x": honest, "y": y})
+    assert len(_warned(frame, "column 'Y' determines the target on every row")) == 1
+    assert len(_warned(frame, "column 'code' determines the target on every row (each of its "
+                              "2 values has one)")) == 1
+    assert not _warned(frame, "column 'x'")
+    frame = pd.DataFrame({"cents": regression * 100 + 5, "x": honest, "y": regression})
+    assert _warned(frame, "column 'cents' is the target up to scale (correlation 1.00000)")
+    assert not _warned(frame, "column 'x'")
+    # One wrong row is no longer a copy: the rule is for what predicts every row.
+    y2 = y.copy()
+    y2[0] = "no" if y[0] == "yes" else "yes"
+    assert not _warned(pd.DataFrame({"Y": y == "yes", "x": honest, "y": y2}), "column 'Y'")
+
+
+def test_repeated_dates_kept_as_a_category_are_named():
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2024-01-01", periods=60).strftime("%Y-%m-%d")
+    frame = pd.DataFrame({"day": rng.choice(days, 300), "x": rng.normal(size=300),
+                          "y": rng.choice([0, 1], 300)})
+    data = clean(_dataset(frame))
+    assert [c.kind for c in data.columns] == ["categorical", "numeric"]
+    assert any(n.startswith("column 'day' reads as dates (60 distinct) and is used as a "
+                            "category") for n in data.notes)
+    frame["day"] = rng.choice(["north", "south 2", "east"], 300)
+    assert not _warned(frame, "column 'day'")
+
+
+def test_labels_that_differ_only_in_case_are_named():
+    frame = pd.DataFrame({"x": np.arange(40.0) % 7, "y": ["Yes", "yes ", "YES", "no"] * 10})
+    assert _warned(frame, "target 'y': labels that differ only in case are separate classes "
+                          "('YES', 'Yes', 'yes')")
+    frame["y"] = ["yes", "no"] * 20
+    assert not _warned(frame, "target 'y'")
+
+
+def test_numbers_whose_differences_float32_cannot_hold_are_named():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"t": 1e9 + rng.normal(size=100), "stamp": 1.7e9 + rng.normal(
+        0, 1e7, 100), "y": rng.choice([0, 1], 100)})
+    notes = clean(_dataset(frame)).notes
+    assert any(n.startswith("column 't': its values differ by about 0.956 next to magnitudes of "
+                            "1e+09") for n in notes), notes
+    assert not any(n.startswith("column 'stamp'") for n in notes)

@@ -36,10 +36,12 @@ def test_bundled_class_names_are_labels():
         (b"a,b,y\n", "no data rows"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "not a text file"),
         (b"a,a,y\n1,2,3\n", "duplicate column names: a"),
+        (b",x1,,y\n0,1,2,3\n", r"2 columns with an empty name \(column 1, 3 of the header\)"),
         (b"a,b,c\n1,2,3\n", "Target column 'y' not found. Columns are: a, b, c"),
         (b"justonecolumn\n1\n2\n", "single column"),
     ],
-    ids=["empty", "header-only", "binary", "duplicate-columns", "no-target", "one-column"],
+    ids=["empty", "header-only", "binary", "duplicate-columns", "empty-names", "no-target",
+         "one-column"],
 )
 def test_bad_files(tmp_path, content, match):
     path = tmp_path / "bad.csv"

@@ -73,10 +73,11 @@ def test_a_constant_training_column_is_scaled_by_one_not_zero(seed):
 def test_input_names_are_safe_for_savedmodel_signatures_and_unique():
     from data.preprocessing import _input_names
 
-    names = ["blood type", "1st", "Größe", "__", "a.b-c", "x" * 60, "Blood_Type", "blood type"]
+    names = ["blood type", "1st", "Größe", "__", "a.b-c", "x" * 60, "Blood_Type", "blood type",
+             "sq-ft", "sq_ft", "sq.ft"]
     assert _input_names(names) == [
-        "blood_type", "c_1st", "Gr__e", "column", "a.b-c", "x" * 48, "Blood_Type_2",
-        "blood_type_3",
+        "blood_type", "c_1st", "Gr__e", "column", "a_b_c", "x" * 48, "Blood_Type_2",
+        "blood_type_3", "sq_ft", "sq_ft_2", "sq_ft_3",
     ]
 
 

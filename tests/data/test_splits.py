@@ -45,8 +45,16 @@ def test_too_few_rows():
 
 def test_class_too_small_to_stratify():
     y = np.array([0] * 30 + [1] * 2)
-    with pytest.raises(DataError, match="Class 'b' of the target has only 2 row"):
+    with pytest.raises(DataError, match="Class 'b' of the target has only 2 row") as caught:
         split(_frame(32), y, Task("binary", ("a", "b")))
+    assert "--task regression" not in str(caught.value)
+
+
+def test_a_rare_integer_class_names_regression_as_the_way_out():
+    """Integer targets with few values are read as classes: a rating of 1-5 with one 0."""
+    y = np.array([0] + [1, 2, 3, 4, 5] * 10)
+    with pytest.raises(DataError, match=r"Class 0 .* only 1 row\(s\).* pass --task regression"):
+        split(_frame(51), y, Task("multiclass", (0, 1, 2, 3, 4, 5)))
 
 
 def test_regression_split_covers_the_target_range():

@@ -268,6 +268,10 @@ def test_bad_data_arguments(tmp_path):
         tune([[1, 2]], target="y", out=str(tmp_path))
     with pytest.raises(ConfigError, match="--target must be a column name"):
         tune(_frame(), target=3, out=str(tmp_path))
+    # A frame's column names are read as text, so its own label 2 names the column '2'.
+    numbered = pd.DataFrame({1: np.arange(30.0) % 5, 2: [5] * 30})
+    with pytest.raises(DataError, match="Target column '2' has a single value"):
+        tune(numbered, target=2, out=str(tmp_path), verbose=False)
     with pytest.raises(DataError, match="Data file '.*none.csv' does not exist"):
         tune(tmp_path / "none.csv", target="y", out=str(tmp_path))
     with pytest.raises(DataError, match="Target column 'nope' not found"):
