@@ -227,7 +227,8 @@ OPTIONS: tuple[Option, ...] = (
             metavar="K", check=_folds, parse=auto_int),
     _search("ensemble", int, None, "the exported model averages the networks of up to K of the "
             "best trials, chosen on held-out predictions; 1 exports the single best trial "
-            "(default: auto)", "search", metavar="K", check=at_least(1), parse=auto_int),
+            "(default: auto: 5, or 1 with --refit)", "search", metavar="K", check=at_least(1),
+            parse=auto_int),
     Option("chief", bool, False, "serve the search on --bind:--port for --worker processes on "
            "other machines, run --workers N local workers (0: serve only), then write the "
            "results; needs --name and a run folder shared with the workers", _PARALLEL),

@@ -14,7 +14,8 @@ commands:
                                                        predict with an exported model
 
 exit status: 0 success, 2 bad input or configuration (or every trial failed),
-1 unexpected error, 130 interrupted (Ctrl-C; --resume continues).
+1 unexpected error, 130 interrupted by Ctrl-C or 143 by SIGTERM (the last line on stderr
+is the --resume command that continues).
 See README.md for the search space and the run folder's files."""
 
 

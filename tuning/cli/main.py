@@ -60,7 +60,8 @@ def _tune(argv: list[str], prog: str) -> int:
                 else f"stopped before the results so far were written; the search's state in "
                      f"{run_dir} keeps every ended trial")
         sys.stderr.write(f"interrupted: {done}{held}. Continue with the same options plus "
-                         f"--resume --out {run_dir.parent} --name {run_dir.name}\n")
+                         f"--resume --out {run_dir.parent} --name {run_dir.name}:\n"
+                         f"{resume_command(argv, prog, run_dir)}\n")
         return _interrupted_status()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted before the run folder was opened; nothing was written\n")
@@ -74,6 +75,24 @@ def _tune(argv: list[str], prog: str) -> int:
             EXIT_UNEXPECTED,
         )
     return 0
+
+
+def resume_command(argv: list[str], prog: str, run_dir: Path) -> str:
+    """The command line that continues the run: the same options, with `--out` and `--name`
+    naming its folder and `--resume` added (the console's last line after an interruption)."""
+    import shlex
+
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--out", "--name"):
+            skip = True  # its value follows
+        elif arg != "--resume" and not arg.startswith(("--out=", "--name=")):
+            kept.append(arg)
+    program = ["python", prog] if prog.endswith(".py") else [prog]
+    return shlex.join([*program, *kept, "--out", str(run_dir.parent), "--name", run_dir.name,
+                       "--resume"])
 
 
 def _interrupted_status() -> int:

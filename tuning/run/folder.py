@@ -87,8 +87,12 @@ def _load_trial(tuner: Any, trial_id: str) -> Any:
 
 
 def ensemble_size(config: RunConfig) -> int:
-    """Most distinct trials in the exported model: --ensemble, or the automatic default."""
-    return config.ensemble if config.ensemble is not None else DEFAULT_ENSEMBLE
+    """Most distinct trials in the exported model: --ensemble, or the automatic default (1
+    with --refit, which retrains the best configuration: an ensemble of retrained members
+    needs --ensemble K)."""
+    if config.ensemble is not None:
+        return config.ensemble
+    return 1 if config.refit else DEFAULT_ENSEMBLE
 
 
 # Trials the exported model averages when --ensemble is not given (chosen on the quality
@@ -479,6 +483,11 @@ def metrics_record(
             "search": round(result.seconds, 3),
             "total": round(time.perf_counter() - started, 3),
         },
+        # Known only once the search has ended with a model: null in an interrupted or failed
+        # run's record (the complete run's replaces them).
+        "baselines": None,
+        "diagnosis": None,
+        "exported_model": None,
     }
 
 

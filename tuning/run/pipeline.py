@@ -110,14 +110,19 @@ def _search_and_write(
     started: float,
 ) -> Path:
     run_dir = prepared.run_dir
-    encoded, tuner, train_mask = _build(config, prepared, report, configure, live)  # TensorFlow
-    train, validation = _search_data(encoded, train_mask), encoded.fit_data("validation")
-    if not mode.writes_results:
-        mode.search(tuner, train, validation)
-        return run_dir
-    tuner.progress = page
-    report(page.start(run_dir, _progress_facts(config, prepared, train_mask), config.max_trials,
-                      tuner))
+    try:
+        encoded, tuner, train_mask = _build(config, prepared, report, configure, live)  # TF
+        train, validation = _search_data(encoded, train_mask), encoded.fit_data("validation")
+        if not mode.writes_results:
+            mode.search(tuner, train, validation)
+            return run_dir
+        tuner.progress = page
+        report(page.start(run_dir, _progress_facts(config, prepared, train_mask),
+                          config.max_trials, tuner))
+    except KeyboardInterrupt:
+        if not mode.writes_results:
+            raise
+        raise _interrupted_before_search(config, prepared, started) from None
     baselines = folder.start_baselines(config, prepared, encoded, train_mask)  # beside the search
     result = mode.search(tuner, train, validation)
     from reports.headline import result_line
@@ -294,6 +299,25 @@ def _progress_facts(config: RunConfig, prepared: Prepared, train_mask: Any) -> P
     )
     return ProgressFacts(prepared.dataset.source, prepared.dataset.target, kind,
                          prepared.splits.sizes(), len(prepared.data.columns), settings)
+
+
+def _interrupted_before_search(
+    config: RunConfig, prepared: Prepared, started: float
+) -> SearchInterrupted:
+    """Ctrl-C after the run folder was opened but before the search began: the results so far
+    are that no trial ran, written as an interrupted run's trials.csv and metrics.json (a
+    resumed run's earlier trials are kept in the search's state and its trials.csv)."""
+    from common.records import SearchResult
+    from tuning.search.collect import trials_csv
+
+    run_dir = prepared.run_dir
+    result = SearchResult((), None, 0.0, True)
+    if not (run_dir / "trials.csv").exists():
+        write_text(run_dir / "trials.csv", trials_csv(result))
+    if not (run_dir / "metrics.json").exists():
+        write_json(run_dir / "metrics.json",
+                   folder.metrics_record(config, prepared, result, started, "interrupted"))
+    return SearchInterrupted(run_dir, 0)
 
 
 def _stop_without_model(

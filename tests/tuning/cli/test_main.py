@@ -310,3 +310,15 @@ def test_two_processes_with_the_same_seed_write_the_same_trials_and_test_scores(
     assert same == _repeatable(run_dir)
     assert other[0] != same[0] and other[1]["network"] != same[1]["network"]
     assert other[1]["exported"] != same[1]["exported"]
+
+
+def test_the_resume_command_repeats_the_options_with_the_folder_and_resume_once(tmp_path):
+    from tuning.cli.main import resume_command
+
+    run_dir = tmp_path / "my runs" / "r1"
+    argv = ["--data", "a b.csv", "--target", "y", "--resume", "--out=old", "--name", "r0",
+            "--max-trials", "5"]
+    assert resume_command(argv, "run_tuning.py", run_dir) == (
+        f"python run_tuning.py --data 'a b.csv' --target y --max-trials 5 "
+        f"--out '{tmp_path}/my runs' --name r1 --resume")
+    assert resume_command([], "keras-mlp-tuner", run_dir).startswith("keras-mlp-tuner --out ")

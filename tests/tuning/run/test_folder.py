@@ -45,3 +45,13 @@ def test_the_held_out_loss_scores_every_row_by_the_fold_that_held_it_out():
                                 train_mask)
     assert rows == 4
     assert loss == pytest.approx(-np.log(0.1), rel=1e-5)
+
+
+def test_refit_alone_exports_the_best_configuration_and_an_explicit_ensemble_is_kept():
+    """The contract's --refit retrains the best configuration: the automatic ensemble is 1."""
+    from tuning.config import RunConfig
+    from tuning.run.folder import DEFAULT_ENSEMBLE, ensemble_size
+
+    assert ensemble_size(RunConfig(dataset="iris")) == DEFAULT_ENSEMBLE > 1
+    assert ensemble_size(RunConfig(dataset="iris", refit=True)) == 1
+    assert ensemble_size(RunConfig(dataset="iris", refit=True, ensemble=3)) == 3

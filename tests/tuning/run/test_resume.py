@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -327,7 +328,10 @@ def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
     assert proc.returncode == 130, said
     assert "Traceback" not in err, said
     # The last line on stderr is the command that continues the run.
-    assert "--resume --out" in err.strip().splitlines()[-1], said
+    resume = shlex.split(err.strip().splitlines()[-1])
+    assert resume == ["python", "run_tuning.py", *_argv(
+        {k: v for k, v in options.items() if k not in ("out", "name")}),
+        "--out", str(run_dir.parent), "--name", "run", "--resume"], said
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert [r["status"] for r in rows] == ["COMPLETED", "RUNNING"], (rows, said)
     assert "interrupted" in rows[1]["message"], (rows, said)
@@ -338,7 +342,12 @@ def test_ctrl_c_writes_the_results_so_far_then_resume(tmp_path, monkeypatch):
     page = (run_dir / "progress.html").read_text()
     assert '"verdict interrupted"' in page and 'http-equiv="refresh"' not in page, said
 
-    _resume(options, monkeypatch)
+    # That command, parsed as the command line parses it, is what continues the run.
+    from tuning.cli.args import tune_parser
+
+    monkeypatch.setattr(outputs, "export_best", lambda *args, **kwargs: {})
+    pipeline.run(RunConfig(**vars(tune_parser("run_tuning.py").parse_args(resume[2:]))),
+                 report=lambda line: None)
     _check_accounted_for(run_dir, trial_0)
     page = (run_dir / "progress.html").read_text()  # the resumed session's, to its end
     assert '"verdict finished"' in page and "3 of 3 (1 in earlier sessions)" in page
@@ -534,6 +543,32 @@ def test_a_full_disk_stops_the_search_and_resume_runs_the_trial_again(tmp_path, 
         ("0", "COMPLETED"), ("1", "COMPLETED"), ("2", "COMPLETED")]
 
 
+def test_a_ctrl_c_before_the_search_began_writes_an_interrupted_record(
+        tmp_path, monkeypatch, capsys, lost_ctrl_c):
+    """Defect: a Ctrl-C while TensorFlow loaded left only settings.json and run.lock, and said
+    the results so far were not written, as for a second Ctrl-C."""
+    from tuning.cli import main as cli
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_build", pressed)
+    monkeypatch.setattr(lost_ctrl_c, "catch_interrupts", lambda **kwargs: None)
+    options = _options(tmp_path, "random")
+    status = cli.main(_argv(options))
+    err = capsys.readouterr().err
+    assert status == 130, err
+    said, last = err.strip().splitlines()[-2:]
+    run_dir = tmp_path / "runs" / "run"
+    assert said.startswith(f"interrupted: 0 trial(s) finished; trials.csv and metrics.json in "
+                           f"{run_dir} hold the results so far"), err
+    assert last.endswith(f"--out {run_dir.parent} --name run --resume"), err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["trials"]["completed"] == 0
+    assert metrics["exported_model"] is None and metrics["baselines"] is None
+    assert (run_dir / "trials.csv").read_text().startswith("trial_id,status,score")
+
+
 def test_a_second_ctrl_c_while_the_results_are_written_says_what_was_kept(
         tmp_path, monkeypatch, capsys, lost_ctrl_c):
     """Defect: two quick Ctrl-C said "interrupted before the search started or after it
@@ -561,9 +596,10 @@ def test_a_second_ctrl_c_while_the_results_are_written_says_what_was_kept(
     err = capsys.readouterr().err
     assert status == 130, err
     assert "before the search started" not in err
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("interrupted: stopped before the results so far were written"), err
-    assert last.endswith(f"--resume --out {tmp_path / 'runs'} --name run")
+    said, last = err.strip().splitlines()[-2:]
+    assert said.startswith("interrupted: stopped before the results so far were written"), err
+    assert said.endswith(f"--resume --out {tmp_path / 'runs'} --name run:")
+    assert last.endswith(f"--out {tmp_path / 'runs'} --name run --resume")
     run_dir = tmp_path / "runs" / "run"
     assert not (run_dir / "metrics.json").exists()
     assert [r["status"] for r in csv.DictReader((run_dir / "trials.csv").open())] == [
@@ -585,7 +621,8 @@ def test_sigterm_mid_search_writes_the_results_so_far_and_exits_143(tmp_path):
     said = f"stdout:\n{out}\nstderr:\n{err}"
     assert proc.returncode == 143, said
     assert "Traceback" not in err, said
-    assert "--resume --out" in err.strip().splitlines()[-1], said
+    assert err.strip().splitlines()[-1].endswith(
+        f"--out {run_dir.parent} --name run --resume"), said
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert [r["status"] for r in rows] == ["COMPLETED", "RUNNING"], (rows, said)
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
