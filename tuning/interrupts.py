@@ -20,13 +20,16 @@ def catch_interrupts(sigterm: bool = True) -> None:
     and the tuner stops at the next epoch when it is set (`interrupt_requested`); the dropped
     exception's traceback is not printed. SIGTERM (a `kill`, a scheduler's stop) does the same
     as Ctrl-C, so the results so far are written then too; `terminated` tells the command line
-    to exit with 143 instead of 130. Call from the main thread; a signal is left alone when it
-    is ignored (as SIGINT for a background job) or has a handler of its own. The flag stays
-    set for the rest of the process: this is for a command line that runs one search.
+    to exit with 143 instead of 130. Call from the main thread. An ignored SIGINT is taken
+    over too: a non-interactive shell starts a background command (`tool & ... kill -INT $!`)
+    with SIGINT ignored, and a run that cannot be interrupted would never write its results so
+    far; a signal with a handler of its own is left alone. The flag stays set for the rest of
+    the process: this is for a command line that runs one search.
 
     Args:
-        sigterm: handle SIGTERM too. Defaults to True; a chief's local worker keeps the default
-            (its chief stops it with SIGTERM and has the run's results to write).
+        sigterm: handle SIGTERM, and an ignored SIGINT, too. Defaults to True; a chief's local
+            worker keeps the default SIGTERM and what SIGINT it was given (its chief stops it
+            with SIGTERM and has the run's results to write).
     """
     report_unraisable = sys.unraisablehook
 
@@ -37,7 +40,8 @@ def catch_interrupts(sigterm: bool = True) -> None:
             report_unraisable(info)
 
     caught = False
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    sigint = signal.getsignal(signal.SIGINT)
+    if sigint is signal.default_int_handler or (sigterm and sigint is signal.SIG_IGN):
         signal.signal(signal.SIGINT, _on_signal)
         caught = True
     if sigterm and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:

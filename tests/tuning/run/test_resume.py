@@ -390,6 +390,19 @@ def test_ctrl_c_inside_a_finalizer_is_remembered(lost_ctrl_c):
     assert printed == []
 
 
+def test_an_inherited_ignored_sigint_is_taken_over_but_not_by_a_local_worker(lost_ctrl_c):
+    """A script's `run_tuning.py & ... kill -INT $!` starts the tool with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lost_ctrl_c.catch_interrupts(sigterm=False)  # a chief's local worker: left as it was
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        lost_ctrl_c.catch_interrupts()
+        assert signal.getsignal(signal.SIGINT) is lost_ctrl_c._on_signal
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch, lost_ctrl_c):
     from tuning.search import tuners
 
