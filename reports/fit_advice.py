@@ -40,9 +40,14 @@ def next_steps(
             f"Give the network more capacity: more layers or more neurons per layer{shape}; widen "
             "`layers` and `units` in the --space file if the search could not go higher."
         )
-        l1 = f", l1{now['l1']}" if hp.get("l1") else ""  # the inputs' L1 penalty, where on
-        regularize = f"Regularize less: lower l2{now['l2']}{l1} and dropout{now['dropout']}."
-        rate = f"Raise the learning rate{now['learning_rate']} or use the adam optimizer."
+        # Only the penalties that are on (none to lower: no step), and adam only where it is
+        # not the optimizer already.
+        known = [k for k in ("l2", "l1", "dropout") if k in hp]
+        on = [f"{k}{now[k]}" for k in known if hp[k]]
+        regularize = (f"Regularize less: lower {' and '.join(on)}." if on
+                      else "" if known else "Regularize less: lower l2 and dropout.")
+        rate = f"Raise the learning rate{now['learning_rate']}" + (
+            "." if hp.get("optimizer") == "adam" else " or use the adam optimizer.")
         longer = (
             f"Train longer: raise --epochs (the best trial ran {facts.get('epochs_run', '?')} of "
             f"{epochs})" + (" and was still improving." if "U3" in fired else ".")
@@ -56,8 +61,9 @@ def next_steps(
                 "trial for up to --epochs."
             )
         # The step that answers the rule that fired comes first.
-        first = [step for rule, step in (("U4", regularize), ("U3", longer)) if rule in fired]
-        steps = first + [s for s in (capacity, regularize, rate, longer) if s not in first]
+        first = [step for rule, step in (("U4", regularize), ("U3", longer))
+                 if rule in fired and step]
+        steps = first + [s for s in (capacity, regularize, rate, longer) if s and s not in first]
         if facts.get("stopped_by_early_stopping"):
             steps.remove(longer)  # early stopping ended it: more epochs would not be used
         if weak_data:

@@ -11,6 +11,7 @@ from common.records import TrialRecord
 from data.task import Task
 from reports.fit_rules import (
     BASELINE_BEATS_WARNING,
+    OVERFIT_BEHIND_LINEAR,
     OVERFIT_GAP,
     OVERFIT_MIN_EPOCHS_PAST_MIN,
     OVERFIT_TRAIN_DROP,
@@ -97,6 +98,23 @@ def _overfitting_checks(
             f"{facts['train_drop_after_min']:.0%}."
         )
         checks.append(Check("O2", measure, value, threshold, _rising_after_minimum(facts), reason))
+    measure = "validation loss − linear baseline's, × naive loss, fitting training as well"
+    if "train_behind_linear" in ev and "validation_behind_linear" in ev:
+        behind, fits = ev["validation_behind_linear"], ev["train_behind_linear"] <= 0
+        checks.append(Check(
+            "O3",
+            measure,
+            f"{behind:.3f}" + ("" if fits else " (fits training worse than linear)"),
+            f"≥ {OVERFIT_BEHIND_LINEAR:g}, training loss ≤ linear's, gap ≥ {OVERFIT_GAP:g}",
+            fits and behind >= OVERFIT_BEHIND_LINEAR and gap >= OVERFIT_GAP,
+            f"O3: the network fits the training split as well as the linear baseline (loss "
+            f"{_fmt(ev['train_loss'])} vs {_fmt(ev['linear_train_loss'])}) but validates worse "
+            f"({_fmt(ev['validation_loss'])} vs {_fmt(ev['linear_validation_loss'])}, "
+            f"{behind:.2f} × the naive loss; threshold {OVERFIT_BEHIND_LINEAR:g}), with a gap of "
+            f"{gap:.2f} × the naive loss: it memorized rather than learned.",
+        ))
+    else:
+        checks.append(Check("O3", measure, "no linear baseline", "", False))
     return checks
 
 
@@ -116,9 +134,20 @@ def _unless_ahead_of_linear(
 
 
 def _outdone_by_a_baseline(ev: Mapping[str, Any]) -> bool:
-    """Some baseline validates better than the network by the margin (or there is none to ask):
-    low skill is underfitting only if more is to be had."""
-    return ev.get("validation_behind_best_baseline", math.inf) >= UNDERFIT_LINEAR_MARGIN
+    """Some baseline validates better than the network and than naive by the margin (or there
+    is none to ask): low skill is underfitting only if more is to be had."""
+    if "best_baseline" not in ev:
+        return True
+    return (ev["validation_behind_best_baseline"] >= UNDERFIT_LINEAR_MARGIN
+            and best_baseline_skill(ev) >= UNDERFIT_LINEAR_MARGIN)
+
+
+def _behind_linear(ev: Mapping[str, Any]) -> bool:
+    """The network validates worse than a linear baseline that itself beats naive by the
+    margin: being behind a model that learned nothing says nothing about the network."""
+    linear = ev.get("linear_validation_loss")
+    return (ev.get("validation_behind_linear", -math.inf) > 0 and linear is not None
+            and 1 - linear / ev["naive_validation_loss"] >= UNDERFIT_LINEAR_MARGIN)
 
 
 def best_baseline_skill(ev: Mapping[str, Any]) -> float:
@@ -152,7 +181,7 @@ def _underfitting_checks(
             ),
         )
     ]
-    behind = ev.get("validation_behind_linear", -math.inf) > 0
+    behind = _behind_linear(ev)
     linear_val = ev.get("linear_validation_loss")
     measure = "training loss − linear baseline's, × naive loss"
     if "train_behind_linear" in ev and linear_val is not None:
@@ -366,7 +395,7 @@ def _warnings(
                     f"The {name.replace('_', ' ')} baseline has a lower test loss "
                     f"({_fmt(other)}) than {judged[0]}."
                 )
-    if ev["gap"] >= OVERFIT_GAP > ev["excess_gap"]:
+    if ev["gap"] >= OVERFIT_GAP > ev["excess_gap"] and verdict != "overfitting":
         warnings.append(
             f"Validation loss is well above training loss ({ev['gap']:.2f} × the naive loss), "
             f"but the linear baseline shows a similar gap ({ev['linear_gap']:.2f}): the validation "

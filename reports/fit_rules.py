@@ -48,6 +48,12 @@ MIN_WINDOW = 5
 # beyond the linear baseline's own gap on the same splits. A small or unusual validation split
 # can make every model look worse on it; the linear model, which can barely overfit, measures that.
 OVERFIT_GAP = 0.25
+# O3: the network fits the training split at least as well as the linear baseline (training
+# loss at or below its) but validates worse than it by at least this share of the naive loss,
+# with a gap of at least `OVERFIT_GAP`: its extra capacity went into memorizing. O1 cannot see
+# this where the linear model overfits too (nearly as many columns as rows) and its own gap
+# excuses the network's.
+OVERFIT_BEHIND_LINEAR = 0.1
 # O2 (early stopping off): after its minimum, validation loss rose for at least this many epochs
 # (and at least `WINDOW_FRACTION` of the run) while the training loss kept falling ...
 OVERFIT_MIN_EPOCHS_PAST_MIN = 10
@@ -74,12 +80,16 @@ linear baseline's own gap (when positive) on the same splits.
   O2  early stopping off (--patience 0), and for at least {OVERFIT_MIN_EPOCHS_PAST_MIN} epochs \
 (and {WINDOW_FRACTION:.0%} of the run) after its minimum the validation loss rose by \
 ≥ {OVERFIT_VAL_RISE:.0%} of that minimum while the training loss fell by \
-≥ {OVERFIT_TRAIN_DROP:.0%}. With early stopping on, the restored best weights are judged by O1 only.
+≥ {OVERFIT_TRAIN_DROP:.0%}. With early stopping on, the restored best weights are judged by O1 \
+and O3 only.
+  O3  training loss at or below the linear baseline's, validation loss above it by \
+≥ {OVERFIT_BEHIND_LINEAR:g} × naive loss, and validation loss − training loss ≥ {OVERFIT_GAP:g} × \
+naive loss: the network fits its training data as well as a linear model and generalizes worse.
 Underfitting:
   U1  training skill < {UNDERFIT_MIN_TRAIN_SKILL:g}: the model is little better than naive even \
 on the data it was trained on, and a baseline (linear, gradient boosting) validates better by \
-≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss. If none does, the features carry little signal: a \
-warning, not a verdict.
+≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss, itself beating naive by as much. If none does, the \
+features carry little signal: a warning, not a verdict.
   U2  the network's training loss is above the linear baseline's by ≥ {UNDERFIT_LINEAR_MARGIN:g} \
 × naive loss, and its validation loss is above the linear baseline's too: it fits its own \
 training data worse than a linear model and does not generalize better for it.
@@ -91,6 +101,8 @@ still above the linear model's. (With Hyperband, the budget is what its round ga
   U4  the objective Keras minimized at the kept epoch (loss + L2/L1 penalties, with dropout on) is \
 above the plain training loss by ≥ {REGULARIZATION_COST:g} × naive loss, and the validation loss \
 is above the linear baseline's: regularization costs more than it gives back.
+U2, U3 and U4 count the network as behind the linear baseline only where that baseline \
+validates better than naive by ≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss.
 Good fit: none of the above.
 Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNING:g} × naive loss \
 (the search may have overfit the rows it chose on; with cross-validation the loss over every \

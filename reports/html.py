@@ -347,12 +347,13 @@ def _captions(context: ReportContext) -> dict[str, str]:
     test = context.evaluation.predictions.get("test")
     rows = len(test.y_true) if test is not None else 0
     score = (
-        f"validation RMSE in the target's units (√objective × the training σ "
+        f"validation RMSE {scale.units} (√objective × the training σ "
         f"{format_number(scale.target_std)})"
         if scale.regression
         else "validation loss (the objective)"
     )
     return {
+        "units": scale.units,
         "score": score,
         "Score": score[0].upper() + score[1:],
         "points": (
@@ -443,6 +444,7 @@ def render_report(context: ReportContext, figures: dict[str, Markup] | None = No
             confusion_order=confusion.order if confusion is not None else "",
             classes=[str(c) for c in context.task.classes],
             regression=scale.regression,
+            cross_validated=bool(best is not None and best.fold_scores),
             features=list(context.feature_columns),
             dropped=list(context.dropped_columns.items()),
             versions=list(context.versions.items()),

@@ -66,6 +66,14 @@ class ScoreScale:
             self.transform, "")
 
     @property
+    def units(self) -> str:
+        """Where a regression RMSE lives, in words: "in the target's units", or on the learned
+        scale ("on the log1p(target) scale")."""
+        return {"log": "on the log1p(target) scale",
+                "quantile": "on the scale of the target's normal scores"}.get(
+            self.transform, "in the target's units")
+
+    @property
     def regression(self) -> bool:
         return self.target_std is not None
 

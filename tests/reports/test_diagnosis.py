@@ -437,6 +437,28 @@ def test_regularization_cost_reads_regression_history_in_standardized_units():
     assert result.evidence["rules_fired"] == "U4"
 
 
+def test_a_network_that_fits_like_linear_but_validates_worse_is_overfitting_o3():
+    """Defect: with nearly as many columns as rows the linear baseline overfits too, and O1's
+    subtraction of its gap excused a network that memorized its 104 training rows."""
+    result = diagnose(BINARY, _metrics(0.01, 0.40), _baselines(linear=(0.02, 0.25)),
+                      _converged(), patience=10, epochs=100)
+    assert result.evidence["excess_gap"] < dx.OVERFIT_GAP  # O1 alone is silent
+    assert result.verdict == "overfitting" and result.evidence["rules_fired"] == "O3"
+    assert result.reasons[0].startswith("O3: the network fits the training split as well as")
+    assert not any("not the network's doing" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(("train", "val", "fires"), [
+    (0.01, 0.25 + 0.09 * NAIVE, False),  # behind linear by less than 0.1 × naive
+    (0.01, 0.25 + 0.11 * NAIVE, True),
+    (0.03, 0.40, False),  # fits training worse than linear: not memorizing more than it
+], ids=["just-below", "just-above", "fits-worse"])
+def test_o3_thresholds(train, val, fires):
+    result = diagnose(BINARY, _metrics(train, val), _baselines(linear=(0.02, 0.25)),
+                      _converged(), patience=10, epochs=100)
+    assert ("O3" in result.evidence["rules_fired"]) is fires
+
+
 def _judged(train: float, val: float, **baselines) -> dx.Diagnosis:
     """The diagnosis of a converged binary classifier with these losses and baselines."""
     return diagnose(BINARY, _metrics(train, val), _baselines(**baselines), _converged(),
@@ -461,6 +483,21 @@ def test_a_good_network_on_data_the_baselines_find_hard_gets_no_low_signal_advic
     assert result.verdict == "good fit"
     assert not any("little information" in w for w in result.warnings)
     assert not any("before the model" in step for step in result.advice)
+
+
+def test_on_pure_noise_a_linear_baseline_worse_than_naive_makes_no_underfitting():
+    """Defect: on a regression target of pure noise the linear baseline (validation worse than
+    naive) validated a little better than the network, and U1 and U4 called it underfitting
+    with 'more capacity' and 'regularize less' advice."""
+    # Early-stopped curves whose objective (penalties, dropout) sits well above the plain
+    # training loss: U4's regularization cost is 0.47 × naive.
+    val = [0.72 - 0.001 * min(t, 14) + 0.0005 * max(t - 14, 0) for t in range(25)]
+    record = _record([0.95] * 25, val, best_epoch=15)
+    result = diagnose(BINARY, _metrics(0.64, 0.70), _baselines(linear=(0.62, 0.68)), record,
+                      patience=10, epochs=100)
+    assert result.evidence["regularization_cost"] > dx.REGULARIZATION_COST
+    assert result.verdict == "good fit", result.reasons
+    assert any("little information" in w for w in result.warnings)
 
 
 def test_low_skill_is_underfitting_when_a_baseline_validates_better():
@@ -581,12 +618,12 @@ def test_checks_list_every_rule_with_what_fired():
         BINARY, _metrics(0.01, 0.9, test=1.2), _baselines(), _overtrained(), patience=0, epochs=300
     )
     checks = {c.rule: c for c in result.checks}
-    assert list(checks) == ["O1", "O2", "U1", "U2", "U3", "U4", "T"]
-    assert [c.rule for c in result.checks if c.fired and c.rule != "T"] == ["O1", "O2"]
+    assert list(checks) == ["O1", "O2", "O3", "U1", "U2", "U3", "U4", "T"]
+    assert [c.rule for c in result.checks if c.fired and c.rule != "T"] == ["O1", "O2", "O3"]
     assert checks["T"].fired
     excess = (0.89 - 0.02) / NAIVE  # beyond the linear baseline's gap of 0.02
     assert checks["O1"].value == f"{excess:.3f} (gap {0.89 / NAIVE:.3f})"
-    assert result.reasons == (checks["O1"].reason, checks["O2"].reason)
+    assert result.reasons == (checks["O1"].reason, checks["O2"].reason, checks["O3"].reason)
     assert [c["rule"] for c in result.to_dict()["checks"]] == list(checks)
 
 
@@ -603,6 +640,7 @@ def test_o2_is_reported_as_not_checked_with_early_stopping_on():
 DOCUMENTED_RULES = [
     ("O1", ["0.25"], ["≥ 0.25 × naive validation loss"]),
     ("O2", ["10", "10%", "5%"], ["at least 10 epochs", "≥ 10% of that minimum", "fell by ≥ 5%"]),
+    ("O3", ["0.1", "0.25"], ["above it by ≥ 0.1 × naive loss", "training loss ≥ 0.25 × naive"]),
     ("U1", ["0.2", "0.02"], ["training skill < 0.2", "validates better by ≥ 0.02 × naive"]),
     ("U2", ["0.02"], ["above the linear baseline's by ≥ 0.02 × naive loss"]),
     ("U3", ["10%"], ["last 10% of epochs (at least 5)", "fell ≥ 10% of its value"]),

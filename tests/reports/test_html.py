@@ -377,3 +377,21 @@ def test_trials_table_columns_come_in_trials_csv_order():
     header = trials_csv(search).splitlines()[0].split(",")
     columns = trials_table(search, ScoreScale(), {})["hyperparameters"]
     assert columns == header[header.index("score") + 1:header.index("epochs")]
+
+
+def test_regression_captions_name_the_scale_scores_are_on():
+    """Defect: with a log1p target every caption said RMSE 'in the target's units'; the trial
+    scores and curves are on the learned scale."""
+
+    import html
+
+    context = _context("regression")
+    page = html.unescape(render_report(context))
+    assert "validation RMSE in the target's units" in page
+    logged = html.unescape(render_report(dataclasses.replace(
+        context, score_scale=ScoreScale.for_task("regression", 10.0, "log"))))
+    assert "validation RMSE on the log1p(target) scale" in logged
+    assert "RMSE and MAE on the log1p(target) scale" in logged
+    assert "in the target's units, a little above" not in logged
+    assert "without the L2/L1 penalties" in page and "L2 penalty included" not in page
+    assert "Baselines are fit on the training split." in page  # no fold scores: one split

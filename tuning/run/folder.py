@@ -497,7 +497,7 @@ def _method_rows(
     """The summary's lines on how trials were scored and what the exported model averages."""
     rows = {}
     if metrics.get("target_transform"):
-        rows["target learned as"] = metrics["target_transform"]["reason"] + (
+        rows["target scale"] = metrics["target_transform"]["reason"] + (
             "; every score is back in the target's units" if
             metrics["target_transform"]["kind"] != "none" else "")
     cv = metrics.get("cv")
