@@ -48,8 +48,9 @@ MIN_WINDOW = 5
 # beyond the linear baseline's own gap on the same splits. A small or unusual validation split
 # can make every model look worse on it; the linear model, which can barely overfit, measures that.
 OVERFIT_GAP = 0.25
-# O3: the network fits the training split at least as well as the linear baseline (training
-# loss at or below its) but validates worse than it by at least this share of the naive loss,
+# O3: the network fits the training split about as well as the linear baseline or better
+# (training loss less than `UNDERFIT_LINEAR_MARGIN` × naive above its: U2 does not hold) but
+# validates worse than it by at least this share of the naive loss,
 # with a gap of at least `OVERFIT_GAP`: its extra capacity went into memorizing. O1 cannot see
 # this where the linear model overfits too (nearly as many columns as rows) and its own gap
 # excuses the network's.
@@ -82,7 +83,8 @@ linear baseline's own gap (when positive) on the same splits.
 ≥ {OVERFIT_VAL_RISE:.0%} of that minimum while the training loss fell by \
 ≥ {OVERFIT_TRAIN_DROP:.0%}. With early stopping on, the restored best weights are judged by O1 \
 and O3 only.
-  O3  training loss at or below the linear baseline's, validation loss above it by \
+  O3  training loss less than {UNDERFIT_LINEAR_MARGIN:g} × naive loss above the linear \
+baseline's (or below it), validation loss above the linear baseline's by \
 ≥ {OVERFIT_BEHIND_LINEAR:g} × naive loss, and validation loss − training loss ≥ {OVERFIT_GAP:g} × \
 naive loss: the network fits its training data as well as a linear model and generalizes worse.
 Underfitting:
