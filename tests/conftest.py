@@ -120,6 +120,18 @@ def _imports_frozen():
     gc.freeze()
 
 
+@pytest.fixture(autouse=True)
+def _earlier_tests_objects_frozen():
+    """What the earlier tests left alive (fixtures, caches) is frozen too, so each full
+    collection in this test (Keras Tuner runs two per trial) goes through this test's own
+    objects only, not through a heap that grows all session. The earlier tests' garbage is
+    collected first, so only what still lives is frozen."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 # A tiny space: every trial is cheap, and the report still has hyperparameters to plot.
 RUN_SPACE = """
 layers = [1, 2]
