@@ -176,8 +176,9 @@ for argv in json.loads(sys.argv[1]):
 
 
 @pytest.fixture(scope="module")
-def outside(exports, tmp_path_factory) -> dict[str, Any]:
-    """Plain Keras in a fresh interpreter, and `predict` once per task, all at once."""
+def outside(exports, target_encoded, tmp_path_factory) -> dict[str, Any]:
+    """Plain Keras in a fresh interpreter (every task's model and the target-encoded one), and
+    `predict` once per task, all at once."""
     work = tmp_path_factory.mktemp("outside")
     jobs = {
         task: {
@@ -188,6 +189,12 @@ def outside(exports, tmp_path_factory) -> dict[str, Any]:
             },
         }
         for task, e in exports.items()
+    }
+    jobs["target_encoded"] = {
+        "model": str(target_encoded.folder / "model.keras"),
+        "inputs": {k: v.tolist()
+                   for k, v in target_encoded.encoded.preprocessing.inputs(
+                       target_encoded.rows).items()},
     }
     (work / "jobs.json").write_text(json.dumps(jobs))
     (work / "plain.py").write_text(_PLAIN_KERAS)
@@ -762,65 +769,88 @@ def test_a_hand_edited_metadata_that_contradicts_the_model_is_one_error(exports,
         Predictor.load(folder).predict(exports[task].new_csv)
 
 
-def test_a_target_encoded_column_loads_in_plain_keras_and_predicts_the_same(tmp_path,
-                                                                            monkeypatch):
-    """A many-valued column's target encoding (a fixed Embedding after StringLookup) survives
-    the export: plain Keras with safe_mode=True and no project code, and `Predictor`, give
-    the training path's output (the threshold is lowered so a tiny table has such a column)."""
+@dataclass
+class TargetEncoded:
+    """A model with a many-valued column's target encoding, exported, and what it must give."""
+
+    encoded: EncodedSplits
+    folder: Path
+    rows: pd.DataFrame  # raw rows: a seen shop, an unseen one, a missing one
+    features: np.ndarray  # the training path's encoding of rows
+    reference: np.ndarray  # the training path's output on rows
+
+
+def _target_encoded(root: Path) -> TargetEncoded:
     import keras
     import keras_tuner as kt
 
-    import data.preprocessing
     from models.heads import head_for
     from models.hypermodel import MLPHyperModel
 
-    monkeypatch.setattr(data.preprocessing, "TARGET_ENCODING_MIN_VALUES", 8)
     rng = np.random.default_rng(4)
     shop = rng.integers(0, 30, 90)
     raw = pd.DataFrame({"shop": [f"shop {s}" for s in shop], "x1": rng.normal(size=90)})
     raw["label"] = 50.0 + 10.0 * np.sin(shop) + raw["x1"] + rng.normal(0, 0.5, 90)
-    raw.to_csv(tmp_path / "train.csv", index=False)
-    config = RunConfig(data=str(tmp_path / "train.csv"), target="label",
-                       out=str(tmp_path / "runs"), name="r")
+    raw.to_csv(root / "train.csv", index=False)
+    config = RunConfig(data=str(root / "train.csv"), target="label",
+                       out=str(root / "runs"), name="r")
     prepared = prepare(config, report=lambda line: None)
     encoded = encode_splits(prepared.data.columns, prepared.splits, prepared.task)
-    spec = encoded.preprocessing.features[0]
-    assert spec.name == "shop" and spec.target_width == 1
     keras.utils.set_random_seed(0)
     hypermodel = MLPHyperModel(encoded.n_features, head_for(prepared.task), prepared.space, 1, 0)
     hp = kt.HyperParameters()
     network = hypermodel.build(hp)
     hypermodel.fit(hp, network, *encoded.fit_data("train"), epochs=1,
                    validation_data=encoded.fit_data("validation"))
-    export_model(tmp_path / "model", compose(encoded, network, prepared.task), encoded,
+    export_model(root / "model", compose(encoded, network, prepared.task), encoded,
                  prepared.task, target="label", hyperparameters=hp.values,
                  exported=ExportedModel("best_trial", "0", 1))
     rows = pd.DataFrame({"x1": ["0.5", "", "-1"], "shop": ["shop 3", "never seen", ""]})
     features = encode(encoded.preprocessing, encoded.preprocessing_model, rows)
     reference = (np.asarray(network.predict(features, verbose=0), np.float64)
                  * encoded.target_std + encoded.target_mean)
+    return TargetEncoded(encoded, root / "model", rows, features, reference)
+
+
+def _few_values_target_encoded(monkeypatch) -> None:
+    """A tiny table gets a target-encoded column: the threshold lowered to 8 values."""
+    import data.preprocessing
+
+    monkeypatch.setattr(data.preprocessing, "TARGET_ENCODING_MIN_VALUES", 8)
+
+
+@pytest.fixture(scope="module")
+def target_encoded(tmp_path_factory) -> TargetEncoded:
+    """Built once for the module: its plain-Keras check runs in `outside`'s interpreter."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _few_values_target_encoded(monkeypatch)
+        return _target_encoded(tmp_path_factory.mktemp("target_encoded"))
+
+
+def test_a_target_encoded_column_loads_in_plain_keras_and_predicts_the_same(target_encoded,
+                                                                            outside,
+                                                                            monkeypatch):
+    """A many-valued column's target encoding (a fixed Embedding after StringLookup) survives
+    the export: plain Keras with safe_mode=True and no project code, and `Predictor`, give
+    the training path's output (the threshold is lowered so a tiny table has such a column)."""
+    _few_values_target_encoded(monkeypatch)
+    te = target_encoded
+    encoded, features, reference = te.encoded, te.features, te.reference
+    spec = encoded.preprocessing.features[0]
+    assert spec.name == "shop" and spec.target_width == 1
     columns = encoded.preprocessing.target_encoded_columns(encoded.n_features)[0][1]
     assert features[:, columns].reshape(-1) == pytest.approx(  # unseen and missing: the prior
         [spec.target_encoding[spec.target_vocabulary.index("shop 3") + 1][0],
          spec.target_encoding[0][0], spec.target_encoding[0][0]], abs=1e-6)
 
-    jobs = {"te": {"model": str(tmp_path / "model" / "model.keras"),
-                   "inputs": {k: v.tolist()
-                              for k, v in encoded.preprocessing.inputs(rows).items()}}}
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    (tmp_path / "plain.py").write_text(_PLAIN_KERAS)
-    done = subprocess.run([sys.executable, "-I", str(tmp_path / "plain.py"),
-                           str(tmp_path / "jobs.json"), str(tmp_path / "out.json")],
-                          cwd=tmp_path, env=_ENV, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    plain = np.asarray(json.loads((tmp_path / "out.json").read_text())["te"])
+    plain = np.asarray(outside["keras"]["target_encoded"])  # `outside`'s fresh interpreter
     np.testing.assert_allclose(plain, reference, rtol=1e-6, atol=ATOL)
 
-    predictor = Predictor.load(tmp_path / "model")
+    predictor = Predictor.load(te.folder)
     assert predictor.preprocessing == encoded.preprocessing  # metadata.json round-trips it
-    np.testing.assert_allclose(predictor.predict(rows)["prediction"], reference[:, 0],
+    np.testing.assert_allclose(predictor.predict(te.rows)["prediction"], reference[:, 0],
                                rtol=1e-6, atol=ATOL)
-    with zipfile.ZipFile(tmp_path / "model" / "model.keras") as archive:
+    with zipfile.ZipFile(te.folder / "model.keras") as archive:
         config_text = archive.read("config.json").decode()
     assert "Embedding" in config_text and "Lambda" not in config_text
     modules = {m for m in _values(json.loads(config_text), "module") if m}

@@ -103,11 +103,46 @@ def test_each_task_end_to_end(task_runs, task):
     assert shown == metrics["diagnosis"]["warnings"]
 
 
-@pytest.mark.parametrize("tuner", ["random", "grid", "bayesian", "hyperband"])
-def test_each_tuner_completes(tmp_path, tuner, seed):
+def _recording_forks(monkeypatch) -> list[bool]:
+    """Whether each run's search plots were drawn in a forked child, as the runs go."""
+    from tuning.run import folder as outputs
+
+    start = outputs.start_search_figures
+    forked: list[bool] = []
+
+    def started(*args, **kwargs):
+        figures = start(*args, **kwargs)
+        forked.append(figures.forked)
+        return figures
+
+    monkeypatch.setattr(outputs, "start_search_figures", started)
+    return forked
+
+
+@pytest.fixture(scope="module")
+def random_binary_run(tmp_path_factory):
+    """The binary search with every option at `_config`'s (the random tuner), run once for the
+    tuner test and the forked-plots test: (run folder, console lines, forks recorded)."""
+    import keras
+
+    tmp_path = tmp_path_factory.mktemp("random_binary")
     data, space = _csv(tmp_path, "binary")
     lines: list[str] = []
-    run_dir = run(_config(tmp_path, data, space, tuner=tuner), report=lines.append)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        forked = _recording_forks(monkeypatch)
+        keras.utils.set_random_seed(0)
+        run_dir = run(_config(tmp_path, data, space), report=lines.append)
+    return run_dir, lines, forked
+
+
+@pytest.mark.parametrize("tuner", ["random", "grid", "bayesian", "hyperband"])
+def test_each_tuner_completes(request, tmp_path, tuner, seed):
+    if tuner == "random":  # _config's own tuner: the run the forked-plots test reads too
+        run_dir, lines, _ = request.getfixturevalue("random_binary_run")
+    else:
+        data, space = _csv(tmp_path, "binary")
+        lines = []
+        run_dir = run(_config(tmp_path, data, space, tuner=tuner), report=lines.append)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["tuner"] == tuner
     # Hyperband's later trials are longer, so its pace says nothing of the time left.
@@ -210,7 +245,7 @@ def test_the_same_seed_repeats_the_search(tmp_path, seed):
     data, space = _csv(tmp_path, "multiclass")
     scores = []
     for name in ("first", "second"):
-        run_dir = run(_config(tmp_path, data, space, tuner="bayesian", max_trials=3, name=name),
+        run_dir = run(_config(tmp_path, data, space, tuner="bayesian", max_trials=2, name=name),
                       report=lambda _: None)
         rows = list(csv.DictReader((run_dir / "trials.csv").open()))
         scores.append([(r["learning_rate"], r["units_0"], r["score"]) for r in rows])
@@ -218,30 +253,23 @@ def test_the_same_seed_repeats_the_search(tmp_path, seed):
 
 
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "here"])
-def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(tmp_path, monkeypatch,
-                                                                      fork):
+def test_the_search_plots_are_drawn_beside_the_export_when_they_can_be(request, tmp_path,
+                                                                      monkeypatch, fork):
     """On Linux a forked child draws the search's plots while this process evaluates and writes
     the model; without fork they are drawn here. Either way the page has the same plots, and
     the folder and the console are the same."""
     import re
 
     import reports.forked
-    from tuning.run import folder as outputs
 
-    if not fork:
+    if fork:  # forking as the run does by default: the tuner test's random run
+        run_dir, lines, forked = request.getfixturevalue("random_binary_run")
+    else:
         monkeypatch.setattr(reports.forked, "can_fork", lambda: False)
-    start = outputs.start_search_figures
-    forked = []
-
-    def started(*args, **kwargs):
-        figures = start(*args, **kwargs)
-        forked.append(figures.forked)
-        return figures
-
-    monkeypatch.setattr(outputs, "start_search_figures", started)
-    data, space = _csv(tmp_path, "binary")
-    lines: list[str] = []
-    run_dir = run(_config(tmp_path, data, space), report=lines.append)
+        forked = _recording_forks(monkeypatch)
+        data, space = _csv(tmp_path, "binary")
+        lines = []
+        run_dir = run(_config(tmp_path, data, space), report=lines.append)
 
     assert forked == [fork and sys.platform.startswith("linux")]
     page = (run_dir / "report.html").read_text()
