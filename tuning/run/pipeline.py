@@ -312,12 +312,13 @@ def _interrupted_before_search(
 
     run_dir = prepared.run_dir
     result = SearchResult((), None, 0.0, True)
+    earlier = (run_dir / "metrics.json").exists()  # a resumed run's: its trials are counted there
     if not (run_dir / "trials.csv").exists():
         write_text(run_dir / "trials.csv", trials_csv(result))
-    if not (run_dir / "metrics.json").exists():
+    if not earlier:
         write_json(run_dir / "metrics.json",
                    folder.metrics_record(config, prepared, result, started, "interrupted"))
-    return SearchInterrupted(run_dir, 0)
+    return SearchInterrupted(run_dir, None if earlier else 0)
 
 
 def _stop_without_model(
