@@ -22,6 +22,8 @@ NAMES: dict[str, str] = {
     "excess_gap": "the network's gap beyond the linear one",
     "test_minus_validation": "test − validation loss (with cross-validation: − the "
                              "cross-validated loss), × naive loss",
+    "linear_test_minus_validation": "the linear baseline's own test − validation loss, × "
+                                    "naive loss (how much harder the test split is)",
     "held_out_loss": "cross-validated loss: every training and validation row predicted by "
                      "the fold that held it out",
     "held_out_rows": "rows of the cross-validated loss",

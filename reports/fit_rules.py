@@ -106,8 +106,9 @@ is above the linear baseline's: regularization costs more than it gives back.
 U2, U3 and U4 count the network as behind the linear baseline only where that baseline \
 validates better than naive by ≥ {UNDERFIT_LINEAR_MARGIN:g} × naive loss.
 Good fit: none of the above.
-Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNING:g} × naive loss \
-(the search may have overfit the rows it chose on; with cross-validation the loss over every \
+Warnings (the verdict stays): test loss − validation loss ≥ {TEST_GAP_WARNING:g} × naive loss, \
+beyond the linear baseline's own test − validation loss (the search may have overfit the rows \
+it chose on; with cross-validation the loss over every \
 fold's held-out rows stands for the validation loss); a baseline's test loss lower than the \
 network's by ≥ {BASELINE_BEATS_WARNING:g} × naive loss.
 Curves are read from Keras' history, whose training loss includes the L2/L1 penalties and dropout; \

@@ -525,6 +525,20 @@ def test_test_much_worse_than_validation_warns_without_changing_the_verdict():
     assert any("overfit the validation split" in w for w in result.warnings)
 
 
+def test_a_test_split_the_linear_baseline_finds_as_hard_is_not_blamed_on_the_search():
+    """Defect: breast_cancer seed 4 warned that the search overfit the rows it chose on, while
+    the linear baseline, which chose nothing there, lost as much from validation to test."""
+    baselines = _baselines(linear=(0.05, 0.06))
+    baselines["linear"]["test"] = {"loss": 0.25, "accuracy": 0.9}  # 0.19 worse than validation
+    result = diagnose(BINARY, _metrics(0.04, 0.09, test=0.3), baselines, _converged(),
+                      patience=10, epochs=100)
+    t = next(c for c in result.checks if c.rule == "T")
+    assert not t.fired and t.value == f"{(0.21 - 0.19) / NAIVE:.3f} (drop {0.21 / NAIVE:.3f})"
+    assert result.evidence["test_agrees_with_validation"] is True
+    assert not any("overfit the validation split" in w for w in result.warnings)
+    assert any("the test split is harder than the rows chosen on" in w for w in result.warnings)
+
+
 def test_with_cross_validation_test_is_compared_with_the_held_out_loss_of_every_row():
     # The validation split's share of the held-out rows happened to be easy (0.04); over all
     # of the rows the folds held out the loss was 0.2, which the test loss (0.3) is close to.
