@@ -157,7 +157,7 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
         values = read_numbers(
             series.astype(object).map(lambda v: str(v).strip() if pd.notna(v) else v)
         ).astype(np.float64)
-    return values.where(_representable(values), np.nan)
+    return values.where(_representable(values.to_numpy()), np.nan)
 
 
 # The largest magnitude a numeric input may have: the model's inputs are float32 (at most
@@ -166,9 +166,9 @@ def convert_column(series: pd.Series, kind: str) -> pd.Series:
 _LARGEST = 1e18
 
 
-def _representable(values: pd.Series) -> pd.Series:
+def _representable(numbers: np.ndarray) -> np.ndarray:
     """True where a number is finite and within ±1e18 (`_LARGEST`)."""
-    return pd.Series(np.isfinite(values) & (values.abs() <= _LARGEST), index=values.index)
+    return np.isfinite(numbers) & (np.abs(numbers) <= _LARGEST)
 
 
 def _dates(values: pd.Series) -> bool:
@@ -267,7 +267,7 @@ _FLOAT32_RESOLUTION = 2.0**-20
 
 
 def _kept_column_notes(
-    name: str, raw: pd.Series, values: pd.Series, kind: str, target: pd.Series
+    name: str, values: pd.Series, kind: str, target: pd.Series
 ) -> list[str]:
     """Warnings on a kept feature column: a likely leak, dates kept as a category, numbers
     whose differences float32 cannot hold."""
@@ -277,8 +277,9 @@ def _kept_column_notes(
         notes.append(f"column '{name}' {leak}: if it is a copy of the target or known only "
                      "once the target is, it leaks the answer; leave it out with --drop")
     present = values.dropna()
-    if kind == "categorical" and present.nunique() > _DATES_AS_CATEGORY and _dates(present):
-        notes.append(f"column '{name}' reads as dates ({present.nunique()} distinct) and is "
+    distinct = present.nunique()
+    if kind == "categorical" and distinct > _DATES_AS_CATEGORY and _dates(present):
+        notes.append(f"column '{name}' reads as dates ({distinct} distinct) and is "
                      "used as a category: dates not seen in training share one slot; add "
                      "columns such as year, month or weekday to use them as numbers")
     if kind == "numeric" and len(present) > 1:
@@ -293,10 +294,10 @@ def _kept_column_notes(
 def _leak(values: pd.Series, target: pd.Series) -> str | None:
     """How the column predicts the target on every row, or None."""
     both = values.notna()
-    n = int(both.sum())
-    if n < _ID_MIN_ROWS or n < 0.9 * len(values) or target[both].nunique() < 2:
-        return None
     x, y = values[both], target[both]
+    n = len(x)
+    if n < _ID_MIN_ROWS or n < 0.9 * len(values) or y.nunique() < 2:
+        return None
     numeric_target = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
     if numeric_target and pd.api.types.is_numeric_dtype(x) and x.nunique() > 1:
         r = float(np.corrcoef(x.to_numpy(np.float64), y.to_numpy(np.float64))[0, 1])
@@ -354,7 +355,7 @@ def clean(dataset: Dataset) -> CleanData:
             infinite = int(np.isinf(numbers).sum())
             if infinite:
                 notes.append(f"column '{name}': {infinite} infinite values read as missing")
-            huge = int((np.isfinite(numbers) & (np.abs(numbers) > _LARGEST)).sum())
+            huge = int((np.isfinite(numbers) & ~_representable(numbers)).sum())
             if huge:
                 notes.append(f"column '{name}': {huge} values beyond ±1e18 (too large for the "
                              "model's float32 inputs and their scaling) read as missing")
@@ -369,7 +370,7 @@ def clean(dataset: Dataset) -> CleanData:
             continue
         columns.append(Column(name, kind))
         converted[name] = values
-        notes.extend(_kept_column_notes(name, raw, values, kind, frame[dataset.target]))
+        notes.extend(_kept_column_notes(name, values, kind, frame[dataset.target]))
     if not columns:
         detail = (
             "; ".join(f"'{k}': {v}" for k, v in dropped.items()) or "the target is the only column"

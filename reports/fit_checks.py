@@ -142,15 +142,19 @@ def _outdone_by_a_baseline(ev: Mapping[str, Any]) -> bool:
     if "best_baseline" not in ev:
         return True
     return (ev["validation_behind_best_baseline"] >= UNDERFIT_LINEAR_MARGIN
-            and best_baseline_skill(ev) >= UNDERFIT_LINEAR_MARGIN)
+            and _beats_naive(ev, ev["best_baseline_validation_loss"]))
 
 
 def _behind_linear(ev: Mapping[str, Any]) -> bool:
     """The network validates worse than a linear baseline that itself beats naive by the
     margin: being behind a model that learned nothing says nothing about the network."""
-    linear = ev.get("linear_validation_loss")
-    return (ev.get("validation_behind_linear", -math.inf) > 0 and linear is not None
-            and 1 - linear / ev["naive_validation_loss"] >= UNDERFIT_LINEAR_MARGIN)
+    return (ev.get("validation_behind_linear", -math.inf) > 0
+            and _beats_naive(ev, ev["linear_validation_loss"]))
+
+
+def _beats_naive(ev: Mapping[str, Any], validation_loss: float) -> bool:
+    """A baseline's validation skill (1 − its loss / naive loss) reaches the margin."""
+    return 1 - validation_loss / ev["naive_validation_loss"] >= UNDERFIT_LINEAR_MARGIN
 
 
 def best_baseline_skill(ev: Mapping[str, Any]) -> float:
@@ -301,12 +305,6 @@ def _evidence(
             chosen_on = ev["held_out_loss"] = float(held_out[0])
             ev["held_out_rows"] = int(held_out[1])
         ev["test_minus_validation"] = (test_loss - chosen_on) / naive_val
-        linear_test = _first_loss(baselines.get("linear", {}), "test")
-        linear_validation = _first_loss(baselines.get("linear", {}), "validation")
-        if linear_test is not None and linear_validation is not None:
-            # The linear baseline chose nothing on the validation rows: how much worse it does
-            # on test is how much harder the test split is, which the search did not cause.
-            ev["linear_test_minus_validation"] = (linear_test - linear_validation) / naive_val
     metric = "accuracy" if task.is_classification else "r2"
     for split in ("train", "validation", "test"):
         value = metrics.get(split, {}).get(metric)
@@ -321,6 +319,12 @@ def _evidence(
     if linear_val is not None:
         ev["linear_validation_loss"] = linear_val
         ev["validation_behind_linear"] = (val_loss - linear_val) / naive_val
+    linear_test = _first_loss(linear, "test")
+    if test_loss is not None and linear_test is not None \
+            and _loss(linear, "validation") is not None:
+        # The linear baseline chose nothing on the validation rows: how much worse it does on
+        # test is how much harder the test split is, which the search did not cause.
+        ev["linear_test_minus_validation"] = (linear_test - linear_val) / naive_val
     others = {
         name: loss
         for name, scores in baselines.items()
