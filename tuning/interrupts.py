@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _INTERRUPTED = threading.Event()
 _SIGNALS: list[int] = []  # the signals received, in order
+_DEFERRING = threading.Event()  # set inside `deferred()`
 
 
 def catch_interrupts(sigterm: bool = True) -> None:
@@ -52,9 +55,32 @@ def catch_interrupts(sigterm: bool = True) -> None:
 
 
 def _on_signal(signum: int, frame: Any) -> None:
+    first = not _INTERRUPTED.is_set()
     _SIGNALS.append(signum)
     _INTERRUPTED.set()
+    if first and _DEFERRING.is_set():
+        return  # the code inside `deferred()` stops at its next safe point
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Inside, the first Ctrl-C or SIGTERM only sets the flag; a second one raises at once.
+
+    A KeyboardInterrupt can land on any bytecode: inside Keras Tuner's oracle, whose lock is
+    not released on an exception, or while TensorFlow traces a function under its own locks.
+    One such landing left a run hanging after SIGTERM, with nothing written. The search polls
+    `interrupt_requested` at the end of every epoch and before every trial and raises there,
+    where nothing is half-done; leaving this block with the flag set raises too, so a signal
+    that came after the last poll still stops the run before what follows it.
+    """
+    _DEFERRING.set()
+    try:
+        yield
+    finally:
+        _DEFERRING.clear()
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def interrupt_requested() -> bool:

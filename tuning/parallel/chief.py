@@ -48,6 +48,7 @@ from common import compat
 from common.errors import ConfigError, DiskFullError
 from common.space import SearchSpace, load_space
 from tuning.config import RunConfig
+from tuning.interrupts import deferred
 from tuning.options import forwarded_argv
 from tuning.parallel.liveness import (
     CallLog,
@@ -264,7 +265,8 @@ class Chief:
         try:
             monitor.start()
             if self._config.workers > 0:  # this process is one of the --workers
-                tuner.search(*train, validation_data=validation, verbose=0)
+                with deferred():  # its trials stop at an epoch's end, as a lone search's do
+                    tuner.search(*train, validation_data=validation, verbose=0)
                 # Its search returns once the oracle has no trial left to hand out.
                 self._own_done = True
                 self._calls.ended.set()

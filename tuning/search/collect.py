@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.records import SearchResult, TrialRecord, hyperparameter_names
 from tuning.config import RunConfig
+from tuning.interrupts import deferred
 
 if TYPE_CHECKING:  # Keras Tuner imports TensorFlow: not on the error paths
     import keras_tuner as kt
@@ -37,7 +38,8 @@ def run_search(
     start = time.perf_counter()
     interrupted = False
     try:
-        tuner.search(*train, validation_data=validation, verbose=0)
+        with deferred():  # the search stops at its next epoch's end or trial's start
+            tuner.search(*train, validation_data=validation, verbose=0)
     except KeyboardInterrupt:
         interrupted = True
         report("interrupted: stopping the search and writing the results so far")

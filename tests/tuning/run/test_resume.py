@@ -378,12 +378,14 @@ def lost_ctrl_c():
     from tuning import interrupts
 
     interrupts._INTERRUPTED.clear()
+    interrupts._SIGNALS.clear()
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     hook = sys.unraisablehook
     yield interrupts
     sys.unraisablehook = hook
     signal.signal(signal.SIGINT, previous)
     interrupts._INTERRUPTED.clear()
+    interrupts._SIGNALS.clear()
 
 
 def test_ctrl_c_inside_a_finalizer_is_remembered(lost_ctrl_c):
@@ -451,6 +453,52 @@ def test_a_lost_ctrl_c_stops_the_search_at_the_next_epoch(tmp_path, monkeypatch,
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
     baselines = started[0]
     assert not getattr(baselines, "forked", False)  # a forked fit was stopped and reaped
+
+
+def test_inside_deferred_the_first_signal_waits_and_a_second_one_does_not(lost_ctrl_c):
+    previous = signal.getsignal(signal.SIGTERM)
+    reached = []
+    try:
+        lost_ctrl_c.catch_interrupts()
+        with pytest.raises(KeyboardInterrupt), lost_ctrl_c.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(10_000))  # the handler has run by now
+            reached.append("after the first")
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                sum(range(10_000))
+            reached.append("after the second")
+        # Leaving the block with the flag set raised: nothing after it runs on.
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert reached == ["after the first", "after the second"]
+    assert lost_ctrl_c.terminated()  # the first signal decides the exit status
+
+
+def test_a_signal_during_an_epoch_lets_the_epoch_finish_then_stops(tmp_path, monkeypatch,
+                                                                   lost_ctrl_c):
+    """A KeyboardInterrupt raised wherever the signal lands once left a run hanging (Keras
+    Tuner's oracle keeps its lock on an exception); during the search the signal only sets the
+    flag, and the search stops where the flag is polled."""
+    from tuning.search import tuners
+
+    on_epoch_end, finished = tuners.EpochLog.on_epoch_end, []
+
+    def signalled_during_first_epoch(self, epoch, logs=None):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(10_000))
+        on_epoch_end(self, epoch, logs)
+        finished.append(epoch)
+
+    monkeypatch.setattr(tuners.EpochLog, "on_epoch_end", signalled_during_first_epoch)
+    lost_ctrl_c.catch_interrupts(sigterm=False)
+    with pytest.raises(SearchInterrupted):
+        pipeline.run(RunConfig(**_options(tmp_path, "random") | {"epochs": 50}),
+                     report=lambda line: None)
+    assert finished == [0]
+    run_dir = tmp_path / "runs" / "run"
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [(r["status"], r["epochs"]) for r in rows] == [("RUNNING", "1")]
 
 
 def test_a_ctrl_c_that_python_turned_into_another_error_is_an_interruption(tmp_path, monkeypatch,
