@@ -47,6 +47,7 @@ from reports.fit_rules import (
     _rising_after_minimum,
     _still_improving,
 )
+from reports.scores import format_share
 
 __all__ = [
     "BASELINE_BEATS_WARNING",
@@ -264,7 +265,7 @@ def diagnose_trial(record: TrialRecord, *, patience: int | None = None) -> str:
         )
     window, drop = facts["window"], facts["val_drop_last_window"]
     if _still_improving(facts):
-        change = f"validation {-drop:+.1%} over the last {window} epochs"
+        change = f"validation {format_share(-drop, signed=True)} over the last {window} epochs"
         if drop >= _TRIAL_MIN_VAL_DROP:
             return f"underfitting: still improving when its {n} epochs ran out ({change})"
         return f"good fit: levelling off when its {n} epochs ran out ({change})"

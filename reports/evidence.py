@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reports.fit_rules import _window
-from reports.scores import format_number
+from reports.scores import format_number, format_share
 
 # Evidence key -> what the report calls it. "{window}" is the last window's epochs.
 NAMES: dict[str, str] = {
@@ -69,9 +69,9 @@ def _label(key: str, epochs_run: Any) -> str:
 
 def _value(key: str, value: Any) -> str:
     if key in _CHANGE and isinstance(value, (int, float)):
-        return f"{-value:+.1%}"
+        return format_share(-value, signed=True)
     if key in _PERCENT and isinstance(value, (int, float)):
-        return f"{value:.1%}"
+        return format_share(value)
     if key == "best_baseline" and isinstance(value, str):
         return value.replace("_", " ")
     return format_number(value) if not isinstance(value, str) else value

@@ -24,6 +24,7 @@ from reports.fit_rules import (
     _rising_after_minimum,
     _still_improving,
 )
+from reports.scores import format_share
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ def _underfitting_checks(
         val_change, train_change = -facts["val_drop_last_window"], -facts["train_drop_last_window"]
         value = (
             f"{'yes' if improving else 'no'}: over the last {facts['window']} epochs validation "
-            f"{val_change:+.1%}, training {train_change:+.1%}"
+            f"{format_share(val_change, signed=True)}, training "
+            f"{format_share(train_change, signed=True)}"
         )
         fired = improving and (
             behind or facts["train_drop_last_window"] >= STILL_LEARNING_TRAIN_DROP
@@ -227,8 +229,8 @@ def _underfitting_checks(
         reason = (
             f"U3: training stopped at epoch {facts['epochs_run']} ({budget_text}) while still "
             f"improving: over the last {facts['window']} epochs validation loss fell "
-            f"{facts['val_drop_last_window']:.1%} and training loss "
-            f"{facts['train_drop_last_window']:.1%}"
+            f"{format_share(facts['val_drop_last_window'])} and training loss "
+            f"{format_share(facts['train_drop_last_window'])}"
             + (
                 f", and validation loss is still above the linear model's {_fmt(linear_val)}."
                 if behind

@@ -172,8 +172,11 @@ def _curve_facts(record: TrialRecord, patience: int) -> dict[str, Any]:
     if after >= 1:
         segment = slice(minimum - 1, n)
         facts["val_rise_after_min"] = _relative(_fitted_change(val[segment]), val[minimum - 1])
-        facts["train_drop_after_min"] = _relative(
-            -_fitted_change(train[segment]), train[minimum - 1]
+        # The fitted line's fall, but never more than the curve's own largest fall from that
+        # point: a line through a steep, curving fall overshoots (it read 153 %).
+        facts["train_drop_after_min"] = min(
+            _relative(-_fitted_change(train[segment]), train[minimum - 1]),
+            _relative(train[minimum - 1] - float(train[segment].min()), train[minimum - 1]),
         )
     return facts
 

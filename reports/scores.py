@@ -36,6 +36,15 @@ def format_number(value: float | int | None) -> str:
     return f"{value:.4g}"
 
 
+def format_share(value: float, signed: bool = False) -> str:
+    """A share as a percentage to one decimal, or to one significant digit below 0.1 %, so that
+    a change that is not zero never reads "0.0%" (`12.5%`, `-0.04%`; `+12.5%` when signed)."""
+    sign = "+" if signed else ""
+    if value == 0 or abs(value) >= 0.0005 or not math.isfinite(value):
+        return f"{value:{sign}.1%}"
+    return f"{value * 100:{sign}.1g}%"
+
+
 @dataclass(frozen=True)
 class ScoreScale:
     """Turns a trial's objective and learning curves into the numbers a reader compares.

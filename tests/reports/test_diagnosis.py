@@ -809,3 +809,27 @@ def test_a_late_fall_after_an_early_minimum_is_not_still_improving():
     facts = dx._curve_facts(_record(val, val), 10)
     assert facts["val_drop_last_window"] > 0 and facts["val_min_epoch"] == 2
     assert not dx._still_improving(facts)
+
+
+def test_the_training_fall_after_the_minimum_is_never_more_than_the_curve_fell():
+    """A least-squares line through a fall that comes all at once overshoots it (by half, for
+    a step halfway): it read "fell 153%"."""
+    n = 40
+    t = np.arange(n)
+    train = np.where(t < 21, 0.5, 0.05)  # falls 90 % from epoch 2, in one step
+    val = np.where(t < 2, 0.7 - 0.1 * t, 0.5 + 0.02 * (t - 1))
+    facts = dx._curve_facts(_record(train, val, best_epoch=n), 0)
+    assert facts["val_min_epoch"] == 3
+    assert facts["train_drop_after_min"] == pytest.approx(0.9)
+    assert dx._rising_after_minimum(facts)  # still overfitting, by a fall that happened
+
+
+def test_a_small_change_never_reads_as_zero_percent():
+    """U3's "still improving" next to "validation -0.0%" read as a contradiction."""
+    val = list(np.linspace(0.6, 0.3, 30)) + list(np.linspace(0.3, 0.29993, 10))
+    facts = dx._curve_facts(_record(val, val), 10)
+    assert 0 < facts["val_drop_last_window"] < 0.0005 and dx._still_improving(facts)
+    result = _cut_short(_record(val, val), epochs=40)
+    u3 = next(c for c in result.checks if c.rule == "U3")
+    assert "0.0%" not in u3.value and "-0.0" in u3.value, u3.value
+    assert "0.0%" not in diagnose_trial(_record(val, val), patience=10)
